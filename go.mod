@@ -1,0 +1,3 @@
+module github.com/wspipe/wspipe
+
+go 1.26
