@@ -1,0 +1,161 @@
+package layers
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"io"
+	"net"
+)
+
+// AppendHeader appends the wire form of h to dst. The length must be
+// non-negative; the mask key is written only if h.Masked.
+func AppendHeader(dst []byte, h Header) []byte {
+	b0 := h.Rsv&(RSV1|RSV2|RSV3) | byte(h.Opcode&0x0F)
+	if h.Fin {
+		b0 |= 0x80
+	}
+	var b1 byte
+	if h.Masked {
+		b1 = 0x80
+	}
+	switch {
+	case h.Length <= 125:
+		dst = append(dst, b0, b1|byte(h.Length))
+	case h.Length <= 0xFFFF:
+		dst = append(dst, b0, b1|126)
+		dst = binary.BigEndian.AppendUint16(dst, uint16(h.Length))
+	default:
+		dst = append(dst, b0, b1|127)
+		dst = binary.BigEndian.AppendUint64(dst, uint64(h.Length))
+	}
+	if h.Masked {
+		dst = append(dst, h.Mask[:]...)
+	}
+	return dst
+}
+
+// HeaderSize returns the size of the header AppendHeader writes for h.
+func HeaderSize(h Header) int {
+	n := 2
+	switch {
+	case h.Length > 0xFFFF:
+		n += 8
+	case h.Length > 125:
+		n += 2
+	}
+	if h.Masked {
+		n += 4
+	}
+	return n
+}
+
+// MaskKeys hands out mask keys from crypto/rand, fetched in batches so the
+// cost of the system call is shared by many frames (RFC 6455 section 10.3
+// requires unpredictable keys; math/rand is not).
+type MaskKeys struct {
+	buf [64]byte
+	pos int
+}
+
+// Next returns a fresh mask key.
+func (k *MaskKeys) Next() [4]byte {
+	if k.pos == 0 || k.pos >= len(k.buf) {
+		// crypto/rand.Read never fails on supported platforms.
+		rand.Read(k.buf[:])
+		k.pos = 0
+	}
+	var key [4]byte
+	copy(key[:], k.buf[k.pos:])
+	k.pos += 4
+	return key
+}
+
+// FrameWriter writes whole frames to W. A frame that fits its buffer goes
+// out as a single Write of header and payload; a larger one is written
+// without copying the payload (as a two-element net.Buffers, a writev on a
+// TCP connection) when acting as a server, and masked chunk by chunk
+// through the buffer when acting as a client. The caller's payload is never
+// modified.
+type FrameWriter struct {
+	W    io.Writer
+	role Role
+	keys MaskKeys
+	buf  []byte
+	vec  [2][]byte
+	bufs net.Buffers
+}
+
+// DefaultWriteBufferSize is the FrameWriter buffer size used when none is given.
+const DefaultWriteBufferSize = 4096
+
+// NewFrameWriter returns a FrameWriter writing to w for role, with buf as
+// its buffer (a DefaultWriteBufferSize one if buf is nil). The buffer must
+// hold at least MaxHeaderSize+MaxControlPayload bytes.
+func NewFrameWriter(w io.Writer, role Role, buf []byte) *FrameWriter {
+	fw := &FrameWriter{}
+	fw.Reset(w, role, buf)
+	return fw
+}
+
+// Reset makes fw write to w for role with buffer buf (nil keeps the current
+// buffer, or allocates one if there is none).
+func (fw *FrameWriter) Reset(w io.Writer, role Role, buf []byte) {
+	if buf == nil {
+		buf = fw.buf
+	}
+	if cap(buf) < MaxHeaderSize+MaxControlPayload {
+		buf = make([]byte, DefaultWriteBufferSize)
+	}
+	fw.W, fw.role, fw.buf = w, role, buf[:cap(buf)]
+}
+
+// WriteFrame writes one frame with h's Fin, Rsv and Opcode and payload p.
+// h.Length and the mask are set by the writer: a client masks with a fresh
+// key from crypto/rand, a server never masks.
+func (fw *FrameWriter) WriteFrame(h Header, p []byte) error {
+	h.Length = int64(len(p))
+	h.Masked = fw.role == RoleClient
+	if h.Masked {
+		h.Mask = fw.keys.Next()
+	}
+	hdr := AppendHeader(fw.buf[:0], h)
+	hl := len(hdr)
+	if hl+len(p) <= len(fw.buf) {
+		b := fw.buf[:hl+len(p)]
+		if h.Masked {
+			MaskCopy(b[hl:], p, h.Mask, 0)
+		} else {
+			copy(b[hl:], p)
+		}
+		return writeAll(fw.W, b)
+	}
+	if !h.Masked {
+		fw.vec[0], fw.vec[1] = hdr, p
+		fw.bufs = fw.vec[:]
+		_, err := fw.bufs.WriteTo(fw.W)
+		fw.vec = [2][]byte{}
+		return err
+	}
+	pos := 0
+	for first := true; len(p) > 0; first = false {
+		start := 0
+		if first {
+			start = hl
+		}
+		n := min(len(p), len(fw.buf)-start)
+		pos = MaskCopy(fw.buf[start:], p[:n], h.Mask, pos)
+		if err := writeAll(fw.W, fw.buf[:start+n]); err != nil {
+			return err
+		}
+		p = p[n:]
+	}
+	return nil
+}
+
+func writeAll(w io.Writer, b []byte) error {
+	n, err := w.Write(b)
+	if err == nil && n < len(b) {
+		err = io.ErrShortWrite
+	}
+	return err
+}

@@ -1,0 +1,144 @@
+package layers
+
+import (
+	"errors"
+	"io"
+)
+
+// ControlHandler is called for each control frame a MessageReader meets,
+// before, between or inside data messages, with the frame's whole payload
+// (valid only during the call). A non-nil error stops the reader and is
+// returned from Next or Read.
+type ControlHandler func(h Header, payload []byte) error
+
+// MessageReader assembles data messages from a FrameReader: Next returns
+// the type of the next message, Read yields its payload across all its
+// fragments and io.EOF at the end of the final one. Control frames found on
+// the way go to OnControl. It does not validate UTF-8; compose a UTF8Reader
+// on top for text.
+type MessageReader struct {
+	FR *FrameReader
+	// OnControl receives control frames; nil discards them.
+	OnControl ControlHandler
+	// MaxMessageSize, if positive, bounds the payload bytes of a message;
+	// a frame header that would pass it fails with ErrTooBig before its
+	// payload is read.
+	MaxMessageSize int64
+
+	h    Header // current data frame
+	size int64  // payload bytes declared so far in this message
+	more bool   // the current message has frames left to read
+	ctrl [MaxControlPayload]byte
+}
+
+// NewMessageReader returns a MessageReader over fr.
+func NewMessageReader(fr *FrameReader, onControl ControlHandler) *MessageReader {
+	return &MessageReader{FR: fr, OnControl: onControl}
+}
+
+// Reset re-arms m over fr, forgetting any message in progress.
+func (m *MessageReader) Reset(fr *FrameReader) {
+	m.FR, m.h, m.size, m.more = fr, Header{}, 0, false
+}
+
+// Header returns the header of the first frame of the current message; its
+// Rsv bits tell an extension such as permessage-deflate that it applies.
+func (m *MessageReader) Header() Header { return m.h }
+
+// Next skips what is left of the current message and returns the opcode
+// (OpText or OpBinary) of the next one.
+func (m *MessageReader) Next() (Opcode, error) {
+	if m.more || m.FR.Remaining() > 0 {
+		if _, err := io.Copy(io.Discard, m); err != nil {
+			return 0, err
+		}
+	}
+	h, err := m.nextFrame()
+	if err != nil {
+		return 0, err
+	}
+	if h.Opcode == OpContinuation {
+		// The FrameReader rejects these with no message open; a message
+		// skipped above was read to its end.
+		return 0, errNoMessageOpen
+	}
+	m.h, m.size, m.more = h, h.Length, true
+	if err := m.checkSize(); err != nil {
+		return 0, err
+	}
+	return h.Opcode, nil
+}
+
+// nextFrame reads frame headers, handling control frames, until a data frame.
+func (m *MessageReader) nextFrame() (Header, error) {
+	for {
+		h, err := m.FR.Next()
+		if err != nil {
+			return h, err
+		}
+		if !h.Opcode.IsControl() {
+			return h, nil
+		}
+		p := m.ctrl[:h.Length]
+		if _, err := io.ReadFull(m.FR, p); err != nil {
+			if errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF
+			}
+			return h, err
+		}
+		if m.OnControl != nil {
+			if err := m.OnControl(h, p); err != nil {
+				return h, err
+			}
+		}
+	}
+}
+
+func (m *MessageReader) checkSize() error {
+	if m.MaxMessageSize > 0 && m.size > m.MaxMessageSize {
+		return errLimit
+	}
+	return nil
+}
+
+// Read reads the current message's payload. It returns io.EOF after the
+// final fragment.
+func (m *MessageReader) Read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	for {
+		if !m.more {
+			return 0, io.EOF
+		}
+		if m.FR.Remaining() > 0 {
+			n, err := m.FR.Read(p)
+			if err == io.EOF {
+				err = nil
+				if m.FR.Header().Fin {
+					m.more = false
+					err = io.EOF
+				}
+			}
+			if n > 0 || err != nil {
+				return n, err
+			}
+			continue
+		}
+		if m.FR.Header().Fin {
+			m.more = false
+			return 0, io.EOF
+		}
+		h, err := m.nextFrame()
+		if err != nil {
+			return 0, err
+		}
+		if h.Opcode != OpContinuation {
+			return 0, errMessageOpen
+		}
+		m.size += h.Length
+		if err := m.checkSize(); err != nil {
+			return 0, err
+		}
+	}
+}
