@@ -1,0 +1,158 @@
+#!/usr/bin/env bash
+# scripts/test.sh runs wspipe's whole test suite, the browser tests included.
+#
+# It is meant for a fresh Debian machine as root: it installs what is missing
+# (Chromium and Python's websockets from Debian, playwright-core from the
+# npm lock file) and skips that quickly when everything is already there, so
+# it also works for a non-root user on a machine that has them.
+#
+# Sections, in order, stopping at the first failure:
+#   gofmt, go vet, go test -race, fuzz (each Fuzz target for FUZZTIME),
+#   nested modules (go test in every other directory with a go.mod).
+#
+# Environment:
+#   FUZZTIME   how long each fuzz target runs (default 10s; 0 skips fuzzing)
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+export PATH="$PATH:/usr/local/go/bin"
+export WSPIPE_BROWSER=1
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
+FUZZTIME=${FUZZTIME:-10s}
+
+SCRIPT_START=$SECONDS
+SECTION=""
+SECTION_START=0
+TIMINGS=()
+
+section() {
+	end_section
+	SECTION=$1
+	SECTION_START=$SECONDS
+	printf '\n==== %s ====\n' "$SECTION"
+}
+
+end_section() {
+	if [[ -n $SECTION ]]; then
+		TIMINGS+=("$(printf '%-28s %4ds' "$SECTION" $((SECONDS - SECTION_START)))")
+	fi
+	SECTION=""
+}
+
+on_exit() {
+	local rc=$?
+	if ((rc != 0)); then
+		printf '\n==== FAILED in section "%s" (exit %d) after %ds ====\n' "${SECTION:-setup}" "$rc" $((SECONDS - SCRIPT_START)) >&2
+	fi
+}
+trap on_exit EXIT
+
+die() {
+	printf 'test.sh: %s\n' "$*" >&2
+	exit 1
+}
+
+# as_root runs a command as root: directly, or through sudo if it can be used
+# without a password.
+as_root() {
+	if ((EUID == 0)); then
+		"$@"
+	elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then
+		sudo -n "$@"
+	else
+		die "need root to run '$*'; install the missing packages yourself or run as root"
+	fi
+}
+
+# ---------------------------------------------------------------------------
+section "dependencies"
+
+command -v go >/dev/null || die "go is not installed (expected at /usr/local/go/bin/go)"
+go version
+
+apt_packages=()
+[[ -x /usr/bin/chromium ]] || apt_packages+=(chromium)
+dpkg-query -W -f='${Status}' python3-websockets 2>/dev/null | grep -q 'install ok installed' ||
+	apt_packages+=(python3-websockets)
+command -v node >/dev/null || apt_packages+=(nodejs)
+command -v npm >/dev/null || apt_packages+=(npm)
+
+if ((${#apt_packages[@]} > 0)); then
+	echo "installing from Debian: ${apt_packages[*]}"
+	as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q
+	as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${apt_packages[@]}"
+else
+	echo "Debian packages present: chromium python3-websockets node npm"
+fi
+/usr/bin/chromium --version 2>/dev/null || die "/usr/bin/chromium does not run"
+echo "node $(node --version), npm $(npm --version)"
+
+# npm ci only when node_modules is missing or older than the lock file.
+if [[ ! -f test/browser/node_modules/.package-lock.json ||
+	test/browser/package-lock.json -nt test/browser/node_modules/.package-lock.json ]]; then
+	echo "npm ci in test/browser"
+	(cd test/browser && npm ci --no-audit --no-fund)
+else
+	echo "test/browser/node_modules is up to date"
+fi
+
+# ---------------------------------------------------------------------------
+section "gofmt"
+
+mapfile -t gofiles < <(find . -name '*.go' \
+	-not -path './.git/*' -not -path '*/node_modules/*' -not -path '*/testdata/*' | sort)
+unformatted=$(gofmt -l "${gofiles[@]}")
+if [[ -n $unformatted ]]; then
+	echo "these files need gofmt:" >&2
+	echo "$unformatted" >&2
+	exit 1
+fi
+echo "${#gofiles[@]} files formatted"
+
+# ---------------------------------------------------------------------------
+section "go vet"
+go vet ./...
+
+# ---------------------------------------------------------------------------
+section "go test -race"
+go test -race -count=1 ./...
+
+# ---------------------------------------------------------------------------
+section "fuzz ($FUZZTIME each)"
+
+if [[ $FUZZTIME == 0 || $FUZZTIME == 0s ]]; then
+	echo "FUZZTIME=$FUZZTIME: skipped"
+else
+	# go test -list prints a package's matching names, then its "ok" line.
+	list=$(go test -list '^Fuzz' ./...)
+	mapfile -t targets < <(awk '
+		/^Fuzz/ { names[n++] = $1; next }
+		/^ok/   { for (i = 0; i < n; i++) print $2, names[i]; n = 0 }
+	' <<<"$list")
+	echo "${#targets[@]} fuzz targets"
+	for t in "${targets[@]}"; do
+		read -r pkg name <<<"$t"
+		echo "--- $name ($pkg)"
+		go test -run '^$' -fuzz "^${name}\$" -fuzztime="$FUZZTIME" "$pkg"
+	done
+fi
+
+# ---------------------------------------------------------------------------
+section "nested modules"
+
+mapfile -t modules < <(find . -mindepth 2 -name go.mod \
+	-not -path './.git/*' -not -path '*/node_modules/*' -not -path '*/testdata/*' -printf '%h\n' | sort)
+if ((${#modules[@]} == 0)); then
+	echo "none"
+fi
+for m in "${modules[@]}"; do
+	echo "--- ${m#./}"
+	(cd "$m" && go test -count=1 ./...)
+done
+
+end_section
+printf '\n==== timings ====\n'
+printf '%s\n' "${TIMINGS[@]}"
+printf '%-28s %4ds\n' "total" $((SECONDS - SCRIPT_START))
+echo "all sections passed"
