@@ -95,6 +95,12 @@ func (m *Masker) Reset(w io.Writer, key [4]byte) {
 
 // Write masks p into the scratch buffer and writes it to W, in chunks.
 func (m *Masker) Write(p []byte) (int, error) {
+	// Fix: a Masker made by Reset or a struct literal rather than
+	// NewMasker has no scratch buffer; chunks of 0 bytes then looped
+	// forever. Give it the same default buffer NewMasker would.
+	if len(m.buf) == 0 {
+		m.buf = make([]byte, 4096)
+	}
 	written := 0
 	for len(p) > 0 {
 		chunk := min(len(p), len(m.buf))
