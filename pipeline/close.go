@@ -1,0 +1,134 @@
+package pipeline
+
+import (
+	"context"
+	"encoding/binary"
+	"time"
+
+	"github.com/wspipe/wspipe/layers"
+)
+
+// startClose queues our close frame once. An urgent close (a failure) goes
+// ahead of queued data; a requested one goes after it.
+func (c *Conn) startClose(code CloseCode, reason string, urgent bool) {
+	c.mu.Lock()
+	if c.closeFrame == nil && c.writeErr == nil {
+		f := &ctrlFrame{op: layers.OpClose}
+		f.n = uint8(len(layers.AppendClose(f.p[:0], code, reason)))
+		c.closeFrame, c.closeUrgent = f, urgent
+		c.kickLocked()
+	}
+	c.mu.Unlock()
+	c.closeOnce.Do(func() { close(c.closing) })
+}
+
+// fail closes the connection with code because something went wrong.
+func (c *Conn) fail(code CloseCode, reason string) {
+	c.startClose(code, reason, true)
+}
+
+// Close runs the closing handshake: it sends a close frame with code and
+// reason after any queued data, waits up to CloseTimeout for the peer's
+// close, and closes the TCP connection (a server at once, a client after
+// the server has). It returns ErrClosed if the connection was already
+// closed, and nil otherwise.
+func (c *Conn) Close(code CloseCode, reason string) error {
+	select {
+	case <-c.dead:
+		return ErrClosed
+	default:
+	}
+	if !code.ValidOnWire() && code != layers.CloseNoStatus {
+		code = CloseNormal
+	}
+	c.startClose(code, reason, false)
+	t := time.NewTimer(c.opts.CloseTimeout)
+	defer t.Stop()
+	select {
+	case <-c.readDone:
+	case <-c.dead:
+	case <-t.C:
+	}
+	c.teardown()
+	return nil
+}
+
+type pingWaiter struct {
+	id uint64
+	ch chan time.Time
+}
+
+// Ping sends a ping and waits for the matching pong (or ctx to end), and
+// returns the round-trip time.
+func (c *Conn) Ping(ctx context.Context) (time.Duration, error) {
+	ch := make(chan time.Time, 1)
+	c.mu.Lock()
+	c.pingSeq++
+	id := c.pingSeq
+	c.pings = append(c.pings, pingWaiter{id: id, ch: ch})
+	c.mu.Unlock()
+	defer c.forgetPing(id)
+	var p [8]byte
+	binary.BigEndian.PutUint64(p[:], id)
+	start := time.Now()
+	c.queueControl(layers.OpPing, p[:])
+	select {
+	case at := <-ch:
+		return at.Sub(start), nil
+	case <-c.dead:
+		return 0, ErrClosed
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+}
+
+func (c *Conn) forgetPing(id uint64) {
+	c.mu.Lock()
+	for i, w := range c.pings {
+		if w.id == id {
+			c.pings = append(c.pings[:i], c.pings[i+1:]...)
+			break
+		}
+	}
+	c.mu.Unlock()
+}
+
+// gotPong wakes the Ping waiting for this payload and feeds the heartbeat.
+func (c *Conn) gotPong(payload []byte) {
+	now := time.Now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.hbTimer != nil && c.hbWaiting {
+		c.hbWaiting = false
+		c.hbTimer.Reset(c.opts.PingInterval)
+	}
+	if len(payload) != 8 {
+		return
+	}
+	id := binary.BigEndian.Uint64(payload)
+	for _, w := range c.pings {
+		if w.id == id {
+			w.ch <- now
+			return
+		}
+	}
+}
+
+// heartbeat runs on the heartbeat timer: it pings, and drops a peer that
+// did not answer the previous ping in time.
+func (c *Conn) heartbeat() {
+	c.mu.Lock()
+	if c.writeErr != nil {
+		c.mu.Unlock()
+		return
+	}
+	if c.hbWaiting {
+		c.mu.Unlock()
+		c.teardownWith(ErrPeerTimeout)
+		return
+	}
+	c.hbWaiting = true
+	c.hbTimer.Reset(c.opts.PongTimeout)
+	c.mu.Unlock()
+	c.queueControl(layers.OpPing, nil)
+}

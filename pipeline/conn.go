@@ -1,0 +1,157 @@
+package pipeline
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"net"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/wspipe/wspipe/layers"
+)
+
+// Conn is a WebSocket connection over a raw stream. Writes are safe from
+// many goroutines; reads (NextReader, ReadMessage) must come from one
+// goroutine at a time.
+type Conn struct {
+	raw  net.Conn
+	role layers.Role
+	opts Options
+
+	subprotocol string
+
+	g    *errgroup.Group
+	gctx context.Context
+
+	// Read side: owned by the reader goroutine, and by the user between
+	// receiving a message from next and handing it back.
+	br       *bufio.Reader
+	fr       layers.FrameReader
+	mr       layers.MessageReader
+	ur       layers.UTF8Reader
+	in       msgReader
+	next     chan layers.Opcode // reader goroutine -> NextReader
+	handback chan struct{}      // message finished -> reader goroutine
+	readDone chan struct{}      // closed when the reader goroutine ends
+	readErr  error              // why reading ended; set before readDone closes
+
+	// Write side, guarded by mu.
+	mu           sync.Mutex
+	fw           layers.FrameWriter // used by whoever holds writing
+	writing      bool               // a goroutine is writing to the socket
+	ctrlQ        []ctrlFrame
+	dataQ        []outFrame
+	dataHead     int
+	room         chan struct{} // closed when the queue drains a frame, if someone waits
+	closeFrame   *ctrlFrame    // our close frame, once queued
+	closeUrgent  bool          // the close goes ahead of queued data
+	closeSent    bool          // the close frame is on the wire
+	writeErr     error         // the write side failed or closed
+	pings        []pingWaiter
+	peerCloseErr *CloseError
+	cause        error // why the connection was torn down
+	pingSeq      uint64
+	hbTimer      *time.Timer
+	hbWaiting    bool
+
+	msgTok     chan struct{} // one outgoing message at a time
+	mw         messageWriter
+	syncDone   chan error // completion of a zero-copy frame
+	closing    chan struct{}
+	closeOnce  sync.Once
+	closeWrote chan struct{} // closed once our close frame is written
+	dead       chan struct{} // closed when the connection is torn down
+	deadOnce   sync.Once
+}
+
+// NewConn starts a WebSocket connection on raw, after a completed
+// handshake, for role. buffered holds bytes read past the handshake (the
+// start of the frame stream); opts may be nil.
+func NewConn(raw net.Conn, buffered []byte, role layers.Role, opts *Options) *Conn {
+	c := &Conn{
+		raw:        raw,
+		role:       role,
+		opts:       opts.withDefaults(),
+		next:       make(chan layers.Opcode),
+		handback:   make(chan struct{}, 1),
+		readDone:   make(chan struct{}),
+		msgTok:     make(chan struct{}, 1),
+		syncDone:   make(chan error, 1),
+		closing:    make(chan struct{}),
+		closeWrote: make(chan struct{}),
+		dead:       make(chan struct{}),
+	}
+	var src io.Reader = raw
+	if len(buffered) > 0 {
+		src = &prefixReader{buf: buffered, r: raw}
+	}
+	c.br = bufio.NewReaderSize(src, c.opts.ReadBufferSize)
+	c.fr.Reset(c.br, role)
+	if c.opts.MaxFrameSize > 0 {
+		c.fr.MaxFrameSize = c.opts.MaxFrameSize
+	}
+	c.mr.Reset(&c.fr)
+	c.mr.OnControl = c.onControl
+	if c.opts.MaxMessageSize > 0 {
+		c.mr.MaxMessageSize = c.opts.MaxMessageSize
+	}
+	c.in.c = c
+	c.fw.Reset(raw, role, make([]byte, layers.MaxHeaderSize+layers.MaxControlPayload))
+	c.mw.c = c
+	c.g, c.gctx = errgroup.WithContext(context.Background())
+	// Cancelling the group (a goroutine failed) must unblock all I/O.
+	context.AfterFunc(c.gctx, func() { c.teardown() })
+	c.g.Go(c.readLoop)
+	if c.opts.PingInterval > 0 {
+		c.hbTimer = time.AfterFunc(c.opts.PingInterval, c.heartbeat)
+	}
+	return c
+}
+
+// prefixReader yields buf, then reads from r.
+type prefixReader struct {
+	buf []byte
+	r   net.Conn
+}
+
+func (p *prefixReader) Read(b []byte) (int, error) {
+	if len(p.buf) > 0 {
+		n := copy(b, p.buf)
+		p.buf = p.buf[n:]
+		return n, nil
+	}
+	return p.r.Read(b)
+}
+
+// NetConn returns the underlying connection.
+func (c *Conn) NetConn() net.Conn { return c.raw }
+
+// Wait blocks until the connection's goroutines have ended and returns the
+// first error one of them returned.
+func (c *Conn) Wait() error { return c.g.Wait() }
+
+// Done is closed when the connection is torn down.
+func (c *Conn) Done() <-chan struct{} { return c.dead }
+
+// teardown closes the TCP connection and wakes everything waiting on it.
+func (c *Conn) teardown() { c.teardownWith(ErrClosed) }
+
+// teardownWith is teardown recording why, for reads that end because of it.
+func (c *Conn) teardownWith(cause error) {
+	c.deadOnce.Do(func() {
+		c.mu.Lock()
+		c.cause = cause
+		if c.writeErr == nil {
+			c.writeErr = ErrClosed
+		}
+		if c.hbTimer != nil {
+			c.hbTimer.Stop()
+		}
+		c.mu.Unlock()
+		close(c.dead)
+		c.raw.Close()
+	})
+}

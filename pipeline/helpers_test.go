@@ -1,0 +1,46 @@
+package pipeline
+
+import (
+	"bufio"
+	"crypto/rand"
+	"encoding/base64"
+	"net"
+	"net/http"
+	"testing"
+
+	"github.com/wspipe/wspipe/handshake"
+	"github.com/wspipe/wspipe/layers"
+)
+
+// dialRaw performs a minimal client handshake to addr over TCP and returns
+// a client Conn. It is test scaffolding, independent of any Dial API.
+func dialRaw(t testing.TB, addr string, opts *Options) *Conn {
+	t.Helper()
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var k [16]byte
+	rand.Read(k[:])
+	key := base64.StdEncoding.EncodeToString(k[:])
+	req := "GET / HTTP/1.1\r\nHost: " + addr + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+		"Sec-WebSocket-Key: " + key + "\r\nSec-WebSocket-Version: 13\r\n\r\n"
+	if _, err := nc.Write([]byte(req)); err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(nc)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != 101 || resp.Header.Get("Sec-WebSocket-Accept") != handshake.AcceptKey(key) {
+		t.Fatalf("handshake: %s %v", resp.Status, resp.Header)
+	}
+	var buffered []byte
+	if n := br.Buffered(); n > 0 {
+		buffered, _ = br.Peek(n)
+		buffered = append([]byte(nil), buffered...)
+	}
+	return NewConn(nc, buffered, layers.RoleClient, opts)
+}
+

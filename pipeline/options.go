@@ -1,0 +1,99 @@
+package pipeline
+
+import (
+	"time"
+
+	"github.com/wspipe/wspipe/layers"
+)
+
+// MessageType is a data message's type.
+type MessageType int
+
+// The two data message types.
+const (
+	Text   = MessageType(layers.OpText)
+	Binary = MessageType(layers.OpBinary)
+)
+
+// String returns "text" or "binary".
+func (t MessageType) String() string { return layers.Opcode(t).String() }
+
+// OverflowPolicy says what a write does when the send queue is full.
+type OverflowPolicy int
+
+// The overflow policies.
+const (
+	// OverflowBlock waits for room, or for the write's context to end.
+	OverflowBlock OverflowPolicy = iota
+	// OverflowError fails the write with ErrQueueFull; the connection stays up.
+	OverflowError
+	// OverflowClose closes the connection with 1008 (policy violation).
+	OverflowClose
+	// OverflowTryAgainLater closes the connection with 1013 (try again later).
+	OverflowTryAgainLater
+)
+
+// Defaults for the zero Options.
+const (
+	DefaultMaxMessageSize  = 32 << 20
+	DefaultSendQueue       = 64
+	DefaultCloseTimeout    = 5 * time.Second
+	DefaultWriteBufferSize = 8 << 10
+	DefaultReadBufferSize  = 4 << 10
+)
+
+// Options configures a Conn. The zero value gives the defaults.
+type Options struct {
+	// MaxMessageSize bounds a received message's payload. Zero means
+	// DefaultMaxMessageSize, negative means no limit (for streaming). A
+	// bigger message closes the connection with 1009.
+	MaxMessageSize int64
+	// MaxFrameSize, if positive, bounds a single received frame's payload.
+	MaxFrameSize int64
+	// SendQueue is how many data frames may wait to be written; zero means
+	// DefaultSendQueue. Overflow says what happens beyond it.
+	SendQueue int
+	// Overflow is the policy for a full send queue.
+	Overflow OverflowPolicy
+	// CloseTimeout bounds how long the closing handshake waits for the
+	// peer; zero means DefaultCloseTimeout.
+	CloseTimeout time.Duration
+	// PingInterval, if positive, turns on the heartbeat: a ping after each
+	// interval without one, and the connection is dropped if no pong comes
+	// within PongTimeout (PingInterval if zero).
+	PingInterval time.Duration
+	// PongTimeout is how long the heartbeat waits for a pong.
+	PongTimeout time.Duration
+	// WriteBufferSize is the payload size of an outgoing frame built from
+	// small writes; zero means DefaultWriteBufferSize.
+	WriteBufferSize int
+	// ReadBufferSize is the size of the read buffer; zero means
+	// DefaultReadBufferSize.
+	ReadBufferSize int
+}
+
+func (o *Options) withDefaults() Options {
+	var v Options
+	if o != nil {
+		v = *o
+	}
+	if v.MaxMessageSize == 0 {
+		v.MaxMessageSize = DefaultMaxMessageSize
+	}
+	if v.SendQueue <= 0 {
+		v.SendQueue = DefaultSendQueue
+	}
+	if v.CloseTimeout <= 0 {
+		v.CloseTimeout = DefaultCloseTimeout
+	}
+	if v.PingInterval > 0 && v.PongTimeout <= 0 {
+		v.PongTimeout = v.PingInterval
+	}
+	if v.WriteBufferSize <= 0 {
+		v.WriteBufferSize = DefaultWriteBufferSize
+	}
+	if v.ReadBufferSize < 64 {
+		v.ReadBufferSize = DefaultReadBufferSize
+	}
+	return v
+}

@@ -1,0 +1,252 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"io"
+	"time"
+
+	"github.com/wspipe/wspipe/layers"
+)
+
+// errPeerClose stops the reader when the peer's close frame arrives.
+var errPeerClose = errors.New("websocket: peer sent close")
+
+// readLoop is the reader goroutine. It reads frame headers, has control
+// frames handled, and hands each data message to NextReader, waiting until
+// the user has finished with it.
+func (c *Conn) readLoop() error {
+	defer close(c.readDone)
+	for {
+		op, err := c.mr.Next()
+		if err != nil {
+			return c.endRead(err)
+		}
+		select {
+		case <-c.closing:
+			continue // closing: data is read and dropped
+		default:
+		}
+		select {
+		case c.next <- op:
+		case <-c.closing:
+			continue
+		case <-c.dead:
+			c.readErr = c.deadCause()
+			return nil
+		}
+		select {
+		case <-c.handback:
+		case <-c.dead:
+			c.readErr = c.deadCause()
+			return nil
+		}
+		if c.in.err != nil {
+			// The user's read failed; the connection is failing.
+			return c.endRead(c.in.err)
+		}
+	}
+}
+
+// endRead finishes the reader goroutine after err stopped it.
+func (c *Conn) endRead(err error) error {
+	switch {
+	case errors.Is(err, errPeerClose):
+		c.mu.Lock()
+		c.readErr = c.peerCloseErr
+		c.mu.Unlock()
+		// Our answer (or our own close) must reach the wire first.
+		c.waitCloseWritten()
+		if c.role == layers.RoleClient {
+			// The server closes TCP first; wait for it, briefly.
+			c.drain()
+		}
+		c.teardown()
+		return nil
+	case errors.Is(err, layers.ErrProtocol), errors.Is(err, layers.ErrInvalidUTF8), errors.Is(err, layers.ErrTooBig):
+		c.readErr = err
+		c.fail(layers.CloseCodeFor(err), "")
+		c.waitCloseWritten()
+		c.halfCloseAndDrain()
+		c.teardown()
+		return nil
+	}
+	select {
+	case <-c.dead:
+		c.readErr = c.deadCause()
+		return nil
+	default:
+	}
+	if err == io.EOF {
+		err = io.ErrUnexpectedEOF // the peer left without a close frame
+	}
+	c.readErr = err
+	c.teardown()
+	return err
+}
+
+// waitCloseWritten waits, within CloseTimeout, for our close frame to be on the wire.
+func (c *Conn) waitCloseWritten() {
+	t := time.NewTimer(c.opts.CloseTimeout)
+	defer t.Stop()
+	select {
+	case <-c.closeWrote:
+	case <-c.dead:
+	case <-t.C:
+	}
+}
+
+// halfCloseAndDrain sends FIN after a failing close frame, then reads and
+// drops what the peer still sends until it closes, so unread data does not
+// turn our close into a reset that could lose the close frame.
+func (c *Conn) halfCloseAndDrain() {
+	if cw, ok := c.raw.(interface{ CloseWrite() error }); ok {
+		cw.CloseWrite()
+	}
+	c.drain()
+}
+
+// drain reads until EOF, an error or CloseTimeout.
+func (c *Conn) drain() {
+	c.raw.SetReadDeadline(time.Now().Add(c.opts.CloseTimeout))
+	var buf [512]byte
+	for {
+		if _, err := c.br.Read(buf[:]); err != nil {
+			return
+		}
+	}
+}
+
+// onControl handles control frames for the MessageReader, in whichever
+// goroutine is reading.
+func (c *Conn) onControl(h layers.Header, payload []byte) error {
+	switch h.Opcode {
+	case layers.OpPing:
+		c.queueControl(layers.OpPong, payload)
+	case layers.OpPong:
+		c.gotPong(payload)
+	case layers.OpClose:
+		code, reason, err := layers.ParseClose(payload)
+		if err != nil {
+			return err
+		}
+		c.mu.Lock()
+		c.peerCloseErr = &CloseError{Code: code, Reason: string(reason)}
+		c.mu.Unlock()
+		c.startClose(code, string(reason), false)
+		return errPeerClose
+	}
+	return nil
+}
+
+// msgReader is the io.Reader NextReader hands out for one message.
+type msgReader struct {
+	c      *Conn
+	r      io.Reader
+	active bool
+	err    error // a failure that ends the connection
+}
+
+// Read reads the message. At its end, or on an error, the message goes
+// back to the reader goroutine.
+func (m *msgReader) Read(p []byte) (int, error) {
+	if !m.active {
+		if m.err != nil {
+			return 0, m.c.userError(m.err)
+		}
+		return 0, io.EOF
+	}
+	n, err := m.r.Read(p)
+	if err != nil {
+		m.finish(err)
+		if m.err != nil {
+			return n, m.c.userError(m.err)
+		}
+	}
+	return n, err
+}
+
+func (m *msgReader) finish(err error) {
+	m.active = false
+	if err != io.EOF {
+		m.err = err
+	}
+	m.c.handback <- struct{}{}
+}
+
+// NextReader waits for the next data message and returns its type and a
+// reader for its payload, valid until the next call. A message not read to
+// its end is skipped by the next call. If ctx ends first, NextReader
+// returns ctx.Err() and the connection stays usable: the message is
+// delivered by a later call. After the connection closes it returns a
+// *CloseError (the peer's close) or an error matching ErrClosed, ErrProtocol,
+// ErrInvalidUTF8 or ErrTooBig.
+func (c *Conn) NextReader(ctx context.Context) (MessageType, io.Reader, error) {
+	if c.in.active {
+		if _, err := io.Copy(io.Discard, &c.in); err != nil {
+			return 0, nil, err
+		}
+	}
+	if c.in.err != nil {
+		return 0, nil, c.userError(c.in.err)
+	}
+	var op layers.Opcode
+	select {
+	case op = <-c.next:
+	case <-c.readDone:
+		return 0, nil, c.readErr
+	case <-ctx.Done():
+		return 0, nil, ctx.Err()
+	}
+	var r io.Reader = &c.mr
+	if op == layers.OpText {
+		c.ur.Reset(r)
+		r = &c.ur
+	}
+	c.in.r, c.in.active = r, true
+	return MessageType(op), &c.in, nil
+}
+
+// ReadMessage reads the next whole message into buf, growing it as needed
+// up to MaxMessageSize, and returns the message type and the filled slice
+// (which aliases buf when it fits).
+func (c *Conn) ReadMessage(ctx context.Context, buf []byte) (MessageType, []byte, error) {
+	typ, r, err := c.NextReader(ctx)
+	if err != nil {
+		return 0, buf[:0], err
+	}
+	buf = buf[:0]
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return typ, buf, nil
+		}
+		if err != nil {
+			return typ, buf, err
+		}
+	}
+}
+
+// userError turns an internal read error into the one the user sees.
+func (c *Conn) userError(err error) error {
+	if err == errPeerClose {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return c.peerCloseErr
+	}
+	return err
+}
+
+// deadCause is why the connection was torn down.
+func (c *Conn) deadCause() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.peerCloseErr != nil {
+		return c.peerCloseErr
+	}
+	return c.cause
+}

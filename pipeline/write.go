@@ -1,0 +1,453 @@
+package pipeline
+
+import (
+	"context"
+	"io"
+	"sync"
+
+	"github.com/wspipe/wspipe/layers"
+)
+
+// ctrlFrame is a queued control frame; its payload is copied in.
+type ctrlFrame struct {
+	op layers.Opcode
+	n  uint8
+	p  [layers.MaxControlPayload]byte
+}
+
+// outFrame is a queued data frame: either bytes already encoded (header and
+// masked payload) in a pooled buffer, or a header and a caller's payload
+// written without a copy while the caller waits (sync).
+type outFrame struct {
+	buf  *[]byte
+	data []byte
+	h    layers.Header
+	sync bool
+}
+
+// maxCtrlQueue bounds queued control frames; past it, pongs coalesce into
+// the newest (RFC 6455 section 5.5.3 allows answering only the latest ping).
+const maxCtrlQueue = 16
+
+var bufPools sync.Map // frame buffer size -> *sync.Pool
+
+func bufPool(size int) *sync.Pool {
+	if p, ok := bufPools.Load(size); ok {
+		return p.(*sync.Pool)
+	}
+	p, _ := bufPools.LoadOrStore(size, &sync.Pool{New: func() any {
+		b := make([]byte, size)
+		return &b
+	}})
+	return p.(*sync.Pool)
+}
+
+// queueControl queues a control frame ahead of data. It never blocks.
+func (c *Conn) queueControl(op layers.Opcode, payload []byte) {
+	c.mu.Lock()
+	if c.writeErr != nil || c.closeFrame != nil {
+		c.mu.Unlock()
+		return
+	}
+	var f *ctrlFrame
+	if len(c.ctrlQ) >= maxCtrlQueue && op == layers.OpPong {
+		for i := len(c.ctrlQ) - 1; i >= 0; i-- {
+			if c.ctrlQ[i].op == layers.OpPong {
+				f = &c.ctrlQ[i]
+				break
+			}
+		}
+	}
+	if f == nil {
+		c.ctrlQ = append(c.ctrlQ, ctrlFrame{})
+		f = &c.ctrlQ[len(c.ctrlQ)-1]
+	}
+	f.op = op
+	f.n = uint8(copy(f.p[:], payload))
+	c.kickLocked()
+	c.mu.Unlock()
+}
+
+// kickLocked starts the writer goroutine if frames wait and none runs.
+func (c *Conn) kickLocked() {
+	if c.writing || c.writeErr != nil {
+		return
+	}
+	if len(c.ctrlQ) == 0 && c.dataHead == len(c.dataQ) && (c.closeFrame == nil || c.closeSent) {
+		return
+	}
+	c.writing = true
+	c.g.Go(c.writeLoop)
+}
+
+// writeLoop is the writer goroutine: it drains the queues and ends.
+func (c *Conn) writeLoop() error {
+	for {
+		c.mu.Lock()
+		err := c.writeNextLocked()
+		if err == io.EOF {
+			c.writing = false
+			c.mu.Unlock()
+			return nil
+		}
+		c.mu.Unlock()
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// writeNextLocked writes the next frame by priority: control frames, then
+// an urgent close, then data, then a close behind the data. It returns
+// io.EOF when there is nothing to write. c.mu is held on entry and exit but
+// released around the socket write.
+func (c *Conn) writeNextLocked() error {
+	if c.writeErr != nil {
+		c.dropQueuedLocked()
+		return io.EOF
+	}
+	closeReady := c.closeFrame != nil && !c.closeSent &&
+		(c.closeUrgent || c.dataHead == len(c.dataQ))
+	switch {
+	case len(c.ctrlQ) > 0 && !c.closeSent:
+		f := c.ctrlQ[0]
+		c.ctrlQ = append(c.ctrlQ[:0], c.ctrlQ[1:]...)
+		c.mu.Unlock()
+		err := c.fw.WriteFrame(layers.Header{Fin: true, Opcode: f.op}, f.p[:f.n])
+		c.mu.Lock()
+		return c.afterWriteLocked(err)
+	case closeReady:
+		f := c.closeFrame
+		c.mu.Unlock()
+		err := c.fw.WriteFrame(layers.Header{Fin: true, Opcode: layers.OpClose}, f.p[:f.n])
+		c.mu.Lock()
+		if err == nil {
+			c.closeSent = true
+			close(c.closeWrote)
+		}
+		return c.afterWriteLocked(err)
+	case c.dataHead < len(c.dataQ) && !c.closeSent:
+		f := c.popDataLocked()
+		c.mu.Unlock()
+		err := c.writeData(&f)
+		c.mu.Lock()
+		return c.afterWriteLocked(err)
+	}
+	c.dropQueuedLocked()
+	return io.EOF
+}
+
+func (c *Conn) afterWriteLocked(err error) error {
+	if err != nil && c.writeErr == nil {
+		c.writeErr = err
+		go c.teardown()
+	}
+	return err
+}
+
+func (c *Conn) popDataLocked() outFrame {
+	f := c.dataQ[c.dataHead]
+	c.dataQ[c.dataHead] = outFrame{}
+	c.dataHead++
+	if c.dataHead == len(c.dataQ) {
+		c.dataQ, c.dataHead = c.dataQ[:0], 0
+	}
+	if c.room != nil {
+		close(c.room)
+		c.room = nil
+	}
+	return f
+}
+
+// dropQueuedLocked discards data that can no longer be sent.
+func (c *Conn) dropQueuedLocked() {
+	for c.dataHead < len(c.dataQ) {
+		f := c.popDataLocked()
+		c.finishData(&f, ErrClosed)
+	}
+	if c.closeSent || c.writeErr != nil {
+		c.ctrlQ = c.ctrlQ[:0]
+	}
+}
+
+// writeData writes a data frame and completes it.
+func (c *Conn) writeData(f *outFrame) error {
+	var err error
+	if f.sync {
+		err = c.fw.WriteFrame(f.h, f.data)
+	} else {
+		_, err = c.raw.Write(f.data)
+	}
+	c.finishData(f, err)
+	return err
+}
+
+func (c *Conn) finishData(f *outFrame, err error) {
+	if f.sync {
+		if err == nil {
+			err = errWritten
+		}
+		c.syncDone <- err
+		return
+	}
+	bufPool(cap(*f.buf)).Put(f.buf)
+}
+
+// errWritten marks a zero-copy frame written successfully.
+var errWritten = io.EOF
+
+// submit queues a data frame, or writes it at once if the connection is
+// idle, applying the overflow policy when the queue is full.
+func (c *Conn) submit(ctx context.Context, f outFrame) error {
+	c.mu.Lock()
+	for {
+		if c.writeErr != nil || c.closeFrame != nil {
+			c.mu.Unlock()
+			c.releaseUnsent(&f)
+			return ErrClosed
+		}
+		if len(c.dataQ)-c.dataHead < c.opts.SendQueue {
+			break
+		}
+		switch c.opts.Overflow {
+		case OverflowError:
+			c.mu.Unlock()
+			c.releaseUnsent(&f)
+			return ErrQueueFull
+		case OverflowClose, OverflowTryAgainLater:
+			c.mu.Unlock()
+			c.releaseUnsent(&f)
+			code := ClosePolicyViolation
+			if c.opts.Overflow == OverflowTryAgainLater {
+				code = CloseTryAgainLater
+			}
+			c.fail(code, "send queue full")
+			return ErrQueueFull
+		}
+		if c.room == nil {
+			c.room = make(chan struct{})
+		}
+		room := c.room
+		c.mu.Unlock()
+		select {
+		case <-room:
+		case <-c.dead:
+		case <-ctx.Done():
+			c.releaseUnsent(&f)
+			return ctx.Err()
+		}
+		c.mu.Lock()
+	}
+	if !c.writing && len(c.ctrlQ) == 0 && c.dataHead == len(c.dataQ) {
+		// Idle: write straight to the socket, no goroutine hand-off.
+		c.writing = true
+		c.mu.Unlock()
+		err := c.writeData(&f)
+		c.mu.Lock()
+		c.afterWriteLocked(err)
+		c.writing = false
+		c.kickLocked()
+		c.mu.Unlock()
+		if f.sync {
+			err = <-c.syncDone
+			if err == errWritten {
+				err = nil
+			}
+		}
+		return err
+	}
+	c.dataQ = append(c.dataQ, f)
+	c.kickLocked()
+	c.mu.Unlock()
+	if f.sync {
+		var err error
+		select {
+		case err = <-c.syncDone:
+		case <-c.dead:
+			// The writer may still hold the frame; wait for its verdict.
+			err = <-c.syncDone
+		}
+		if err == errWritten {
+			err = nil
+		}
+		return err
+	}
+	return nil
+}
+
+func (c *Conn) releaseUnsent(f *outFrame) {
+	if !f.sync && f.buf != nil {
+		bufPool(cap(*f.buf)).Put(f.buf)
+	}
+}
+
+// messageWriter is the io.WriteCloser NextWriter hands out. Small writes
+// fill a pooled buffer that is sent as one frame when full; a large write
+// on a server goes out without a copy.
+type messageWriter struct {
+	c       *Conn
+	ctx     context.Context
+	op      layers.Opcode
+	buf     *[]byte
+	n       int // payload bytes in buf after the header room
+	open    bool
+	started bool
+	err     error
+	keys    layers.MaskKeys
+}
+
+// NextWriter waits for the previous outgoing message to finish (or ctx to
+// end) and returns a writer for a new message of type typ. Close sends its
+// final frame. Messages never interleave.
+func (c *Conn) NextWriter(ctx context.Context, typ MessageType) (io.WriteCloser, error) {
+	if err := c.acquire(ctx); err != nil {
+		return nil, err
+	}
+	w := &c.mw
+	w.ctx, w.op, w.n, w.open, w.started, w.err = ctx, layers.Opcode(typ), 0, true, false, nil
+	return w, nil
+}
+
+func (c *Conn) acquire(ctx context.Context) error {
+	select {
+	case c.msgTok <- struct{}{}:
+		return nil
+	case <-c.dead:
+		return ErrClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// WriteMessage sends p as one message of type typ.
+func (c *Conn) WriteMessage(ctx context.Context, typ MessageType, p []byte) error {
+	w, err := c.NextWriter(ctx, typ)
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(p)
+	if cerr := w.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+const headerRoom = layers.MaxHeaderSize
+
+// Write adds p to the message.
+func (w *messageWriter) Write(p []byte) (int, error) {
+	if !w.open {
+		return 0, ErrClosed
+	}
+	if w.err != nil {
+		return 0, w.err
+	}
+	size := w.c.opts.WriteBufferSize
+	written := 0
+	for len(p) > 0 {
+		if w.n == 0 && len(p) >= size && w.c.role == layers.RoleServer {
+			// Large write: send it as its own frame, not copied.
+			if err := w.c.submit(w.ctx, outFrame{h: w.header(false, len(p)), data: p, sync: true}); err != nil {
+				w.err = err
+				return written, err
+			}
+			w.started = true
+			return written + len(p), nil
+		}
+		if w.buf == nil {
+			w.buf = bufPool(headerRoom + size).Get().(*[]byte)
+		}
+		k := copy((*w.buf)[headerRoom+w.n:], p)
+		w.n += k
+		written += k
+		p = p[k:]
+		if w.n == size {
+			if err := w.flush(false); err != nil {
+				return written, err
+			}
+		}
+	}
+	return written, nil
+}
+
+// ReadFrom reads r into the message, filling frame buffers directly.
+func (w *messageWriter) ReadFrom(r io.Reader) (int64, error) {
+	if !w.open {
+		return 0, ErrClosed
+	}
+	size := w.c.opts.WriteBufferSize
+	var total int64
+	for {
+		if w.err != nil {
+			return total, w.err
+		}
+		if w.buf == nil {
+			w.buf = bufPool(headerRoom + size).Get().(*[]byte)
+		}
+		n, err := r.Read((*w.buf)[headerRoom+w.n : headerRoom+size])
+		w.n += n
+		total += int64(n)
+		if w.n == size {
+			if ferr := w.flush(false); ferr != nil {
+				return total, ferr
+			}
+		}
+		if err == io.EOF {
+			return total, nil
+		}
+		if err != nil {
+			return total, err
+		}
+	}
+}
+
+func (w *messageWriter) header(fin bool, n int) layers.Header {
+	op := w.op
+	if w.started {
+		op = layers.OpContinuation
+	}
+	return layers.Header{Fin: fin, Opcode: op, Length: int64(n)}
+}
+
+// flush sends the buffered payload as a frame.
+func (w *messageWriter) flush(fin bool) error {
+	if w.buf == nil {
+		w.buf = bufPool(headerRoom + w.c.opts.WriteBufferSize).Get().(*[]byte)
+	}
+	h := w.header(fin, w.n)
+	if w.c.role == layers.RoleClient {
+		h.Masked = true
+		h.Mask = w.keys.Next()
+	}
+	start := headerRoom - layers.HeaderSize(h)
+	b := *w.buf
+	layers.AppendHeader(b[start:start], h)
+	if h.Masked {
+		layers.Mask(h.Mask, 0, b[headerRoom:headerRoom+w.n])
+	}
+	f := outFrame{buf: w.buf, data: b[start : headerRoom+w.n]}
+	w.buf, w.n, w.started = nil, 0, true
+	if err := w.c.submit(w.ctx, f); err != nil {
+		w.err = err
+		return err
+	}
+	return nil
+}
+
+// Close sends the message's final frame and lets the next message start.
+func (w *messageWriter) Close() error {
+	if !w.open {
+		return ErrClosed
+	}
+	err := w.err
+	if err == nil {
+		err = w.flush(true)
+	}
+	if w.buf != nil {
+		bufPool(cap(*w.buf)).Put(w.buf)
+		w.buf = nil
+	}
+	w.open = false
+	<-w.c.msgTok
+	return err
+}
