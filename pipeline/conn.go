@@ -147,6 +147,9 @@ func (c *Conn) teardownWith(cause error) {
 		if c.writeErr == nil {
 			c.writeErr = ErrClosed
 		}
+		if !c.writing {
+			c.dropQueuedLocked()
+		}
 		if c.hbTimer != nil {
 			c.hbTimer.Stop()
 		}

@@ -171,7 +171,10 @@ func (m *msgReader) finish(err error) {
 	if err != io.EOF {
 		m.err = err
 	}
-	m.c.handback <- struct{}{}
+	select {
+	case m.c.handback <- struct{}{}:
+	default: // the reader goroutine has ended
+	}
 }
 
 // NextReader waits for the next data message and returns its type and a

@@ -70,7 +70,11 @@ func (c *Conn) queueControl(op layers.Opcode, payload []byte) {
 
 // kickLocked starts the writer goroutine if frames wait and none runs.
 func (c *Conn) kickLocked() {
-	if c.writing || c.writeErr != nil {
+	if c.writing {
+		return
+	}
+	if c.writeErr != nil {
+		c.dropQueuedLocked()
 		return
 	}
 	if len(c.ctrlQ) == 0 && c.dataHead == len(c.dataQ) && (c.closeFrame == nil || c.closeSent) {
