@@ -22,6 +22,7 @@ type Conn struct {
 	opts Options
 
 	subprotocol string
+	layers      []Layer
 
 	g    *errgroup.Group
 	gctx context.Context
@@ -99,6 +100,9 @@ func NewConn(raw net.Conn, buffered []byte, role layers.Role, opts *Options) *Co
 		c.mr.MaxMessageSize = c.opts.MaxMessageSize
 	}
 	c.in.c = c
+	if c.opts.Layers != nil {
+		c.layers = c.opts.Layers()
+	}
 	c.fw.Reset(raw, role, make([]byte, layers.MaxHeaderSize+layers.MaxControlPayload))
 	c.mw.c = c
 	c.g, c.gctx = errgroup.WithContext(context.Background())

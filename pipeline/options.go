@@ -70,6 +70,9 @@ type Options struct {
 	// ReadBufferSize is the size of the read buffer; zero means
 	// DefaultReadBufferSize.
 	ReadBufferSize int
+	// Layers, if set, is called once per connection for the custom layers
+	// its messages pass through, innermost first.
+	Layers func() []Layer
 }
 
 func (o *Options) withDefaults() Options {

@@ -206,6 +206,9 @@ func (c *Conn) NextReader(ctx context.Context) (MessageType, io.Reader, error) {
 		c.ur.Reset(r)
 		r = &c.ur
 	}
+	for _, l := range c.layers {
+		r = l.WrapReader(MessageType(op), r)
+	}
 	c.in.r, c.in.active = r, true
 	return MessageType(op), &c.in, nil
 }

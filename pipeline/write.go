@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"io"
 	"sync"
 
@@ -197,6 +198,8 @@ func (c *Conn) finishData(f *outFrame, err error) {
 	bufPool(cap(*f.buf)).Put(f.buf)
 }
 
+var errBadType = errors.New("websocket: message type must be Text or Binary")
+
 // errWritten marks a zero-copy frame written successfully.
 var errWritten = io.EOF
 
@@ -304,12 +307,19 @@ type messageWriter struct {
 // end) and returns a writer for a new message of type typ. Close sends its
 // final frame. Messages never interleave.
 func (c *Conn) NextWriter(ctx context.Context, typ MessageType) (io.WriteCloser, error) {
+	if typ != Text && typ != Binary {
+		return nil, errBadType
+	}
 	if err := c.acquire(ctx); err != nil {
 		return nil, err
 	}
 	w := &c.mw
 	w.ctx, w.op, w.n, w.open, w.started, w.err = ctx, layers.Opcode(typ), 0, true, false, nil
-	return w, nil
+	var wc io.WriteCloser = w
+	for _, l := range c.layers {
+		wc = l.WrapWriter(typ, wc)
+	}
+	return wc, nil
 }
 
 func (c *Conn) acquire(ctx context.Context) error {
