@@ -131,6 +131,12 @@ func (m *MessageReader) Read(p []byte) (int, error) {
 		}
 		h, err := m.nextFrame()
 		if err != nil {
+			// Fix: a clean end of stream after a non-final fragment used
+			// to come out as io.EOF, so a truncated message read as a
+			// complete one. The message is unfinished: report it.
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
 			return 0, err
 		}
 		if h.Opcode != OpContinuation {
