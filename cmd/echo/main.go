@@ -1,0 +1,306 @@
+// Command echo is a WebSocket echo server: the server of the "WebSockets
+// from scratch" tutorial, built on wspipe.
+//
+// By default it listens on localhost:4567 and accepts WebSocket connections
+// on the path "/", sending every message back unchanged. With -reply it
+// answers the way the tutorial's server does: "Received <msg>. Thanks!".
+// A plain GET of the path (a browser opening the URL) returns a small HTML
+// console page that connects back to the server.
+//
+// Usage:
+//
+//	echo [flags]
+//
+// Flags:
+//
+//	-addr host:port
+//	    address to listen on (default "localhost:4567"); a port of 0 picks a
+//	    free port, and the address actually used is logged and printed
+//	-path /p
+//	    the path of the WebSocket endpoint and console page (default "/");
+//	    matched exactly
+//	-reply
+//	    tutorial mode: answer "Received <msg>. Thanks!" instead of echoing
+//	-max-message n
+//	    largest message accepted, in bytes (default 33554432, i.e. 32 MiB);
+//	    0 also means the default, and a negative value means no limit. A
+//	    larger message closes the connection with status 1009.
+//	-origin patterns
+//	    comma-separated Origin patterns allowed to connect, such as
+//	    "example.com,*.example.net,localhost:*" (host[:port] globs as in
+//	    path.Match; a leading "http://" or "https://" is ignored). When set,
+//	    browsers on other origins are refused with 403; the server's own page
+//	    is always allowed. By default any Origin is accepted: the server holds
+//	    no credentials, and the tutorial's browser-console scenario connects
+//	    from whatever page the console belongs to.
+//	-shutdown-timeout d
+//	    how long a graceful shutdown may take (default 5s)
+//	-v
+//	    log at debug level
+//
+// On start it writes exactly one line to standard output, the URL to
+// connect to (for example "ws://localhost:4567/"); logs go to standard
+// error. On SIGINT or SIGTERM it closes every WebSocket with status 1001
+// (going away), shuts the HTTP server down and exits with status 0, or 1 if
+// the shutdown did not finish within -shutdown-timeout. A second signal
+// kills it at once.
+package main
+
+import (
+	"context"
+	_ "embed"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/signal"
+	"path"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/wspipe/wspipe/echo"
+	"github.com/wspipe/wspipe/handshake"
+	"github.com/wspipe/wspipe/pipeline"
+)
+
+// consoleHTML is the page served for a plain GET of the endpoint's path.
+//
+//go:embed console.html
+var consoleHTML []byte
+
+// defaultMaxMessage is the -max-message default: 32 MiB.
+const defaultMaxMessage = 32 << 20
+
+// config is what the command line asks for.
+type config struct {
+	addr            string
+	path            string
+	reply           bool
+	maxMessage      int64
+	origins         []string // nil: accept any Origin
+	shutdownTimeout time.Duration
+	verbose         bool
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() {
+		// After the first signal, restore the default handling so that a
+		// second one ends a shutdown that hangs.
+		<-ctx.Done()
+		stop()
+	}()
+	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// parseFlags parses the command line. It returns flag.ErrHelp for -h.
+func parseFlags(args []string, stderr io.Writer) (config, error) {
+	var c config
+	var origins string
+	fs := flag.NewFlagSet("echo", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&c.addr, "addr", "localhost:4567", "`host:port` to listen on; port 0 picks a free port")
+	fs.StringVar(&c.path, "path", "/", "`path` of the WebSocket endpoint and console page (exact match)")
+	fs.BoolVar(&c.reply, "reply", false, `tutorial mode: answer "Received <msg>. Thanks!" instead of echoing`)
+	fs.Int64Var(&c.maxMessage, "max-message", defaultMaxMessage, "largest message accepted, in `bytes`; 0 means the default, negative means unlimited")
+	fs.StringVar(&origins, "origin", "", "comma-separated Origin `patterns` allowed to connect (host[:port] globs); empty accepts any Origin")
+	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 5*time.Second, "how long a graceful shutdown may take")
+	fs.BoolVar(&c.verbose, "v", false, "log at debug level")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: echo [flags]\n\nA WebSocket echo server. Open the printed URL's http:// form in a browser for a console.\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if _, _, err := net.SplitHostPort(c.addr); err != nil {
+		return c, fmt.Errorf("-addr %q: %v", c.addr, err)
+	}
+	if err := checkPath(c.path); err != nil {
+		return c, err
+	}
+	if c.shutdownTimeout <= 0 {
+		return c, fmt.Errorf("-shutdown-timeout must be positive, not %v", c.shutdownTimeout)
+	}
+	var err error
+	if c.origins, err = parseOrigins(origins); err != nil {
+		return c, err
+	}
+	return c, nil
+}
+
+// checkPath accepts absolute, clean URL paths that can also be written as
+// an http.ServeMux pattern.
+func checkPath(p string) error {
+	if !strings.HasPrefix(p, "/") {
+		return fmt.Errorf("-path %q must start with /", p)
+	}
+	if strings.ContainsAny(p, "{}?#% \t\r\n") {
+		return fmt.Errorf("-path %q: only plain path characters are allowed", p)
+	}
+	clean := path.Clean(p)
+	if strings.HasSuffix(p, "/") && clean != "/" {
+		clean += "/"
+	}
+	if clean != p {
+		return fmt.Errorf("-path %q is not clean (did you mean %q?)", p, clean)
+	}
+	return nil
+}
+
+// parseOrigins splits the -origin value into patterns. An empty value
+// yields nil, meaning any Origin is accepted.
+func parseOrigins(s string) ([]string, error) {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		p = strings.TrimSpace(p)
+		if p == "" {
+			continue
+		}
+		if strings.Contains(p, "://") {
+			u, err := url.Parse(p)
+			if err != nil || u.Host == "" {
+				return nil, fmt.Errorf("-origin %q: not a host[:port] pattern", p)
+			}
+			p = u.Host
+		}
+		if _, err := path.Match(p, ""); err != nil {
+			return nil, fmt.Errorf("-origin %q: %v", p, err)
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// muxPattern is the http.ServeMux pattern that matches exactly p.
+func muxPattern(p string) string {
+	if strings.HasSuffix(p, "/") {
+		return p + "{$}"
+	}
+	return p
+}
+
+// publicURL is the ws:// URL clients should use, given the -addr the user
+// asked for and the address actually bound. An unspecified host (":4567",
+// "0.0.0.0:4567") becomes "localhost", which reaches the server from this
+// machine; a named or literal host is kept.
+func publicURL(requested string, bound net.Addr, p string) string {
+	host, _, _ := net.SplitHostPort(requested)
+	_, port, err := net.SplitHostPort(bound.String())
+	if err != nil {
+		return "ws://" + bound.String() + p
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "localhost"
+	}
+	return "ws://" + net.JoinHostPort(host, port) + p
+}
+
+// pageHandler serves the console page.
+func pageHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+			return
+		}
+		h := w.Header()
+		h.Set("Content-Type", "text/html; charset=utf-8")
+		h.Set("Cache-Control", "no-store")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Content-Security-Policy", "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:; connect-src ws: wss:")
+		if r.Method == http.MethodHead {
+			return
+		}
+		w.Write(consoleHTML)
+	})
+}
+
+// run is the whole program: it serves until ctx is done, then shuts down.
+// It returns the process exit status.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	cfg, err := parseFlags(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "echo: %v\n", err)
+		return 2
+	}
+
+	level := slog.LevelInfo
+	if cfg.verbose {
+		level = slog.LevelDebug
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+
+	h := &echo.Handler{
+		Handshake: handshake.Server{
+			OriginPatterns:            cfg.origins,
+			DangerouslyAllowAnyOrigin: cfg.origins == nil,
+		},
+		Options: pipeline.Options{MaxMessageSize: cfg.maxMessage},
+		Reply:   cfg.reply,
+		Page:    pageHandler(),
+		Logger:  logger,
+	}
+	mux := http.NewServeMux()
+	mux.Handle(muxPattern(cfg.path), h)
+
+	ln, err := net.Listen("tcp", cfg.addr)
+	if err != nil {
+		logger.Error("cannot listen", "addr", cfg.addr, "err", err)
+		return 1
+	}
+	srv := &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+
+	origins := "any"
+	if cfg.origins != nil {
+		origins = strings.Join(cfg.origins, ",")
+	}
+	logger.Info("listening", "addr", ln.Addr().String(), "path", cfg.path,
+		"reply", cfg.reply, "max_message", cfg.maxMessage, "origins", origins)
+	fmt.Fprintln(stdout, publicURL(cfg.addr, ln.Addr(), cfg.path))
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+
+	select {
+	case err := <-serveErr:
+		logger.Error("server failed", "err", err)
+		return 1
+	case <-ctx.Done():
+	}
+
+	logger.Info("shutting down", "timeout", cfg.shutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.shutdownTimeout)
+	defer cancel()
+	status := 0
+	if err := h.Shutdown(sctx); err != nil {
+		logger.Warn("closing WebSocket connections", "err", err)
+		status = 1
+	}
+	if err := srv.Shutdown(sctx); err != nil {
+		logger.Warn("shutting down HTTP server", "err", err)
+		srv.Close()
+		status = 1
+	}
+	if err := <-serveErr; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		logger.Warn("server", "err", err)
+	}
+	logger.Info("stopped")
+	return status
+}
