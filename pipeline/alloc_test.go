@@ -1,0 +1,45 @@
+package pipeline
+
+import (
+	"context"
+	"testing"
+)
+
+// TestRoundTripAllocs checks that a steady-state round trip of a 1 KiB
+// message allocates nothing. Client and server run in this process and
+// testing.AllocsPerRun counts the whole process, so both ends are covered.
+func TestRoundTripAllocs(t *testing.T) {
+	if testing.Short() {
+		t.Skip("allocation count needs a quiet process")
+	}
+	for _, tc := range []struct {
+		name  string
+		serve func(*Conn)
+	}{
+		{"ReadMessage", serveMessages},
+		{"NextReader", serveStream},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := loopbackPair(t, tc.serve)
+			rt := newRoundTripper(c, 1<<10)
+			ctx := context.Background()
+			var err error
+			for range 2 * warmUp {
+				if err = rt.do(ctx); err != nil {
+					t.Fatal(err)
+				}
+			}
+			allocs := testing.AllocsPerRun(1000, func() {
+				if e := rt.do(ctx); e != nil && err == nil {
+					err = e
+				}
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if allocs != 0 {
+				t.Errorf("%v allocations per 1 KiB round trip, want 0", allocs)
+			}
+		})
+	}
+}
