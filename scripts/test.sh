@@ -92,7 +92,7 @@ echo "node $(node --version), npm $(npm --version)"
 if [[ ! -f test/browser/node_modules/.package-lock.json ||
 	test/browser/package-lock.json -nt test/browser/node_modules/.package-lock.json ]]; then
 	echo "npm ci in test/browser"
-	(cd test/browser && npm ci --no-audit --no-fund)
+	(cd test/browser && npm ci --no-audit --no-fund --no-update-notifier)
 else
 	echo "test/browser/node_modules is up to date"
 fi
@@ -116,6 +116,7 @@ go vet ./...
 
 # ---------------------------------------------------------------------------
 section "go test -race"
+echo "WSPIPE_BROWSER=1: cmd/echo's TestBrowser drives /usr/bin/chromium through test/browser/run.mjs"
 go test -race -count=1 ./...
 
 # ---------------------------------------------------------------------------

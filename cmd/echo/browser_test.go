@@ -132,7 +132,7 @@ func TestBrowser(t *testing.T) {
 
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			args := append([]string{script}, tc.args...)
+			args := append([]string{script, "--timeout", "30000"}, tc.args...)
 			if tc.refused {
 				args = append(args, "--expect-refused")
 			} else {
