@@ -33,12 +33,13 @@ func upgradeEchoServer(t *testing.T, hs *handshake.Server, secure bool) (*httpte
 	reqs := make(chan *http.Request, 16)
 	var wg sync.WaitGroup
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		wg.Add(1) // before the hijack, so that httptest's Close orders it before Wait
 		res, err := hs.Upgrade(w, r)
 		if err != nil {
+			wg.Done()
 			return
 		}
 		reqs <- r
-		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			defer res.Conn.Close()
