@@ -102,10 +102,12 @@ func raiseNoFile(need uint64) error {
 		return fmt.Errorf("getrlimit: %w", err)
 	}
 	if lim.Cur < need {
+		old := lim.Cur
 		lim.Cur = min(need, lim.Max)
 		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
 			return fmt.Errorf("setrlimit(RLIMIT_NOFILE, %d): %w", lim.Cur, err)
 		}
+		fmt.Fprintf(os.Stderr, "idlemem: raised RLIMIT_NOFILE from %d to %d\n", old, lim.Cur)
 	}
 	if lim.Cur < need {
 		return fmt.Errorf("RLIMIT_NOFILE hard limit is %d, need %d open files: "+
@@ -409,18 +411,36 @@ func readStats() (stats, error) {
 	return s, nil
 }
 
+// printTable prints one row per library and, when both wspipe and
+// gorilla were measured, their ratios. "heap" is HeapInuse+StackInuse;
+// the last two columns split out the stacks and the live heap objects.
 func printTable(w io.Writer, rows []result) {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "lib\tconns\theap KiB/conn\tRSS KiB/conn\tgoroutines/conn\t(heap objects KiB/conn)\t")
-	per := func(after, before uint64, n int) float64 {
-		return (float64(after) - float64(before)) / float64(n) / 1024
+	type perConn struct{ heap, rss, g, stack, live float64 }
+	per := func(r result) perConn {
+		d := func(after, before uint64) float64 {
+			return (float64(after) - float64(before)) / float64(r.conns) / 1024
+		}
+		return perConn{
+			heap:  d(r.after.HeapInuse+r.after.StackInuse, r.before.HeapInuse+r.before.StackInuse),
+			rss:   d(r.after.RSS, r.before.RSS),
+			g:     float64(r.after.Goroutines-r.before.Goroutines) / float64(r.conns),
+			stack: d(r.after.StackInuse, r.before.StackInuse),
+			live:  d(r.after.HeapAlloc, r.before.HeapAlloc),
+		}
 	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "lib\tconns\theap KiB/conn\tRSS KiB/conn\tgoroutines/conn\t(stack KiB/conn)\t(live heap KiB/conn)\t")
+	byLib := map[string]perConn{}
 	for _, r := range rows {
-		heap := per(r.after.HeapInuse+r.after.StackInuse, r.before.HeapInuse+r.before.StackInuse, r.conns)
-		rss := per(r.after.RSS, r.before.RSS, r.conns)
-		live := per(r.after.HeapAlloc, r.before.HeapAlloc, r.conns)
-		g := float64(r.after.Goroutines-r.before.Goroutines) / float64(r.conns)
-		fmt.Fprintf(tw, "%s\t%d\t%.2f\t%.2f\t%.2f\t%.2f\t\n", r.lib, r.conns, heap, rss, g, live)
+		p := per(r)
+		byLib[r.lib] = p
+		fmt.Fprintf(tw, "%s\t%d\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t\n", r.lib, r.conns, p.heap, p.rss, p.g, p.stack, p.live)
+	}
+	a, okA := byLib["wspipe"]
+	b, okB := byLib["gorilla"]
+	if okA && okB {
+		fmt.Fprintf(tw, "wspipe/gorilla\t\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t\n",
+			a.heap/b.heap, a.rss/b.rss, a.g/b.g, a.stack/b.stack, a.live/b.live)
 	}
 	tw.Flush()
 }
