@@ -1,0 +1,26 @@
+// Package conformance is an independent, strict WebSocket server conformance
+// suite. It replays the server cases of the Autobahn testsuite (the
+// "fuzzingclient" role: the test is the client, the server under test is an
+// echo server) for categories 1 to 7, 9 and 10 as Go tests, one subtest per
+// case, named by its Autobahn number ("1.1.1", "5.15", "6.4.1", "7.7.3", ...).
+//
+// The suite has its own client-side frame codec and handshake, built on the
+// standard library only, so it judges wspipe without sharing code with it.
+//
+// Judging is strict: what Autobahn would report as NON-STRICT (a late
+// fail-fast on invalid UTF-8, a connection failed before the preceding valid
+// message was echoed, ...) is a failure here. Every case must end with a
+// close frame carrying the expected code and with the server closing the TCP
+// connection within a bounded time.
+//
+// Run it against wspipe's own echo server, started in-process:
+//
+//	go test ./conformance
+//	go test -race ./conformance
+//
+// or against any echo server on the loopback interface:
+//
+//	WSPIPE_CONFORMANCE_URL=ws://127.0.0.1:9001/ go test ./conformance
+//
+// Single cases run with -run, e.g. -run 'TestCategory6/6.4.' .
+package conformance
