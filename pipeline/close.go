@@ -17,6 +17,9 @@ func (c *Conn) startClose(code CloseCode, reason string, urgent bool) {
 		f.n = uint8(len(layers.AppendClose(f.p[:0], code, reason)))
 		c.closeFrame, c.closeUrgent = f, urgent
 		c.kickLocked()
+		// Whatever happens to the handshake, the connection ends: the
+		// close frame may be stuck behind a peer that does not read.
+		c.closeTimer = time.AfterFunc(2*c.opts.CloseTimeout, c.teardown)
 	}
 	c.mu.Unlock()
 	c.closeOnce.Do(func() { close(c.closing) })

@@ -56,11 +56,12 @@ type Conn struct {
 	cause        error // why the connection was torn down
 	pingSeq      uint64
 	hbTimer      *time.Timer
+	closeTimer   *time.Timer // ends the connection if closing stalls
 	hbWaiting    bool
+	cutWrite     bool // a direct write was cut short by its context
 
 	msgTok     chan struct{} // one outgoing message at a time
 	mw         messageWriter
-	syncDone   chan error // completion of a zero-copy frame
 	closing    chan struct{}
 	closeOnce  sync.Once
 	closeWrote chan struct{} // closed once our close frame is written
@@ -80,7 +81,6 @@ func NewConn(raw net.Conn, buffered []byte, role layers.Role, opts *Options) *Co
 		handback:   make(chan struct{}, 1),
 		readDone:   make(chan struct{}),
 		msgTok:     make(chan struct{}, 1),
-		syncDone:   make(chan error, 1),
 		closing:    make(chan struct{}),
 		closeWrote: make(chan struct{}),
 		dead:       make(chan struct{}),
@@ -110,7 +110,9 @@ func NewConn(raw net.Conn, buffered []byte, role layers.Role, opts *Options) *Co
 	context.AfterFunc(c.gctx, func() { c.teardown() })
 	c.g.Go(c.readLoop)
 	if c.opts.PingInterval > 0 {
+		c.mu.Lock() // the timer may fire before the assignment is seen
 		c.hbTimer = time.AfterFunc(c.opts.PingInterval, c.heartbeat)
+		c.mu.Unlock()
 	}
 	return c
 }
@@ -156,6 +158,9 @@ func (c *Conn) teardownWith(cause error) {
 		}
 		if c.hbTimer != nil {
 			c.hbTimer.Stop()
+		}
+		if c.closeTimer != nil {
+			c.closeTimer.Stop()
 		}
 		c.mu.Unlock()
 		close(c.dead)

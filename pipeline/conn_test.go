@@ -21,7 +21,10 @@ func echoServer(t testing.TB, opts *Options) (addr string, conns chan *Conn) {
 		if err != nil {
 			return
 		}
-		conns <- c
+		select {
+		case conns <- c:
+		default: // tests that don't look at server conns don't drain
+		}
 		ctx := context.Background()
 		for {
 			typ, rd, err := c.NextReader(ctx)
@@ -104,4 +107,3 @@ func TestCancelReadKeepsConn(t *testing.T) {
 		t.Fatalf("%q %v", got, err)
 	}
 }
-

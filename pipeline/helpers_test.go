@@ -44,3 +44,34 @@ func dialRaw(t testing.TB, addr string, opts *Options) *Conn {
 	return NewConn(nc, buffered, layers.RoleClient, opts)
 }
 
+// rawClient does a client handshake by hand and returns the socket, for
+// tests that need to send arbitrary bytes or not read at all.
+func rawClient(t testing.TB, addr string) (net.Conn, *bufio.Reader) {
+	t.Helper()
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	req := "GET / HTTP/1.1\r\nHost: " + addr + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+	if _, err := nc.Write([]byte(req)); err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(nc)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil || resp.StatusCode != 101 {
+		t.Fatalf("handshake: %v %v", resp, err)
+	}
+	return nc, br
+}
+
+// maskedFrame encodes a client frame.
+func maskedFrame(fin bool, op layers.Opcode, payload []byte) []byte {
+	h := layers.Header{Fin: fin, Opcode: op, Masked: true, Mask: [4]byte{1, 2, 3, 4}, Length: int64(len(payload))}
+	b := layers.AppendHeader(nil, h)
+	start := len(b)
+	b = append(b, payload...)
+	layers.Mask(h.Mask, 0, b[start:])
+	return b
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"sync"
+	"time"
 
 	"github.com/wspipe/wspipe/layers"
 )
@@ -16,14 +17,14 @@ type ctrlFrame struct {
 	p  [layers.MaxControlPayload]byte
 }
 
-// outFrame is a queued data frame: either bytes already encoded (header and
-// masked payload) in a pooled buffer, or a header and a caller's payload
-// written without a copy while the caller waits (sync).
+// outFrame is a data frame to send: either bytes already encoded (header
+// and masked payload) in a pooled buffer, or (direct) a header and a
+// caller's payload, written without a copy while the caller waits.
 type outFrame struct {
-	buf  *[]byte
-	data []byte
-	h    layers.Header
-	sync bool
+	buf    *[]byte
+	data   []byte
+	h      layers.Header
+	direct bool
 }
 
 // maxCtrlQueue bounds queued control frames; past it, pongs coalesce into
@@ -178,7 +179,7 @@ func (c *Conn) dropQueuedLocked() {
 // writeData writes a data frame and completes it.
 func (c *Conn) writeData(f *outFrame) error {
 	var err error
-	if f.sync {
+	if f.direct {
 		err = c.fw.WriteFrame(f.h, f.data)
 	} else {
 		_, err = c.raw.Write(f.data)
@@ -187,30 +188,31 @@ func (c *Conn) writeData(f *outFrame) error {
 	return err
 }
 
+// finishData returns a written or dropped frame's buffer to its pool.
 func (c *Conn) finishData(f *outFrame, err error) {
-	if f.sync {
-		if err == nil {
-			err = errWritten
-		}
-		c.syncDone <- err
-		return
+	if f.buf != nil {
+		bufPool(cap(*f.buf)).Put(f.buf)
+		f.buf = nil
 	}
-	bufPool(cap(*f.buf)).Put(f.buf)
 }
 
-var errBadType = errors.New("websocket: message type must be Text or Binary")
+var (
+	errBadType = errors.New("websocket: message type must be Text or Binary")
+	// errBusy refuses a zero-copy frame when the connection is not idle.
+	errBusy = errors.New("websocket: connection busy")
+)
 
-// errWritten marks a zero-copy frame written successfully.
-var errWritten = io.EOF
-
-// submit queues a data frame, or writes it at once if the connection is
-// idle, applying the overflow policy when the queue is full.
+// submit sends a data frame: at once from the calling goroutine if the
+// connection is idle, else through the queue, applying the overflow policy
+// when the queue is full. A direct frame (a caller's slice, not copied) is
+// only ever written at once; when that is not possible submit returns
+// errBusy and the caller copies it instead.
 func (c *Conn) submit(ctx context.Context, f outFrame) error {
 	c.mu.Lock()
 	for {
 		if c.writeErr != nil || c.closeFrame != nil {
 			c.mu.Unlock()
-			c.releaseUnsent(&f)
+			c.finishData(&f, ErrClosed)
 			return ErrClosed
 		}
 		if len(c.dataQ)-c.dataHead < c.opts.SendQueue {
@@ -219,11 +221,11 @@ func (c *Conn) submit(ctx context.Context, f outFrame) error {
 		switch c.opts.Overflow {
 		case OverflowError:
 			c.mu.Unlock()
-			c.releaseUnsent(&f)
+			c.finishData(&f, ErrQueueFull)
 			return ErrQueueFull
 		case OverflowClose, OverflowTryAgainLater:
 			c.mu.Unlock()
-			c.releaseUnsent(&f)
+			c.finishData(&f, ErrQueueFull)
 			code := ClosePolicyViolation
 			if c.opts.Overflow == OverflowTryAgainLater {
 				code = CloseTryAgainLater
@@ -240,52 +242,62 @@ func (c *Conn) submit(ctx context.Context, f outFrame) error {
 		case <-room:
 		case <-c.dead:
 		case <-ctx.Done():
-			c.releaseUnsent(&f)
+			c.finishData(&f, ctx.Err())
 			return ctx.Err()
 		}
 		c.mu.Lock()
 	}
-	if !c.writing && len(c.ctrlQ) == 0 && c.dataHead == len(c.dataQ) {
-		// Idle: write straight to the socket, no goroutine hand-off.
+	if !c.writing && len(c.ctrlQ) == 0 && c.dataHead == len(c.dataQ) && c.opts.Overflow == OverflowBlock {
+		// Idle: write straight to the socket, no goroutine hand-off. Only
+		// under OverflowBlock: the other policies promise writes that do
+		// not wait for the socket.
 		c.writing = true
 		c.mu.Unlock()
-		err := c.writeData(&f)
-		c.mu.Lock()
-		c.afterWriteLocked(err)
-		c.writing = false
-		c.kickLocked()
+		return c.writeDirect(ctx, &f)
+	}
+	if f.direct {
 		c.mu.Unlock()
-		if f.sync {
-			err = <-c.syncDone
-			if err == errWritten {
-				err = nil
-			}
-		}
-		return err
+		return errBusy
 	}
 	c.dataQ = append(c.dataQ, f)
 	c.kickLocked()
 	c.mu.Unlock()
-	if f.sync {
-		var err error
-		select {
-		case err = <-c.syncDone:
-		case <-c.dead:
-			// The writer may still hold the frame; wait for its verdict.
-			err = <-c.syncDone
-		}
-		if err == errWritten {
-			err = nil
-		}
-		return err
-	}
 	return nil
 }
 
-func (c *Conn) releaseUnsent(f *outFrame) {
-	if !f.sync && f.buf != nil {
-		bufPool(cap(*f.buf)).Put(f.buf)
+// writeDirect writes f from the calling goroutine, which holds c.writing.
+// If ctx ends during the write, the write is cut short by a deadline; a
+// frame cut in half leaves the stream unusable, so the connection fails.
+func (c *Conn) writeDirect(ctx context.Context, f *outFrame) error {
+	var stop func() bool
+	if ctx.Done() != nil { // a Background context costs nothing
+		stop = context.AfterFunc(ctx, func() {
+			c.mu.Lock()
+			if c.writing {
+				c.raw.SetWriteDeadline(time.Unix(1, 0))
+				c.cutWrite = true
+			}
+			c.mu.Unlock()
+		})
 	}
+	err := c.writeData(f)
+	if stop != nil {
+		stop()
+	}
+	c.mu.Lock()
+	if c.cutWrite {
+		c.cutWrite = false
+		if err == nil {
+			c.raw.SetWriteDeadline(time.Time{})
+		} else {
+			err = ctx.Err()
+		}
+	}
+	c.afterWriteLocked(err)
+	c.writing = false
+	c.kickLocked()
+	c.mu.Unlock()
+	return err
 }
 
 // messageWriter is the io.WriteCloser NextWriter hands out. Small writes
@@ -359,14 +371,18 @@ func (w *messageWriter) Write(p []byte) (int, error) {
 	size := w.c.opts.WriteBufferSize
 	written := 0
 	for len(p) > 0 {
-		if w.n == 0 && len(p) >= size && w.c.role == layers.RoleServer {
+		if w.n == 0 && len(p) >= size && w.c.role == layers.RoleServer && w.c.opts.Overflow == OverflowBlock {
 			// Large write: send it as its own frame, not copied.
-			if err := w.c.submit(w.ctx, outFrame{h: w.header(false, len(p)), data: p, sync: true}); err != nil {
+			err := w.c.submit(w.ctx, outFrame{h: w.header(false, len(p)), data: p, direct: true})
+			if err == nil {
+				w.started = true
+				return written + len(p), nil
+			}
+			if err != errBusy {
 				w.err = err
 				return written, err
 			}
-			w.started = true
-			return written + len(p), nil
+			// Busy: fall through and copy it into frames instead.
 		}
 		if w.buf == nil {
 			w.buf = bufPool(headerRoom + size).Get().(*[]byte)
