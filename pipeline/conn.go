@@ -34,10 +34,10 @@ type Conn struct {
 	mr       layers.MessageReader
 	ur       layers.UTF8Reader
 	in       msgReader
-	next     chan layers.Opcode // reader goroutine -> NextReader
-	handback chan struct{}      // message finished -> reader goroutine
-	readDone chan struct{}      // closed when the reader goroutine ends
-	readErr  error              // why reading ended; set before readDone closes
+	next     chan event    // reader goroutine -> NextReader
+	handback chan struct{} // message finished -> reader goroutine
+	readDone chan struct{} // closed when the reader goroutine ends
+	readErr  error         // why reading ended; set before readDone closes
 
 	// Write side, guarded by mu.
 	mu           sync.Mutex
@@ -77,7 +77,7 @@ func NewConn(raw net.Conn, buffered []byte, role layers.Role, opts *Options) *Co
 		raw:        raw,
 		role:       role,
 		opts:       opts.withDefaults(),
-		next:       make(chan layers.Opcode),
+		next:       make(chan event),
 		handback:   make(chan struct{}, 1),
 		readDone:   make(chan struct{}),
 		msgTok:     make(chan struct{}, 1),

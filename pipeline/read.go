@@ -12,14 +12,22 @@ import (
 // errPeerClose stops the reader when the peer's close frame arrives.
 var errPeerClose = errors.New("websocket: peer sent close")
 
+// event is what the reader goroutine hands to NextReader: a data message
+// of type op, or the error that ended reading.
+type event struct {
+	op  layers.Opcode
+	err error
+}
+
 // readLoop is the reader goroutine. It reads frame headers, has control
 // frames handled, and hands each data message to NextReader, waiting until
-// the user has finished with it.
+// the application has finished with it.
 func (c *Conn) readLoop() error {
 	defer close(c.readDone)
 	for {
 		op, err := c.mr.Next()
 		if err != nil {
+			c.deliverEnd(err)
 			return c.endRead(err)
 		}
 		select {
@@ -28,7 +36,7 @@ func (c *Conn) readLoop() error {
 		default:
 		}
 		select {
-		case c.next <- op:
+		case c.next <- event{op: op}:
 		case <-c.closing:
 			continue
 		case <-c.dead:
@@ -42,9 +50,42 @@ func (c *Conn) readLoop() error {
 			return nil
 		}
 		if c.in.err != nil {
-			// The user's read failed; the connection is failing.
+			// The application's read failed; the connection is failing.
 			return c.endRead(c.in.err)
 		}
+	}
+}
+
+// deliverEnd hands a peer's close or bad input that came between messages
+// to NextReader, so it is acted on in order: after the application has
+// dealt with the messages before it (an echo of the last message goes out
+// before the close). An application that is not reading does not hold the
+// close up for longer than CloseTimeout.
+func (c *Conn) deliverEnd(err error) {
+	if !errors.Is(err, errPeerClose) && !isInputError(err) {
+		return
+	}
+	t := time.NewTimer(c.opts.CloseTimeout)
+	defer t.Stop()
+	select {
+	case c.next <- event{err: err}:
+	case <-c.closing:
+	case <-c.dead:
+	case <-t.C:
+	}
+}
+
+// closeFor starts the closing handshake that err calls for: the peer's
+// code echoed after its close frame, or a failure code after bad input.
+func (c *Conn) closeFor(err error) {
+	switch {
+	case errors.Is(err, errPeerClose):
+		c.mu.Lock()
+		pc := c.peerCloseErr
+		c.mu.Unlock()
+		c.startClose(pc.Code, "", false)
+	case isInputError(err):
+		c.fail(layers.CloseCodeFor(err), "")
 	}
 }
 
@@ -55,6 +96,7 @@ func (c *Conn) endRead(err error) error {
 		c.mu.Lock()
 		c.readErr = c.peerCloseErr
 		c.mu.Unlock()
+		c.closeFor(err)
 		// Our answer (or our own close) must reach the wire first.
 		c.waitCloseWritten()
 		if c.role == layers.RoleClient {
@@ -63,9 +105,9 @@ func (c *Conn) endRead(err error) error {
 		}
 		c.teardown()
 		return nil
-	case errors.Is(err, layers.ErrProtocol), errors.Is(err, layers.ErrInvalidUTF8), errors.Is(err, layers.ErrTooBig):
+	case isInputError(err):
 		c.readErr = err
-		c.fail(layers.CloseCodeFor(err), "")
+		c.closeFor(err)
 		c.waitCloseWritten()
 		c.halfCloseAndDrain()
 		c.teardown()
@@ -133,7 +175,9 @@ func (c *Conn) onControl(h layers.Header, payload []byte) error {
 		c.mu.Lock()
 		c.peerCloseErr = &CloseError{Code: code, Reason: string(reason)}
 		c.mu.Unlock()
-		c.startClose(code, string(reason), false)
+		// The reply goes out once the application has seen the close
+		// (closeFor), so it follows whatever it still sends in answer to
+		// earlier messages.
 		return errPeerClose
 	}
 	return nil
@@ -170,6 +214,9 @@ func (m *msgReader) finish(err error) {
 	m.active = false
 	if err != io.EOF {
 		m.err = err
+		// Queue the close now, before the application sees the error and
+		// perhaps closes with a code of its own.
+		m.c.closeFor(err)
 	}
 	select {
 	case m.c.handback <- struct{}{}:
@@ -193,14 +240,19 @@ func (c *Conn) NextReader(ctx context.Context) (MessageType, io.Reader, error) {
 	if c.in.err != nil {
 		return 0, nil, c.userError(c.in.err)
 	}
-	var op layers.Opcode
+	var ev event
 	select {
-	case op = <-c.next:
+	case ev = <-c.next:
 	case <-c.readDone:
 		return 0, nil, c.readErr
 	case <-ctx.Done():
 		return 0, nil, ctx.Err()
 	}
+	if ev.err != nil {
+		c.closeFor(ev.err)
+		return 0, nil, c.userError(ev.err)
+	}
+	op := ev.op
 	var r io.Reader = &c.mr
 	if op == layers.OpText {
 		c.ur.Reset(r)
@@ -255,4 +307,10 @@ func (c *Conn) deadCause() error {
 		return c.peerCloseErr
 	}
 	return c.cause
+}
+
+// isInputError reports whether err is the peer's bad input, which fails
+// the connection with a close code of its own.
+func isInputError(err error) bool {
+	return errors.Is(err, layers.ErrProtocol) || errors.Is(err, layers.ErrInvalidUTF8) || errors.Is(err, layers.ErrTooBig)
 }
