@@ -279,3 +279,24 @@ func TestMaskerZeroValue(t *testing.T) {
 		t.Fatalf("Write = %d, %v, % x", n, err, out.Bytes())
 	}
 }
+
+// The portable word loop MaskCopy uses on architectures without cheap
+// unaligned access (not exercised by MaskCopy on this one).
+func TestMaskWordsPortable(t *testing.T) {
+	for n := 0; n <= 100; n++ {
+		src := pattern(n)
+		for pos := range 4 {
+			want := make([]byte, n)
+			refMask(want, src, rfcKey, pos)
+			k32 := uint32(rfcKey[pos&3]) | uint32(rfcKey[(pos+1)&3])<<8 | uint32(rfcKey[(pos+2)&3])<<16 | uint32(rfcKey[(pos+3)&3])<<24
+			dst := make([]byte, n)
+			done := maskWordsPortable(dst, src, uint64(k32)<<32|uint64(k32))
+			if done != n&^7 {
+				t.Fatalf("n %d: did %d bytes", n, done)
+			}
+			if !bytes.Equal(dst[:done], want[:done]) {
+				t.Fatalf("n %d pos %d: words differ", n, pos)
+			}
+		}
+	}
+}
