@@ -1,6 +1,10 @@
 // Package echo is the WebSocket echo service behind cmd/echo: it sends
 // every message back to its sender, streaming, or in the tutorial's reply
 // mode answers "Received <msg>. Thanks!".
+//
+// It runs its connections in push mode (pipeline.Options.OnMessage): the
+// HTTP handler returns right after the upgrade and each connection is
+// served by its own reader goroutine alone.
 package echo
 
 import (
@@ -20,7 +24,8 @@ import (
 type Handler struct {
 	// Handshake is the handshake policy (origins, subprotocols).
 	Handshake handshake.Server
-	// Options configures each connection (limits, queue, heartbeat).
+	// Options configures each connection (limits, queue, heartbeat). Its
+	// OnMessage and OnClose are the handler's own and are ignored.
 	Options pipeline.Options
 	// Reply answers "Received <msg>. Thanks!" instead of echoing.
 	Reply bool
@@ -33,106 +38,110 @@ type Handler struct {
 	mu       sync.Mutex
 	conns    map[*pipeline.Conn]struct{}
 	shutdown bool
-	wg       sync.WaitGroup
+	idle     chan struct{} // closed when conns empties during Shutdown
 }
 
-// ServeHTTP upgrades the request and echoes until the connection closes.
+func (h *Handler) logger() *slog.Logger {
+	if h.Logger != nil {
+		return h.Logger
+	}
+	return slog.Default()
+}
+
+// ServeHTTP upgrades the request and returns; the connection echoes on
+// until it closes.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if h.Page != nil && !handshake.IsUpgradeRequest(r) {
 		h.Page.ServeHTTP(w, r)
 		return
 	}
-	log := h.Logger
-	if log == nil {
-		log = slog.Default()
-	}
-	if !h.track(nil) {
+	h.mu.Lock()
+	down := h.shutdown
+	h.mu.Unlock()
+	if down {
 		http.Error(w, "server shutting down", http.StatusServiceUnavailable)
 		return
 	}
-	c, err := pipeline.Accept(w, r, &h.Handshake, &h.Options)
+	opts := h.Options
+	opts.OnMessage = h.onMessage
+	if h.Reply {
+		opts.OnMessage = h.onMessageReply
+	}
+	opts.OnClose = h.onClose
+	c, err := pipeline.Accept(w, r, &h.Handshake, &opts)
 	if err != nil {
-		log.Debug("handshake refused", "remote", r.RemoteAddr, "err", err)
-		h.wg.Done()
+		h.logger().Debug("handshake refused", "remote", r.RemoteAddr, "err", err)
 		return
 	}
-	if !h.track(c) {
-		h.wg.Done()
-		c.Close(pipeline.CloseGoingAway, "server shutting down")
-		return
-	}
-	defer h.untrack(c)
-	log.Debug("connected", "remote", r.RemoteAddr)
-	err = h.Serve(context.Background(), c)
-	log.Debug("disconnected", "remote", r.RemoteAddr, "err", err)
-}
-
-// track registers a connection (nil reserves a slot); false means the
-// handler is shutting down.
-func (h *Handler) track(c *pipeline.Conn) bool {
+	h.logger().Debug("connected", "remote", r.RemoteAddr)
 	h.mu.Lock()
-	defer h.mu.Unlock()
 	if h.shutdown {
-		return false
+		h.mu.Unlock()
+		go c.Close(pipeline.CloseGoingAway, "server shutting down")
+		return
 	}
-	if c == nil {
-		h.wg.Add(1)
-		return true
+	select {
+	case <-c.Done(): // already ended: onClose has run or will find nothing
+	default:
+		if h.conns == nil {
+			h.conns = make(map[*pipeline.Conn]struct{})
+		}
+		h.conns[c] = struct{}{}
 	}
-	if h.conns == nil {
-		h.conns = make(map[*pipeline.Conn]struct{})
-	}
-	h.conns[c] = struct{}{}
-	return true
+	h.mu.Unlock()
 }
 
-func (h *Handler) untrack(c *pipeline.Conn) {
+// onMessage echoes one message, streaming it back as it arrives.
+func (h *Handler) onMessage(c *pipeline.Conn, typ pipeline.MessageType, r io.Reader) error {
+	ctx := context.Background()
+	w, err := c.NextWriter(ctx, typ)
+	if err != nil {
+		return nil // closing
+	}
+	if _, err := io.Copy(w, r); err != nil {
+		// The read failed and the connection is failing with the right
+		// code: do not finish a message we could not read.
+		return nil
+	}
+	w.Close()
+	return nil
+}
+
+var replyBufs = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
+
+// onMessageReply answers one message the way the tutorial's server does.
+func (h *Handler) onMessageReply(c *pipeline.Conn, typ pipeline.MessageType, r io.Reader) error {
+	bp := replyBufs.Get().(*[]byte)
+	defer replyBufs.Put(bp)
+	b := append((*bp)[:0], "Received "...)
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil
+		}
+	}
+	b = append(b, ". Thanks!"...)
+	*bp = b
+	c.WriteMessage(context.Background(), typ, b)
+	return nil
+}
+
+func (h *Handler) onClose(c *pipeline.Conn, err error) {
+	h.logger().Debug("disconnected", "remote", c.NetConn().RemoteAddr().String(), "err", err)
 	h.mu.Lock()
 	delete(h.conns, c)
+	if h.idle != nil && len(h.conns) == 0 {
+		close(h.idle)
+		h.idle = nil
+	}
 	h.mu.Unlock()
-	c.Close(pipeline.CloseNormal, "")
-	h.wg.Done()
-}
-
-// Serve echoes messages on c until it closes, and returns why it closed.
-func (h *Handler) Serve(ctx context.Context, c *pipeline.Conn) error {
-	if h.Reply {
-		return h.serveReply(ctx, c)
-	}
-	for {
-		typ, r, err := c.NextReader(ctx)
-		if err != nil {
-			return err
-		}
-		w, err := c.NextWriter(ctx, typ)
-		if err != nil {
-			return err
-		}
-		if _, err := io.Copy(w, r); err != nil {
-			// The read failed and the connection is closing: do not
-			// finish a message we could not read.
-			return err
-		}
-		if err := w.Close(); err != nil {
-			return err
-		}
-	}
-}
-
-// serveReply answers each message the way the tutorial's server does.
-func (h *Handler) serveReply(ctx context.Context, c *pipeline.Conn) error {
-	var in, out []byte
-	for {
-		typ, msg, err := c.ReadMessage(ctx, in)
-		if err != nil {
-			return err
-		}
-		in = msg
-		out = append(append(append(out[:0], "Received "...), msg...), ". Thanks!"...)
-		if err := c.WriteMessage(ctx, typ, out); err != nil {
-			return err
-		}
-	}
 }
 
 // Shutdown closes every live connection with 1001 (going away), refuses
@@ -144,14 +153,22 @@ func (h *Handler) Shutdown(ctx context.Context) error {
 	for c := range h.conns {
 		conns = append(conns, c)
 	}
+	var idle chan struct{}
+	if len(h.conns) > 0 {
+		if h.idle == nil {
+			h.idle = make(chan struct{})
+		}
+		idle = h.idle
+	}
 	h.mu.Unlock()
 	for _, c := range conns {
 		go c.Close(pipeline.CloseGoingAway, "server shutting down")
 	}
-	done := make(chan struct{})
-	go func() { h.wg.Wait(); close(done) }()
+	if idle == nil {
+		return nil
+	}
 	select {
-	case <-done:
+	case <-idle:
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()

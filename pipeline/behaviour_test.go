@@ -330,3 +330,47 @@ func TestStreamLargeMessage(t *testing.T) {
 type zeros struct{}
 
 func (zeros) Read(p []byte) (int, error) { clear(p); return len(p), nil }
+
+func TestPushMode(t *testing.T) {
+	closed := make(chan error, 1)
+	opts := &Options{
+		OnMessage: func(c *Conn, typ MessageType, r io.Reader) error {
+			w, err := c.NextWriter(context.Background(), typ)
+			if err != nil {
+				return err
+			}
+			if _, err := io.Copy(w, r); err != nil {
+				return err
+			}
+			return w.Close()
+		},
+		OnClose: func(c *Conn, err error) { closed <- err },
+	}
+	addr, conns := echoServer(t, opts)
+	c := dialRaw(t, addr, nil)
+	srv := <-conns
+	if _, _, err := srv.NextReader(context.Background()); !errors.Is(err, ErrPushMode) {
+		t.Fatalf("NextReader in push mode: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for _, msg := range []string{"one", "two", string(bytes.Repeat([]byte("3"), 100000))} {
+		if err := c.WriteMessage(ctx, Text, []byte(msg)); err != nil {
+			t.Fatal(err)
+		}
+		_, got, err := c.ReadMessage(ctx, nil)
+		if err != nil || string(got) != msg {
+			t.Fatalf("echo of %d bytes: %d bytes, %v", len(msg), len(got), err)
+		}
+	}
+	c.Close(4001, "push done")
+	select {
+	case err := <-closed:
+		var ce *CloseError
+		if !errors.As(err, &ce) || ce.Code != 4001 {
+			t.Fatalf("OnClose got %v", err)
+		}
+	case <-ctx.Done():
+		t.Fatal("OnClose not called")
+	}
+}

@@ -1,9 +1,7 @@
 package pipeline
 
 import (
-	"bufio"
 	"context"
-	"io"
 	"net"
 	"sync"
 	"time"
@@ -29,7 +27,7 @@ type Conn struct {
 
 	// Read side: owned by the reader goroutine, and by the user between
 	// receiving a message from next and handing it back.
-	br       *bufio.Reader
+	cr       connReader
 	fr       layers.FrameReader
 	mr       layers.MessageReader
 	ur       layers.UTF8Reader
@@ -85,12 +83,8 @@ func NewConn(raw net.Conn, buffered []byte, role layers.Role, opts *Options) *Co
 		closeWrote: make(chan struct{}),
 		dead:       make(chan struct{}),
 	}
-	var src io.Reader = raw
-	if len(buffered) > 0 {
-		src = &prefixReader{buf: buffered, r: raw}
-	}
-	c.br = bufio.NewReaderSize(src, c.opts.ReadBufferSize)
-	c.fr.Reset(c.br, role)
+	c.cr.init(raw, buffered, c.opts.ReadBufferSize)
+	c.fr.Reset(&c.cr, role)
 	if c.opts.MaxFrameSize > 0 {
 		c.fr.MaxFrameSize = c.opts.MaxFrameSize
 	}
@@ -115,21 +109,6 @@ func NewConn(raw net.Conn, buffered []byte, role layers.Role, opts *Options) *Co
 		c.mu.Unlock()
 	}
 	return c
-}
-
-// prefixReader yields buf, then reads from r.
-type prefixReader struct {
-	buf []byte
-	r   net.Conn
-}
-
-func (p *prefixReader) Read(b []byte) (int, error) {
-	if len(p.buf) > 0 {
-		n := copy(b, p.buf)
-		p.buf = p.buf[n:]
-		return n, nil
-	}
-	return p.r.Read(b)
 }
 
 // NetConn returns the underlying connection.

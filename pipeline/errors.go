@@ -32,6 +32,9 @@ var (
 	// ErrQueueFull is returned by writes under OverflowError when the send
 	// queue is full.
 	ErrQueueFull = errors.New("websocket: send queue full")
+	// ErrPushMode is returned by NextReader and ReadMessage on a connection
+	// whose messages go to Options.OnMessage.
+	ErrPushMode = errors.New("websocket: connection is in push mode (Options.OnMessage)")
 	// ErrPeerTimeout is the error of a connection dropped by the heartbeat.
 	ErrPeerTimeout = errors.New("websocket: no pong from peer")
 	// ErrProtocol matches protocol violations by the peer (close 1002).

@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"io"
 	"time"
 
 	"github.com/wspipe/wspipe/layers"
@@ -73,6 +74,17 @@ type Options struct {
 	// Layers, if set, is called once per connection for the custom layers
 	// its messages pass through, innermost first.
 	Layers func() []Layer
+	// OnMessage, if set, puts the connection in push mode: the reader
+	// goroutine calls it for each message, in order, instead of handing
+	// messages to NextReader (which then fails with ErrPushMode). The
+	// message is r, valid until OnMessage returns; what it leaves unread is
+	// skipped. No goroutine of the application waits on the connection, so
+	// an upgrading HTTP handler can return at once: the lightest way to hold
+	// many connections. A non-nil error closes the connection with 1011.
+	OnMessage func(c *Conn, typ MessageType, r io.Reader) error
+	// OnClose, if set, is called once when the connection's reading ends,
+	// with the reason (a *CloseError after the peer's close).
+	OnClose func(c *Conn, err error)
 }
 
 func (o *Options) withDefaults() Options {

@@ -23,7 +23,12 @@ type event struct {
 // frames handled, and hands each data message to NextReader, waiting until
 // the application has finished with it.
 func (c *Conn) readLoop() error {
-	defer close(c.readDone)
+	defer func() {
+		close(c.readDone)
+		if c.opts.OnClose != nil {
+			c.opts.OnClose(c, c.readErr)
+		}
+	}()
 	for {
 		op, err := c.mr.Next()
 		if err != nil {
@@ -34,6 +39,12 @@ func (c *Conn) readLoop() error {
 		case <-c.closing:
 			continue // closing: data is read and dropped
 		default:
+		}
+		if c.opts.OnMessage != nil {
+			if err := c.push(op); err != nil {
+				return c.endRead(err)
+			}
+			continue
 		}
 		select {
 		case c.next <- event{op: op}:
@@ -62,7 +73,7 @@ func (c *Conn) readLoop() error {
 // before the close). An application that is not reading does not hold the
 // close up for longer than CloseTimeout.
 func (c *Conn) deliverEnd(err error) {
-	if !errors.Is(err, errPeerClose) && !isInputError(err) {
+	if c.opts.OnMessage != nil || !errors.Is(err, errPeerClose) && !isInputError(err) {
 		return
 	}
 	t := time.NewTimer(c.opts.CloseTimeout)
@@ -153,7 +164,7 @@ func (c *Conn) drain() {
 	c.raw.SetReadDeadline(time.Now().Add(c.opts.CloseTimeout))
 	var buf [512]byte
 	for {
-		if _, err := c.br.Read(buf[:]); err != nil {
+		if _, err := c.cr.Read(buf[:]); err != nil {
 			return
 		}
 	}
@@ -218,6 +229,9 @@ func (m *msgReader) finish(err error) {
 		// perhaps closes with a code of its own.
 		m.c.closeFor(err)
 	}
+	if m.c.opts.OnMessage != nil {
+		return // push mode: the reader goroutine is the one reading
+	}
 	select {
 	case m.c.handback <- struct{}{}:
 	default: // the reader goroutine has ended
@@ -232,6 +246,9 @@ func (m *msgReader) finish(err error) {
 // *CloseError (the peer's close) or an error matching ErrClosed, ErrProtocol,
 // ErrInvalidUTF8 or ErrTooBig.
 func (c *Conn) NextReader(ctx context.Context) (MessageType, io.Reader, error) {
+	if c.opts.OnMessage != nil {
+		return 0, nil, ErrPushMode
+	}
 	if c.in.active {
 		if _, err := io.Copy(io.Discard, &c.in); err != nil {
 			return 0, nil, err
@@ -252,7 +269,12 @@ func (c *Conn) NextReader(ctx context.Context) (MessageType, io.Reader, error) {
 		c.closeFor(ev.err)
 		return 0, nil, c.userError(ev.err)
 	}
-	op := ev.op
+	c.beginMessage(ev.op)
+	return MessageType(ev.op), &c.in, nil
+}
+
+// beginMessage arms the read chain for a message of type op.
+func (c *Conn) beginMessage(op layers.Opcode) {
 	var r io.Reader = &c.mr
 	if op == layers.OpText {
 		c.ur.Reset(r)
@@ -262,7 +284,23 @@ func (c *Conn) NextReader(ctx context.Context) (MessageType, io.Reader, error) {
 		r = l.WrapReader(MessageType(op), r)
 	}
 	c.in.r, c.in.active = r, true
-	return MessageType(op), &c.in, nil
+}
+
+// push hands a message to OnMessage in the reader goroutine. It returns
+// the error that ends reading, if any.
+func (c *Conn) push(op layers.Opcode) error {
+	c.beginMessage(op)
+	herr := c.opts.OnMessage(c, MessageType(op), &c.in)
+	if c.in.active {
+		io.Copy(io.Discard, &c.in) // skip what the handler left
+	}
+	if c.in.err != nil {
+		return c.in.err
+	}
+	if herr != nil {
+		c.fail(CloseInternalError, "")
+	}
+	return nil
 }
 
 // ReadMessage reads the next whole message into buf, growing it as needed

@@ -1,0 +1,100 @@
+package pipeline
+
+import (
+	"io"
+	"net"
+	"sync"
+)
+
+// connReader is the buffered reader under the frame layers. Unlike
+// bufio.Reader it holds a buffer only while it has unread bytes: the buffer
+// comes from a pool when bytes arrive and goes back as soon as they are
+// consumed, so an idle connection holds none. On a TCP connection it waits
+// for data through syscall.RawConn and takes the buffer only once the
+// socket is readable (see connreader_unix.go).
+type connReader struct {
+	conn   net.Conn
+	prefix []byte // bytes read past the handshake, served first
+	pool   *sync.Pool
+	size   int
+	buf    *[]byte
+	r, w   int
+	raw    rawWaiter // nil: block in conn.Read with a buffer
+}
+
+// rawWaiter fills a connReader's buffer once its socket is readable.
+type rawWaiter interface {
+	fill(cr *connReader) error
+}
+
+func (cr *connReader) init(conn net.Conn, prefix []byte, size int) {
+	cr.conn, cr.prefix, cr.size = conn, prefix, size
+	cr.pool = bufPool(size)
+	cr.raw = newRawWaiter(conn)
+}
+
+func (cr *connReader) acquire() {
+	if cr.buf == nil {
+		cr.buf = cr.pool.Get().(*[]byte)
+	}
+}
+
+func (cr *connReader) release() {
+	if cr.buf != nil {
+		cr.pool.Put(cr.buf)
+		cr.buf = nil
+	}
+	cr.r, cr.w = 0, 0
+}
+
+// Read reads buffered bytes, or fills the buffer from the connection.
+// Reads at least as large as the buffer go straight into p.
+func (cr *connReader) Read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if cr.r == cr.w {
+		if len(cr.prefix) > 0 {
+			n := copy(p, cr.prefix)
+			cr.prefix = cr.prefix[n:]
+			if len(cr.prefix) == 0 {
+				cr.prefix = nil
+			}
+			return n, nil
+		}
+		if len(p) >= cr.size {
+			return cr.conn.Read(p)
+		}
+		if err := cr.fill(); err != nil {
+			return 0, err
+		}
+	}
+	n := copy(p, (*cr.buf)[cr.r:cr.w])
+	cr.r += n
+	if cr.r == cr.w {
+		cr.release()
+	}
+	return n, nil
+}
+
+// fill reads at least one byte into an empty buffer.
+func (cr *connReader) fill() error {
+	if cr.raw != nil {
+		return cr.raw.fill(cr)
+	}
+	cr.acquire()
+	for {
+		n, err := cr.conn.Read(*cr.buf)
+		if n > 0 {
+			cr.r, cr.w = 0, n
+			return nil
+		}
+		if err == nil {
+			continue
+		}
+		cr.release()
+		return err
+	}
+}
+
+var _ io.Reader = (*connReader)(nil)

@@ -1,0 +1,7 @@
+//go:build !unix
+
+package pipeline
+
+import "net"
+
+func newRawWaiter(net.Conn) rawWaiter { return nil }
