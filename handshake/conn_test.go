@@ -39,6 +39,7 @@ func TestUpgradeConnPipelined(t *testing.T) {
 	for _, n := range []int{1, 6, 100, 10000} {
 		frames := frameBytes(n)
 		srv, cli := net.Pipe()
+		cli.SetDeadline(time.Now().Add(10 * time.Second))
 		go cli.Write(append([]byte(validRequest()), frames...))
 		done := make(chan serverResult, 1)
 		go func() {

@@ -105,9 +105,15 @@ type hijackRecorder struct {
 	*httptest.ResponseRecorder
 	conn net.Conn
 	pre  []byte
+	// deadline, if set, is left on conn by Hijack, as a server that does
+	// not clear its timeouts would.
+	deadline time.Duration
 }
 
 func (h *hijackRecorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	if h.deadline > 0 {
+		h.conn.SetDeadline(time.Now().Add(h.deadline))
+	}
 	br := bufio.NewReader(io.MultiReader(bytes.NewReader(h.pre), h.conn))
 	if len(h.pre) > 0 {
 		if _, err := br.Peek(len(h.pre)); err != nil {

@@ -289,8 +289,6 @@ func (s *Server) Upgrade(w http.ResponseWriter, r *http.Request) (*Result, error
 		writeHTTPError(w, rerr)
 		return nil, rerr
 	}
-	// net/http may have set read or write deadlines; the connection is ours now.
-	conn.SetDeadline(time.Time{})
 	if err := brw.Writer.Flush(); err != nil {
 		conn.Close()
 		return nil, fmt.Errorf("handshake: flushing hijacked writer: %w", err)
@@ -298,6 +296,8 @@ func (s *Server) Upgrade(w http.ResponseWriter, r *http.Request) (*Result, error
 	buffered := takeBuffered(brw.Reader)
 	conn.SetWriteDeadline(time.Now().Add(s.handshakeTimeout()))
 	_, err = conn.Write(s.response(n))
+	// Clear our write deadline and any deadline the server left on the
+	// connection (net/http clears its own on hijack, others may not).
 	conn.SetDeadline(time.Time{})
 	if err != nil {
 		conn.Close()

@@ -1,10 +1,13 @@
 package handshake
 
 import (
+	"bufio"
 	"bytes"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 )
@@ -110,5 +113,35 @@ func TestUpgradeNetHTTPRefusal(t *testing.T) {
 	}
 	if err := <-errs; requestError(t, err).Err != ErrBadVersion {
 		t.Fatalf("error %v", err)
+	}
+}
+
+// Deadlines left on the hijacked connection (stock net/http clears them,
+// other servers may not) are cleared before Upgrade returns.
+func TestUpgradeClearsDeadlines(t *testing.T) {
+	req, err := http.ReadRequest(bufio.NewReader(strings.NewReader(validRequest())))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, cli := net.Pipe()
+	defer srv.Close()
+	defer cli.Close()
+	w := &hijackRecorder{ResponseRecorder: httptest.NewRecorder(), conn: srv, deadline: 50 * time.Millisecond}
+	go readResponse(cli)
+	// HandshakeTimeout is also the write deadline of the 101; it must not
+	// outlive the handshake either.
+	res, err := (&Server{HandshakeTimeout: 50 * time.Millisecond}).Upgrade(w, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(150 * time.Millisecond)
+	go cli.Write([]byte("late"))
+	buf := make([]byte, 4)
+	if _, err := io.ReadFull(res.Conn, buf); err != nil || string(buf) != "late" {
+		t.Fatalf("read after the stale deadline: %q, %v", buf, err)
+	}
+	go io.ReadFull(cli, make([]byte, 4))
+	if _, err := res.Conn.Write([]byte("back")); err != nil {
+		t.Fatalf("write after the stale deadline: %v", err)
 	}
 }
