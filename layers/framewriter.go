@@ -79,7 +79,7 @@ func (k *MaskKeys) Next() [4]byte {
 type FrameWriter struct {
 	W    io.Writer
 	role Role
-	keys MaskKeys
+	keys *MaskKeys // allocated on a client's first frame; servers never need it
 	buf  []byte
 	vec  [2][]byte
 	bufs net.Buffers
@@ -116,6 +116,9 @@ func (fw *FrameWriter) WriteFrame(h Header, p []byte) error {
 	h.Length = int64(len(p))
 	h.Masked = fw.role == RoleClient
 	if h.Masked {
+		if fw.keys == nil {
+			fw.keys = new(MaskKeys)
+		}
 		h.Mask = fw.keys.Next()
 	}
 	hdr := AppendHeader(fw.buf[:0], h)

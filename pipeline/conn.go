@@ -1,7 +1,6 @@
 package pipeline
 
 import (
-	"context"
 	"net"
 	"sync"
 	"time"
@@ -22,8 +21,7 @@ type Conn struct {
 	subprotocol string
 	layers      []Layer
 
-	g    *errgroup.Group
-	gctx context.Context
+	g errgroup.Group
 
 	// Read side: owned by the reader goroutine, and by the user between
 	// receiving a message from next and handing it back.
@@ -75,8 +73,6 @@ func NewConn(raw net.Conn, buffered []byte, role layers.Role, opts *Options) *Co
 		raw:        raw,
 		role:       role,
 		opts:       opts.withDefaults(),
-		next:       make(chan event),
-		handback:   make(chan struct{}, 1),
 		readDone:   make(chan struct{}),
 		msgTok:     make(chan struct{}, 1),
 		closing:    make(chan struct{}),
@@ -99,9 +95,13 @@ func NewConn(raw net.Conn, buffered []byte, role layers.Role, opts *Options) *Co
 	}
 	c.fw.Reset(raw, role, make([]byte, layers.MaxHeaderSize+layers.MaxControlPayload))
 	c.mw.c = c
-	c.g, c.gctx = errgroup.WithContext(context.Background())
-	// Cancelling the group (a goroutine failed) must unblock all I/O.
-	context.AfterFunc(c.gctx, func() { c.teardown() })
+	if c.opts.OnMessage == nil {
+		// Pull mode: messages are handed to NextReader.
+		c.next = make(chan event)
+		c.handback = make(chan struct{}, 1)
+	}
+	// A goroutine of the group that fails tears the connection down, which
+	// closes the socket and so unblocks every pending read and write.
 	c.g.Go(c.readLoop)
 	if c.opts.PingInterval > 0 {
 		c.mu.Lock() // the timer may fire before the assignment is seen

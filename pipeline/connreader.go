@@ -20,6 +20,7 @@ type connReader struct {
 	buf    *[]byte
 	r, w   int
 	raw    rawWaiter // nil: block in conn.Read with a buffer
+	err    error     // a failure of wait, for the next Read
 }
 
 // rawWaiter fills a connReader's buffer once its socket is readable.
@@ -53,6 +54,11 @@ func (cr *connReader) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
+	if cr.err != nil && cr.r == cr.w {
+		err := cr.err
+		cr.err = nil
+		return 0, err
+	}
 	if cr.r == cr.w {
 		if len(cr.prefix) > 0 {
 			n := copy(p, cr.prefix)
@@ -75,6 +81,16 @@ func (cr *connReader) Read(p []byte) (int, error) {
 		cr.release()
 	}
 	return n, nil
+}
+
+// wait blocks until bytes are buffered or reading fails (the failure is
+// kept for the next Read). The reader goroutine calls it where its stack
+// is shallow, so an idle connection's goroutine blocks using little stack
+// and the garbage collector can shrink it to the minimum.
+func (cr *connReader) wait() {
+	if cr.r == cr.w && len(cr.prefix) == 0 && cr.err == nil {
+		cr.err = cr.fill()
+	}
 }
 
 // fill reads at least one byte into an empty buffer.

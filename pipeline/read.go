@@ -30,6 +30,7 @@ func (c *Conn) readLoop() error {
 		}
 	}()
 	for {
+		c.cr.wait()
 		op, err := c.mr.Next()
 		if err != nil {
 			c.deliverEnd(err)

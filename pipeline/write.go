@@ -312,7 +312,7 @@ type messageWriter struct {
 	open    bool
 	started bool
 	err     error
-	keys    layers.MaskKeys
+	keys    *layers.MaskKeys // a client's; allocated on first use
 }
 
 // NextWriter waits for the previous outgoing message to finish (or ctx to
@@ -447,6 +447,9 @@ func (w *messageWriter) flush(fin bool) error {
 	h := w.header(fin, w.n)
 	if w.c.role == layers.RoleClient {
 		h.Masked = true
+		if w.keys == nil {
+			w.keys = new(layers.MaskKeys)
+		}
 		h.Mask = w.keys.Next()
 	}
 	start := headerRoom - layers.HeaderSize(h)
