@@ -94,6 +94,7 @@ func (e protocolError) Unwrap() error { return ErrProtocol }
 var (
 	errReservedOpcode     error = protocolError("reserved opcode")
 	errReservedBits       error = protocolError("reserved bits set")
+	errMessageRSV         error = protocolError("per-message RSV bit on a control or continuation frame")
 	errControlTooLong     error = protocolError("control frame payload over 125 bytes")
 	errControlFragmented  error = protocolError("fragmented control frame")
 	errUnmasked           error = protocolError("client frame not masked")

@@ -25,9 +25,14 @@ type FrameReader struct {
 	src  io.Reader
 	role Role
 
-	// AllowRSV is the set of RSV bits that negotiated extensions use. Any
-	// other RSV bit set on a frame is a protocol error.
+	// AllowRSV is the set of RSV bits that negotiated extensions use on
+	// any frame. Any other RSV bit set on a frame is a protocol error.
 	AllowRSV byte
+	// MessageRSV is the set of RSV bits that negotiated extensions use on
+	// the first frame of a data message only, as permessage-deflate uses
+	// RSV1 (RFC 7692 section 6): on a control or continuation frame they are
+	// a protocol error.
+	MessageRSV byte
 	// MaxFrameSize, if positive, is the largest payload a frame may declare;
 	// larger ones fail with ErrTooBig before any payload is read.
 	MaxFrameSize int64
@@ -92,8 +97,10 @@ func (fr *FrameReader) Next() (Header, error) {
 	switch {
 	case h.Opcode.IsReserved():
 		return h, errReservedOpcode
-	case h.Rsv&^fr.AllowRSV != 0:
+	case h.Rsv&^(fr.AllowRSV|fr.MessageRSV) != 0:
 		return h, errReservedBits
+	case h.Rsv&fr.MessageRSV&^fr.AllowRSV != 0 && (h.Opcode.IsControl() || h.Opcode == OpContinuation):
+		return h, errMessageRSV
 	case h.Opcode.IsControl() && !h.Fin:
 		return h, errControlFragmented
 	case h.Opcode.IsControl() && length > MaxControlPayload:
