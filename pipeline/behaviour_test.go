@@ -17,8 +17,17 @@ import (
 )
 
 func TestConcurrentWritersNeverInterleave(t *testing.T) {
+	t.Run("direct", func(t *testing.T) { testConcurrentWriters(t, nil) })
+	// A non-blocking policy always queues, so the writer goroutine
+	// coalesces frames into writev batches.
+	t.Run("queued", func(t *testing.T) {
+		testConcurrentWriters(t, &Options{Overflow: OverflowError, SendQueue: 1 << 16})
+	})
+}
+
+func testConcurrentWriters(t *testing.T, opts *Options) {
 	addr, _ := echoServer(t, nil)
-	c := dialRaw(t, addr, nil)
+	c := dialRaw(t, addr, opts)
 	defer c.Close(CloseNormal, "")
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()

@@ -56,6 +56,11 @@ type Conn struct {
 	hbWaiting    bool
 	cutWrite     bool // a direct write was cut short by its context
 
+	// The writer goroutine's scratch for coalescing frames into a writev.
+	batch []outFrame
+	vec   [][]byte
+	bufs  net.Buffers
+
 	msgTok     chan struct{} // one outgoing message at a time
 	mw         messageWriter
 	closing    chan struct{}

@@ -31,6 +31,9 @@ type outFrame struct {
 // the newest (RFC 6455 section 5.5.3 allows answering only the latest ping).
 const maxCtrlQueue = 16
 
+// maxBatch bounds how many queued frames one writev carries.
+const maxBatch = 16
+
 var bufPools sync.Map // frame buffer size -> *sync.Pool
 
 func bufPool(size int) *sync.Pool {
@@ -133,9 +136,29 @@ func (c *Conn) writeNextLocked() error {
 		}
 		return c.afterWriteLocked(err)
 	case c.dataHead < len(c.dataQ) && !c.closeSent:
-		f := c.popDataLocked()
+		if c.dataHead+1 == len(c.dataQ) {
+			f := c.popDataLocked()
+			c.mu.Unlock()
+			err := c.writeData(&f)
+			c.mu.Lock()
+			return c.afterWriteLocked(err)
+		}
+		// Several frames wait: coalesce them into one writev.
+		c.batch = c.batch[:0]
+		c.vec = c.vec[:0]
+		for c.dataHead < len(c.dataQ) && len(c.batch) < maxBatch {
+			f := c.popDataLocked()
+			c.batch = append(c.batch, f)
+			c.vec = append(c.vec, f.data)
+		}
 		c.mu.Unlock()
-		err := c.writeData(&f)
+		c.bufs = c.vec
+		_, err := c.bufs.WriteTo(c.raw)
+		for i := range c.batch {
+			c.finishData(&c.batch[i], err)
+			c.batch[i] = outFrame{}
+		}
+		clear(c.vec)
 		c.mu.Lock()
 		return c.afterWriteLocked(err)
 	}
