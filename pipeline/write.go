@@ -25,6 +25,7 @@ type outFrame struct {
 	data   []byte
 	h      layers.Header
 	direct bool
+	shared bool // data belongs to a PreparedMessage: queued, never waited for
 }
 
 // maxCtrlQueue bounds queued control frames; past it, pongs coalesce into
@@ -241,7 +242,11 @@ func (c *Conn) submit(ctx context.Context, f outFrame) error {
 		if len(c.dataQ)-c.dataHead < c.opts.SendQueue {
 			break
 		}
-		switch c.opts.Overflow {
+		policy := c.opts.Overflow
+		if f.shared && policy == OverflowBlock {
+			policy = OverflowError // a broadcast never waits for one slow peer
+		}
+		switch policy {
 		case OverflowError:
 			c.mu.Unlock()
 			c.finishData(&f, ErrQueueFull)
@@ -270,7 +275,7 @@ func (c *Conn) submit(ctx context.Context, f outFrame) error {
 		}
 		c.mu.Lock()
 	}
-	if !c.writing && len(c.ctrlQ) == 0 && c.dataHead == len(c.dataQ) && c.opts.Overflow == OverflowBlock {
+	if !c.writing && len(c.ctrlQ) == 0 && c.dataHead == len(c.dataQ) && c.opts.Overflow == OverflowBlock && !f.shared {
 		// Idle: write straight to the socket, no goroutine hand-off. Only
 		// under OverflowBlock: the other policies promise writes that do
 		// not wait for the socket.

@@ -1,0 +1,58 @@
+package pipeline
+
+import (
+	"context"
+	"sync"
+
+	"github.com/wspipe/wspipe/layers"
+)
+
+// PreparedMessage is a message encoded once and sent to many connections,
+// for broadcast: each server connection queues the same immutable frame
+// bytes instead of copying and framing the payload again.
+type PreparedMessage struct {
+	typ     MessageType
+	payload []byte
+
+	once  sync.Once
+	frame []byte // header and payload, unmasked, as a server sends it
+}
+
+// NewPreparedMessage prepares payload as one message of type typ. The
+// payload must not be modified afterwards.
+func NewPreparedMessage(typ MessageType, payload []byte) *PreparedMessage {
+	return &PreparedMessage{typ: typ, payload: payload}
+}
+
+func (pm *PreparedMessage) serverFrame() []byte {
+	pm.once.Do(func() {
+		h := layers.Header{Fin: true, Opcode: layers.Opcode(pm.typ), Length: int64(len(pm.payload))}
+		b := make([]byte, 0, layers.HeaderSize(h)+len(pm.payload))
+		b = layers.AppendHeader(b, h)
+		pm.frame = append(b, pm.payload...)
+	})
+	return pm.frame
+}
+
+// WritePrepared sends pm. On a server connection it never waits for the
+// peer: the frame joins the send queue and the writer goroutine sends it,
+// so one stalled reader cannot slow a broadcast down; if the queue is full
+// it returns ErrQueueFull (or, under OverflowClose and
+// OverflowTryAgainLater, closes the connection). It still waits, within
+// ctx, for a message being streamed on this connection to finish, since
+// messages never interleave. A client connection, which must mask every
+// frame with its own key, sends it like WriteMessage.
+func (c *Conn) WritePrepared(ctx context.Context, pm *PreparedMessage) error {
+	if pm.typ != Text && pm.typ != Binary {
+		return errBadType
+	}
+	if c.role == layers.RoleClient {
+		return c.WriteMessage(ctx, pm.typ, pm.payload)
+	}
+	if err := c.acquire(ctx); err != nil {
+		return err
+	}
+	err := c.submit(ctx, outFrame{data: pm.serverFrame(), shared: true})
+	<-c.msgTok
+	return err
+}
