@@ -48,6 +48,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	_ "embed"
 	"errors"
 	"flag"
@@ -86,6 +87,8 @@ type config struct {
 	origins         []string // nil: accept any Origin
 	shutdownTimeout time.Duration
 	verbose         bool
+	tlsCert         string // with tlsKey: serve wss:// and https://
+	tlsKey          string
 }
 
 func main() {
@@ -112,6 +115,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&origins, "origin", "", "comma-separated Origin `patterns` allowed to connect (host[:port] globs); empty accepts any Origin")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 5*time.Second, "how long a graceful shutdown may take")
 	fs.BoolVar(&c.verbose, "v", false, "log at debug level")
+	fs.StringVar(&c.tlsCert, "tls-cert", "", "PEM certificate `file`; with -tls-key, serve wss:// (TLS)")
+	fs.StringVar(&c.tlsKey, "tls-key", "", "PEM private key `file` for -tls-cert")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: echo [flags]\n\nA WebSocket echo server. Open the printed URL's http:// form in a browser for a console.\n\nFlags:\n")
 		fs.PrintDefaults()
@@ -130,6 +135,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	}
 	if c.shutdownTimeout <= 0 {
 		return c, fmt.Errorf("-shutdown-timeout must be positive, not %v", c.shutdownTimeout)
+	}
+	if (c.tlsCert == "") != (c.tlsKey == "") {
+		return c, errors.New("-tls-cert and -tls-key go together")
 	}
 	var err error
 	if c.origins, err = parseOrigins(origins); err != nil {
@@ -193,16 +201,16 @@ func muxPattern(p string) string {
 // asked for and the address actually bound. An unspecified host (":4567",
 // "0.0.0.0:4567") becomes "localhost", which reaches the server from this
 // machine; a named or literal host is kept.
-func publicURL(requested string, bound net.Addr, p string) string {
+func publicURL(scheme, requested string, bound net.Addr, p string) string {
 	host, _, _ := net.SplitHostPort(requested)
 	_, port, err := net.SplitHostPort(bound.String())
 	if err != nil {
-		return "ws://" + bound.String() + p
+		return scheme + "://" + bound.String() + p
 	}
 	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
 		host = "localhost"
 	}
-	return "ws://" + net.JoinHostPort(host, port) + p
+	return scheme + "://" + net.JoinHostPort(host, port) + p
 }
 
 // pageHandler serves the console page.
@@ -266,6 +274,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
+	scheme := "ws"
+	if cfg.tlsCert != "" {
+		cert, err := tls.LoadX509KeyPair(cfg.tlsCert, cfg.tlsKey)
+		if err != nil {
+			logger.Error("cannot load TLS certificate", "err", err)
+			return 1
+		}
+		// HTTP/1.1 only: a WebSocket upgrade needs it (no RFC 8441 here).
+		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"http/1.1"}}
+		srv.TLSNextProto = map[string]func(*http.Server, *tls.Conn, http.Handler){}
+		ln = tls.NewListener(ln, srv.TLSConfig)
+		scheme = "wss"
+	}
 
 	origins := "any"
 	if cfg.origins != nil {
@@ -273,7 +294,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	logger.Info("listening", "addr", ln.Addr().String(), "path", cfg.path,
 		"reply", cfg.reply, "max_message", cfg.maxMessage, "origins", origins)
-	fmt.Fprintln(stdout, publicURL(cfg.addr, ln.Addr(), cfg.path))
+	fmt.Fprintln(stdout, publicURL(scheme, cfg.addr, ln.Addr(), cfg.path))
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()

@@ -124,7 +124,7 @@ func TestPublicURL(t *testing.T) {
 		{"[::1]:0", "[::1]:6000", "/ws/", "ws://[::1]:6000/ws/"},
 	}
 	for _, tc := range tests {
-		if got := publicURL(tc.requested, tcp(tc.bound), tc.path); got != tc.want {
+		if got := publicURL("ws", tc.requested, tcp(tc.bound), tc.path); got != tc.want {
 			t.Errorf("publicURL(%q, %s, %q) = %q, want %q", tc.requested, tc.bound, tc.path, got, tc.want)
 		}
 	}
