@@ -419,6 +419,17 @@ func TestDialRefusal(t *testing.T) {
 			t.Errorf("took %v", d)
 		}
 	})
+	t.Run("body beyond MaxResponseBytes", func(t *testing.T) {
+		// The bound is on the header block; the body has its own.
+		body := strings.Repeat("y", 600)
+		f := startFake(t, func(*http.Request, string) string {
+			return "HTTP/1.1 403 Forbidden\r\nContent-Length: 600\r\n\r\n" + body
+		})
+		_, _, err := (&handshake.Client{MaxResponseBytes: 128}).Dial(context.Background(), "ws://"+f.addr+"/")
+		if he := handshakeError(t, err, handshake.ErrBadStatus, 403); string(he.Body) != body {
+			t.Errorf("Body has %d bytes, want %d", len(he.Body), len(body))
+		}
+	})
 	t.Run("own server", func(t *testing.T) {
 		ts, _ := upgradeEchoServer(t, &handshake.Server{}, false)
 		c := &handshake.Client{Header: http.Header{"Origin": {"https://evil.example"}}}
