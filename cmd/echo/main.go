@@ -89,6 +89,7 @@ type config struct {
 	verbose         bool
 	tlsCert         string // with tlsKey: serve wss:// and https://
 	tlsKey          string
+	ping            time.Duration // heartbeat interval; 0 turns it off
 }
 
 func main() {
@@ -115,6 +116,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&origins, "origin", "", "comma-separated Origin `patterns` allowed to connect (host[:port] globs); empty accepts any Origin")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 5*time.Second, "how long a graceful shutdown may take")
 	fs.BoolVar(&c.verbose, "v", false, "log at debug level")
+	fs.DurationVar(&c.ping, "ping", 30*time.Second, "heartbeat: ping each connection this often and drop it if no pong comes within the same time; 0 turns it off")
 	fs.StringVar(&c.tlsCert, "tls-cert", "", "PEM certificate `file`; with -tls-key, serve wss:// (TLS)")
 	fs.StringVar(&c.tlsKey, "tls-key", "", "PEM private key `file` for -tls-cert")
 	fs.Usage = func() {
@@ -132,6 +134,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	}
 	if err := checkPath(c.path); err != nil {
 		return c, err
+	}
+	if c.ping < 0 {
+		return c, fmt.Errorf("-ping must not be negative, not %v", c.ping)
 	}
 	if c.shutdownTimeout <= 0 {
 		return c, fmt.Errorf("-shutdown-timeout must be positive, not %v", c.shutdownTimeout)
@@ -256,7 +261,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			OriginPatterns:            cfg.origins,
 			DangerouslyAllowAnyOrigin: cfg.origins == nil,
 		},
-		Options: pipeline.Options{MaxMessageSize: cfg.maxMessage},
+		Options: pipeline.Options{MaxMessageSize: cfg.maxMessage, PingInterval: cfg.ping},
 		Reply:   cfg.reply,
 		Page:    pageHandler(),
 		Logger:  logger,

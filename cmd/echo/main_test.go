@@ -25,6 +25,7 @@ func TestDefaults(t *testing.T) {
 		path:            "/",
 		maxMessage:      32 << 20,
 		shutdownTimeout: 5 * time.Second,
+		ping:            30 * time.Second,
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("defaults = %+v, want %+v", c, want)
