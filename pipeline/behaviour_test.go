@@ -383,3 +383,39 @@ func TestPushMode(t *testing.T) {
 		t.Fatal("OnClose not called")
 	}
 }
+
+func TestCloseSendKeepsReading(t *testing.T) {
+	addr, _ := echoServer(t, nil)
+	c := dialRaw(t, addr, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	const n = 50
+	for i := range n {
+		if err := c.WriteMessage(ctx, Text, []byte(fmt.Sprint(i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Close right away: the echoes are still in flight.
+	if err := c.CloseSend(CloseNormal, "done"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.WriteMessage(ctx, Text, []byte("late")); !errors.Is(err, ErrClosed) {
+		t.Fatalf("write after CloseSend: %v", err)
+	}
+	for i := range n {
+		_, msg, err := c.ReadMessage(ctx, nil)
+		if err != nil || string(msg) != fmt.Sprint(i) {
+			t.Fatalf("echo %d: %q %v", i, msg, err)
+		}
+	}
+	_, _, err := c.ReadMessage(ctx, nil)
+	var ce *CloseError
+	if !errors.As(err, &ce) || ce.Code != CloseNormal {
+		t.Fatalf("after the echoes: %v, want the peer's close", err)
+	}
+	select {
+	case <-c.Done():
+	case <-ctx.Done():
+		t.Fatal("connection not torn down after the closing handshake")
+	}
+}

@@ -22,7 +22,6 @@ func (c *Conn) startClose(code CloseCode, reason string, urgent bool) {
 		c.closeTimer = time.AfterFunc(2*c.opts.CloseTimeout, c.teardown)
 	}
 	c.mu.Unlock()
-	c.closeOnce.Do(func() { close(c.closing) })
 }
 
 // fail closes the connection with code because something went wrong.
@@ -33,8 +32,9 @@ func (c *Conn) fail(code CloseCode, reason string) {
 // Close runs the closing handshake: it sends a close frame with code and
 // reason after any queued data, waits up to CloseTimeout for the peer's
 // close, and closes the TCP connection (a server at once, a client after
-// the server has). It returns ErrClosed if the connection was already
-// closed, and nil otherwise.
+// the server has). Data messages that arrive meanwhile are dropped; to
+// receive them, use CloseSend instead. It returns ErrClosed if the
+// connection was already closed, and nil otherwise.
 func (c *Conn) Close(code CloseCode, reason string) error {
 	select {
 	case <-c.dead:
@@ -44,6 +44,7 @@ func (c *Conn) Close(code CloseCode, reason string) error {
 	if !code.ValidOnWire() && code != layers.CloseNoStatus {
 		code = CloseNormal
 	}
+	c.dropOnce.Do(func() { close(c.dropping) })
 	c.startClose(code, reason, false)
 	t := time.NewTimer(c.opts.CloseTimeout)
 	defer t.Stop()
@@ -53,6 +54,26 @@ func (c *Conn) Close(code CloseCode, reason string) error {
 	case <-t.C:
 	}
 	c.teardown()
+	return nil
+}
+
+// CloseSend starts the closing handshake without waiting: it sends a close
+// frame with code and reason after any queued data, after which nothing
+// more can be written, but reading goes on: messages the peer sent before
+// its close are still delivered, then NextReader returns the peer's
+// *CloseError and the connection ends. This is how to finish a
+// conversation without losing replies in flight. The connection is torn
+// down if the peer has not closed within twice CloseTimeout.
+func (c *Conn) CloseSend(code CloseCode, reason string) error {
+	select {
+	case <-c.dead:
+		return ErrClosed
+	default:
+	}
+	if !code.ValidOnWire() && code != layers.CloseNoStatus {
+		code = CloseNormal
+	}
+	c.startClose(code, reason, false)
 	return nil
 }
 

@@ -63,8 +63,8 @@ type Conn struct {
 
 	msgTok     chan struct{} // one outgoing message at a time
 	mw         messageWriter
-	closing    chan struct{}
-	closeOnce  sync.Once
+	dropping   chan struct{} // closed by Close: drop data still arriving
+	dropOnce   sync.Once
 	closeWrote chan struct{} // closed once our close frame is written
 	dead       chan struct{} // closed when the connection is torn down
 	deadOnce   sync.Once
@@ -80,7 +80,7 @@ func NewConn(raw net.Conn, buffered []byte, role layers.Role, opts *Options) *Co
 		opts:       opts.withDefaults(),
 		readDone:   make(chan struct{}),
 		msgTok:     make(chan struct{}, 1),
-		closing:    make(chan struct{}),
+		dropping:   make(chan struct{}),
 		closeWrote: make(chan struct{}),
 		dead:       make(chan struct{}),
 	}

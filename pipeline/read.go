@@ -37,8 +37,8 @@ func (c *Conn) readLoop() error {
 			return c.endRead(err)
 		}
 		select {
-		case <-c.closing:
-			continue // closing: data is read and dropped
+		case <-c.dropping:
+			continue // Close has started: data is read and dropped
 		default:
 		}
 		if c.opts.OnMessage != nil {
@@ -49,7 +49,7 @@ func (c *Conn) readLoop() error {
 		}
 		select {
 		case c.next <- event{op: op}:
-		case <-c.closing:
+		case <-c.dropping:
 			continue
 		case <-c.dead:
 			c.readErr = c.deadCause()
@@ -81,7 +81,7 @@ func (c *Conn) deliverEnd(err error) {
 	defer t.Stop()
 	select {
 	case c.next <- event{err: err}:
-	case <-c.closing:
+	case <-c.dropping:
 	case <-c.dead:
 	case <-t.C:
 	}

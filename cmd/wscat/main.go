@@ -32,9 +32,6 @@
 //	    http://user:password@proxy:3128. Without it, HTTP_PROXY,
 //	    HTTPS_PROXY and NO_PROXY are honoured, except for localhost and
 //	    loopback addresses, which are never proxied from the environment.
-//	-linger d
-//	    after standard input ends, keep printing messages until none has
-//	    arrived for this long, then close (default 1s)
 //	-insecure
 //	    DANGEROUS: do not verify the server's TLS certificate or name. The
 //	    connection is still encrypted, but to whoever answers: anyone on
@@ -48,9 +45,9 @@
 // standard output followed by a newline; a binary message is printed as
 // one line "[binary N bytes] " followed by its bytes in hex.
 //
-// When standard input ends, wscat waits as -linger says, closes the
-// connection with status 1000 (normal closure), waits for the server's
-// close and exits 0. When the server closes the connection first, its
+// When standard input ends, wscat sends a close with status 1000 (normal
+// closure), goes on printing the messages still arriving until the
+// server's close, and exits 0. When the server closes the connection first, its
 // close status and reason are printed on standard error and wscat exits 0
 // for 1000 (normal closure) and 1001 (going away), 1 for any other status.
 // On SIGINT or SIGTERM it closes with 1001 and exits 130.
@@ -74,7 +71,6 @@ import (
 	"os"
 	"os/signal"
 	"strings"
-	"sync/atomic"
 	"syscall"
 	"time"
 	"unicode/utf8"
@@ -94,7 +90,6 @@ type config struct {
 	onceSet      bool
 	timeout      time.Duration
 	proxy        *url.URL
-	linger       time.Duration
 	insecure     bool
 }
 
@@ -160,7 +155,6 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		c.proxy = u
 		return nil
 	})
-	fs.DurationVar(&c.linger, "linger", time.Second, "after stdin ends, wait until no message has arrived for this long, then close")
 	fs.BoolVar(&c.insecure, "insecure", false, "DANGEROUS: skip TLS certificate verification (anyone on the path can impersonate the server)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: wscat [flags] URL\n\n"+
@@ -190,9 +184,6 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	}
 	if c.timeout <= 0 {
 		return c, fmt.Errorf("-timeout must be positive, not %v", c.timeout)
-	}
-	if c.linger < 0 {
-		return c, fmt.Errorf("-linger must not be negative, not %v", c.linger)
 	}
 	if c.origin != "" {
 		c.header.Set("Origin", c.origin)
@@ -290,7 +281,6 @@ func runOnce(ctx context.Context, c *pipeline.Conn, cfg *config, stdout, stderr 
 // runInteractive sends stdin lines and prints messages until stdin ends
 // or the connection closes.
 func runInteractive(ctx context.Context, c *pipeline.Conn, cfg *config, stdin io.Reader, stdout, stderr io.Writer) int {
-	var lastMessage atomic.Int64 // UnixNano of the last message received
 	readDone := make(chan error, 1)
 	go func() {
 		var buf []byte
@@ -302,7 +292,6 @@ func runInteractive(ctx context.Context, c *pipeline.Conn, cfg *config, stdin io
 			}
 			buf = msg
 			printMessage(stdout, typ, msg)
-			lastMessage.Store(time.Now().UnixNano())
 		}
 	}()
 	sendDone := make(chan error, 1)
@@ -328,25 +317,15 @@ func runInteractive(ctx context.Context, c *pipeline.Conn, cfg *config, stdin io
 		}
 	}
 
-	// Standard input ended. Messages arriving once our close is under way
-	// are dropped by the connection, so first wait for replies to stop.
-	eof := time.Now()
-	for {
-		last := max(eof.UnixNano(), lastMessage.Load())
-		idle := time.Since(time.Unix(0, last))
-		if idle >= cfg.linger {
-			break
-		}
-		select {
-		case err := <-readDone:
-			return connectionEnded(c, err, stderr, false)
-		case <-ctx.Done():
-			return interrupted(c, readDone)
-		case <-time.After(cfg.linger - idle):
-		}
+	// Standard input ended: send our close but keep reading, so replies
+	// still in flight are printed; the server's close ends the read loop.
+	c.CloseSend(pipeline.CloseNormal, "")
+	var err error
+	select {
+	case err = <-readDone:
+	case <-ctx.Done():
+		return interrupted(c, readDone)
 	}
-	c.Close(pipeline.CloseNormal, "")
-	err := <-readDone
 	var ce *pipeline.CloseError
 	if errors.As(err, &ce) {
 		return exitOK // the server answered our close

@@ -143,7 +143,7 @@ func TestStdinLines(t *testing.T) {
 
 func TestInteractive(t *testing.T) {
 	url, _ := echoServer(t)
-	cmd := exec.Command(wscatBin, "-linger", "50ms", url)
+	cmd := exec.Command(wscatBin, url)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
