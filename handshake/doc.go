@@ -1,5 +1,6 @@
-// Package handshake implements the server side of the WebSocket opening
-// handshake defined in RFC 6455 section 4.
+// Package handshake implements both sides of the WebSocket opening
+// handshake defined in RFC 6455 section 4: the server's ([Server]) and the
+// client's ([Client.Dial], with TLS and HTTP CONNECT proxies).
 //
 // It knows HTTP and nothing else: it validates a client's upgrade request,
 // negotiates a subprotocol and extensions, writes the "101 Switching
@@ -16,6 +17,10 @@
 // plain-text reason, and the caller gets a [*RequestError] that matches one
 // of the sentinel errors ([ErrBadMethod], [ErrBadKey], ...) with errors.Is
 // and carries the HTTP status code.
+//
+// [Client.Dial] connects to a ws:// or wss:// URL, directly or through an
+// HTTP proxy, sends the upgrade request and validates the answer fully; a
+// refusal is a [*HandshakeError] with the status and the start of the body.
 //
 // Origin checking is on by default: a request with an Origin header is
 // accepted only if the origin's host equals the request's Host, or matches

@@ -41,7 +41,8 @@ var (
 	// the end of the header block (431).
 	ErrRequestTooLarge = errors.New("handshake: request header too large")
 	// ErrTimeout: a deadline expired while reading the request or writing the
-	// response. No response is written after a read timeout (Status 0).
+	// response (server), or during Client.Dial (client). No response is
+	// written after a server's read timeout (Status 0).
 	ErrTimeout = errors.New("handshake: timeout")
 	// ErrHijack: the http.ResponseWriter cannot be hijacked, for example on
 	// HTTP/2 (500).
