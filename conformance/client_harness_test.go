@@ -698,17 +698,14 @@ func (s *fuzzConn) closeWith(p []byte, want int) {
 	s.expectCloseReply(want, sent)
 }
 
-// isFailureCode reports whether a client answering a close frame with
-// code fails the connection rather than closing it cleanly.
-func isFailureCode(code int) bool { return code == 1002 || code == 1007 }
-
 // expectCloseReply requires the next event to be the client's close frame
-// with code want, in answer to the server's close frame with code sent.
-// For a clean close the client must then wait for the server to close the
-// TCP connection (RFC 6455 section 7.1.1): the server watches for
-// clientTCPGrace before it closes, and the client's connection must then
-// end with the server's close. A reply that fails the connection (1002,
-// 1007) may be followed by the client closing TCP.
+// with code want (noCode: an empty one), in answer to the server's close
+// frame with code sent. A reply echoing the code closes the connection
+// cleanly: the client must then wait for the server to close the TCP
+// connection (RFC 6455 section 7.1.1), so the server watches for
+// clientTCPGrace before it closes it, and the client's connection must
+// then end with the server's close. Any other reply (1002, 1007) fails the
+// connection, and the client may close TCP after it.
 func (s *fuzzConn) expectCloseReply(want, sent int) {
 	s.r.Helper()
 	ev, ok := s.next(time.Now().Add(closeTimeout))
@@ -724,7 +721,7 @@ func (s *fuzzConn) expectCloseReply(want, sent int) {
 		s.errorf("got %s, want the client's close reply with %s", ev, codeName(want))
 		return
 	}
-	if isFailureCode(want) {
+	if want != sent {
 		s.ended(endsWithFailure(want))
 		return
 	}
@@ -908,6 +905,9 @@ func (s *fuzzConn) finish() {
 		} else if d := time.Since(closedAt); d > closeTimeout/2 {
 			s.r.Logf("the client took %v to end after the server closed the TCP connection", d)
 		}
+	}
+	if s.seenEnd {
+		s.r.Logf("the client's echo loop ended with: %v", s.endErr)
 	}
 	if s.seenEnd && !s.failed && s.sut.apiErrors && s.wantEnd != nil {
 		if want := s.wantEnd(s.endErr); want != "" {
