@@ -1,0 +1,13 @@
+module github.com/wspipe/wspipe/interop
+
+go 1.26.0
+
+replace github.com/wspipe/wspipe => ../
+
+require (
+	github.com/coder/websocket v1.8.15
+	github.com/gorilla/websocket v1.5.3
+	github.com/wspipe/wspipe v0.0.0-00010101000000-000000000000
+)
+
+require golang.org/x/sync v0.25.0 // indirect
