@@ -2,13 +2,16 @@
 # scripts/test.sh runs wspipe's whole test suite, the browser tests included.
 #
 # It is meant for a fresh Debian machine as root: it installs what is missing
-# (Chromium and Python's websockets from Debian, playwright-core from the
-# npm lock file) and skips that quickly when everything is already there, so
-# it also works for a non-root user on a machine that has them.
+# (Chromium and Python's websockets from Debian, playwright-core and ws from
+# the npm lock files) and skips that quickly when everything is already
+# there, so it also works for a non-root user on a machine that has them.
 #
 # Sections, in order, stopping at the first failure:
 #   gofmt, go vet, go test -race, fuzz (each Fuzz target for FUZZTIME),
-#   nested modules (go test in every other directory with a go.mod).
+#   nested modules (go test in every other directory with a go.mod; in
+#   interop/ that runs wspipe against Chromium, Node's ws, Python's
+#   websockets, gorilla and coder, WSPIPE_INTEROP=1 making a missing peer a
+#   failure instead of a skip).
 #
 # Environment:
 #   FUZZTIME   how long each fuzz target runs (default 10s; 0 skips fuzzing)
@@ -18,6 +21,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 export PATH="$PATH:/usr/local/go/bin"
 export WSPIPE_BROWSER=1
+export WSPIPE_INTEROP=1
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
 FUZZTIME=${FUZZTIME:-10s}
 
@@ -96,6 +100,17 @@ if [[ ! -f test/browser/node_modules/.package-lock.json ||
 else
 	echo "test/browser/node_modules is up to date"
 fi
+
+# The interop peers: Node's ws and playwright-core, likewise.
+if [[ ! -f interop/node/node_modules/.package-lock.json ||
+	interop/node/package-lock.json -nt interop/node/node_modules/.package-lock.json ]]; then
+	echo "npm ci in interop/node"
+	(cd interop/node && npm ci --no-audit --no-fund --no-update-notifier)
+else
+	echo "interop/node/node_modules is up to date"
+fi
+/usr/bin/python3 -c 'import websockets' ||
+	die "/usr/bin/python3 cannot import websockets (the interop tests use Debian's python3-websockets)"
 
 # ---------------------------------------------------------------------------
 section "gofmt"
