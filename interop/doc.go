@@ -18,7 +18,8 @@
 //
 //   - it echoes every data message unchanged, text as text and binary as
 //     binary, except text messages starting with "cmd:", which are commands:
-//   - "cmd:close:CODE:REASON": close the connection with CODE and REASON;
+//   - "cmd:close:CODE:REASON": close the connection with CODE and REASON,
+//     or, if CODE is empty, with a close frame without a status code;
 //   - "cmd:ping:PAYLOAD": send a ping carrying PAYLOAD and, once its pong
 //     has arrived, the text message "pong:PAYLOAD";
 //   - "cmd:protocol": send the text message "protocol:" followed by the
@@ -27,7 +28,8 @@
 //     "binary") in N fragments, the k-th (from 0) being SIZE bytes of the
 //     letter 'a'+k;
 //   - a command the peer cannot carry out (a browser cannot ping or
-//     fragment) is answered with the text message "unsupported:NAME".
+//     fragment, Python's websockets cannot close without a status code) is
+//     answered with the text message "unsupported:NAME".
 //
 // When a connection ends the peer reports, as a JSON line on its standard
 // output for the programs (interop/node/peer.mjs, interop/node/browser.mjs,

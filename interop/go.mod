@@ -10,4 +10,7 @@ require (
 	github.com/wspipe/wspipe v0.0.0-00010101000000-000000000000
 )
 
-require golang.org/x/sync v0.25.0 // indirect
+require (
+	github.com/klauspost/compress v1.20.4 // indirect
+	golang.org/x/sync v0.25.0 // indirect
+)

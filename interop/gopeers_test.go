@@ -40,10 +40,10 @@ func gorillaPeer(c *gorilla.Conn, id string, h *hub) {
 		}
 		return nil
 	})
-	pinged := ""
+	pinging, pinged := false, ""
 	c.SetPongHandler(func(data string) error {
-		if pinged != "" && data == pinged {
-			pinged = ""
+		if pinging && data == pinged {
+			pinging = false
 			return c.WriteMessage(gorilla.TextMessage, []byte("pong:"+data))
 		}
 		return nil
@@ -67,12 +67,11 @@ func gorillaPeer(c *gorilla.Conn, id string, h *hub) {
 			name, arg, _ := strings.Cut(cmd, ":")
 			switch name {
 			case "close":
-				codeStr, reason, _ := strings.Cut(arg, ":")
-				code, _ := strconv.Atoi(codeStr)
+				code, reason := closeArgs(arg)
 				closeSent = true
 				err = c.WriteControl(gorilla.CloseMessage, gorilla.FormatCloseMessage(code, reason), deadline())
 			case "ping":
-				pinged = arg
+				pinging, pinged = true, arg
 				err = c.WriteControl(gorilla.PingMessage, []byte(arg), deadline())
 			case "protocol":
 				err = c.WriteMessage(gorilla.TextMessage, []byte("protocol:"+c.Subprotocol()))
@@ -97,6 +96,17 @@ func gorillaPeer(c *gorilla.Conn, id string, h *hub) {
 			h.post(report{ID: id, Event: "error", Error: err.Error()})
 		}
 	}
+}
+
+// closeArgs parses a close command's "CODE:REASON"; an empty CODE is
+// 1005, which both libraries send as a close frame without a status code.
+func closeArgs(arg string) (int, string) {
+	codeStr, reason, _ := strings.Cut(arg, ":")
+	if codeStr == "" {
+		return 1005, reason
+	}
+	code, _ := strconv.Atoi(codeStr)
+	return code, reason
 }
 
 // writePieces parses a frag command's "TYPE:N:SIZE" and writes the pieces
@@ -145,8 +155,7 @@ func coderPeer(c *coder.Conn, id string, h *hub) {
 			name, arg, _ := strings.Cut(cmd, ":")
 			switch name {
 			case "close":
-				codeStr, reason, _ := strings.Cut(arg, ":")
-				code, _ := strconv.Atoi(codeStr)
+				code, reason := closeArgs(arg)
 				// Close runs the whole handshake and returns nil only if
 				// the peer's close frame carried the same code.
 				if err := c.Close(coder.StatusCode(code), reason); err != nil {

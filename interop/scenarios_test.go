@@ -207,7 +207,7 @@ func runScenarios(t *testing.T, p pairing) {
 			finish(t, ctx, l)
 			t.Skipf("%s cannot send pings", p.peer)
 		}
-		for _, payload := range []string{"peer-ping-1", "peer-ping-2"} {
+		for _, payload := range []string{"peer-ping-1", "", strings.Repeat("p", 125)} {
 			expectText(t, ctx, l, "cmd:ping:"+payload, "pong:"+payload)
 		}
 		finish(t, ctx, l)
@@ -245,6 +245,47 @@ func runScenarios(t *testing.T, p pairing) {
 		}
 		if _, _, err := l.c.ReadMessage(ctx, nil); !errors.Is(err, pipeline.ErrClosed) {
 			t.Errorf("ReadMessage after Close: %v, want an error matching ErrClosed", err)
+		}
+		waitDone(t, l)
+	})
+
+	scenario("close/peer-closes-without-status", short, connCfg{}, func(t *testing.T, ctx context.Context, l *link) {
+		send(t, ctx, l, pipeline.Text, []byte("cmd:close::"))
+		_, msg, err := l.c.ReadMessage(ctx, nil)
+		if string(msg) == "unsupported:close" {
+			finish(t, ctx, l)
+			t.Skipf("%s cannot send a close frame without a status code", p.peer)
+		}
+		var ce *pipeline.CloseError
+		if !errors.As(err, &ce) || ce.Code != pipeline.CloseCode(1005) || ce.Reason != "" {
+			t.Fatalf("ReadMessage after the peer's close: %q, %v; want *pipeline.CloseError{1005, \"\"}", msg, err)
+		}
+		// wspipe answers with no status code either, which the peer
+		// reports as 1005.
+		if r := peerReport(t, ctx, l); r.Code != 1005 {
+			t.Errorf("%s got close code %d back, want 1005 (no status)", p.peer, r.Code)
+		}
+		waitDone(t, l)
+	})
+	// The longest reason a close frame can carry: 123 bytes, multi-byte
+	// characters included.
+	longReason := strings.Repeat("é", 60) + "✓"
+	scenario("close/peer-closes-long-reason", short, connCfg{}, func(t *testing.T, ctx context.Context, l *link) {
+		send(t, ctx, l, pipeline.Text, []byte(fmt.Sprintf("cmd:close:%d:%s", peerCloseCode, longReason)))
+		_, msg, err := l.c.ReadMessage(ctx, nil)
+		var ce *pipeline.CloseError
+		if !errors.As(err, &ce) || ce.Code != peerCloseCode || ce.Reason != longReason {
+			t.Fatalf("ReadMessage after the peer's close: %q, %v; want *pipeline.CloseError{%d, %q}", msg, err, peerCloseCode, longReason)
+		}
+		peerReport(t, ctx, l)
+		waitDone(t, l)
+	})
+	scenario("close/wspipe-closes-long-reason", short, connCfg{}, func(t *testing.T, ctx context.Context, l *link) {
+		if err := l.c.Close(ourCloseCode, longReason); err != nil {
+			t.Fatalf("Close: %v", err)
+		}
+		if r := peerReport(t, ctx, l); r.Code != ourCloseCode || r.Reason != longReason {
+			t.Errorf("%s saw close %d %q, want %d %q", p.peer, r.Code, r.Reason, ourCloseCode, longReason)
 		}
 		waitDone(t, l)
 	})

@@ -41,8 +41,9 @@ function serve(ws, id) {
     }
     const [cmd, ...args] = text.slice(4).split(":");
     switch (cmd) {
-      case "close":
-        ws.close(Number(args[0]), args.slice(1).join(":"));
+      case "close": // no code: a close frame without a status code
+        if (args[0] === "") ws.close();
+        else ws.close(Number(args[0]), args.slice(1).join(":"));
         break;
       case "ping": {
         const payload = args.join(":");

@@ -39,6 +39,9 @@ async def command(ws, text):
     cmd, _, arg = text.partition(":")
     if cmd == "close":
         code, _, reason = arg.partition(":")
+        if not code:  # the API always sends a status code
+            await ws.send("unsupported:close")
+            return
         await ws.close(int(code), reason)
     elif cmd == "ping":
         pong = await ws.ping(arg.encode())
