@@ -140,15 +140,15 @@ type serverPeer struct {
 // ---------------------------------------------------------------------------
 // External peers: the programs in node/ and python/.
 
-const interopHowTo = "set WSPIPE_INTEROP=1 to run it (bash scripts/test.sh does, after installing the peers: " +
-	"apt-get install chromium python3-websockets nodejs npm; cd interop/node && npm ci)"
+const interopHowTo = "the peers come from apt-get install chromium python3-websockets nodejs npm " +
+	"and cd interop/node && npm ci (bash scripts/test.sh does both and sets WSPIPE_INTEROP=1)"
 
 // requireExternal skips the test unless WSPIPE_INTEROP=1. With it, a
 // missing peer is a failure.
 func requireExternal(t *testing.T, peer string) {
 	t.Helper()
 	if os.Getenv("WSPIPE_INTEROP") != "1" {
-		t.Skipf("interop test against %s: %s", peer, interopHowTo)
+		t.Skipf("interop test against %s: set WSPIPE_INTEROP=1 to run it; %s", peer, interopHowTo)
 	}
 }
 
