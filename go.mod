@@ -2,4 +2,7 @@ module github.com/wspipe/wspipe
 
 go 1.26.0
 
-require golang.org/x/sync v0.25.0 // indirect
+require (
+	github.com/klauspost/compress v1.20.4
+	golang.org/x/sync v0.25.0 // indirect
+)

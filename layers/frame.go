@@ -120,12 +120,15 @@ func (e utf8Error) Error() string { return "websocket: invalid UTF-8: " + string
 func (e utf8Error) Unwrap() error { return ErrInvalidUTF8 }
 
 // CloseCodeFor returns the close code an endpoint sends when a layer fails
-// with err: 1002, 1007 or 1009 for the layers' errors, 1011 otherwise.
+// with err: 1002, 1007 or 1009 for the layers' errors (1007 also for
+// ErrInvalidCompressed), 1011 otherwise.
 func CloseCodeFor(err error) CloseCode {
 	switch {
 	case errors.Is(err, ErrProtocol):
 		return CloseProtocolError
 	case errors.Is(err, ErrInvalidUTF8):
+		return CloseInvalidPayload
+	case errors.Is(err, ErrInvalidCompressed): // permessage-deflate (deflate.go)
 		return CloseInvalidPayload
 	case errors.Is(err, ErrTooBig):
 		return CloseMessageTooBig
