@@ -176,6 +176,7 @@ func runClientCase(r reporter, sut clientUnderTest, tc clientCase) (failed bool)
 		done:   make(chan struct{}),
 	}
 	if s.accept(ln, deadline) {
+		s.reading = true
 		go s.readLoop()
 		tc.run(s)
 	}
@@ -267,6 +268,7 @@ type fuzzConn struct {
 	events   chan clientEvent
 	quit     chan struct{} // closed by finish
 	done     chan struct{} // closed when the reader returns
+	reading  bool          // the reader was started
 	last     *clientEvent  // the reader's final event, once consumed
 	writeErr error
 
@@ -877,6 +879,8 @@ func (s *fuzzConn) finish() {
 	close(s.quit)
 	if s.nc != nil {
 		s.nc.Close()
+	}
+	if s.reading {
 		<-s.done
 		if !s.failed && !s.closed {
 			s.errorf("the case ended before the connection's closing handshake")
