@@ -212,7 +212,12 @@ func cText(p []byte) clientEvent { return clientEvent{kind: ceMessage, opcode: o
 func cBin(p []byte) clientEvent  { return clientEvent{kind: ceMessage, opcode: opBinary, data: p} }
 func cPong(p []byte) clientEvent { return clientEvent{kind: cePong, data: p} }
 
+// matches reports whether e is the expected event w: the same message,
+// ping or pong, or a close frame with the same code (whatever its reason).
 func (e clientEvent) matches(w clientEvent) bool {
+	if e.kind == ceClose || w.kind == ceClose {
+		return e.kind == w.kind && e.code == w.code
+	}
 	return e.kind == w.kind && e.opcode == w.opcode && bytesEqual(e.data, w.data)
 }
 
