@@ -20,6 +20,7 @@ type Conn struct {
 
 	subprotocol string
 	layers      []Layer
+	pmd         *deflateState // permessage-deflate, if negotiated
 
 	g errgroup.Group
 
@@ -74,7 +75,14 @@ type Conn struct {
 // handshake, for role. buffered holds bytes read past the handshake (the
 // start of the frame stream); opts may be nil.
 func NewConn(raw net.Conn, buffered []byte, role layers.Role, opts *Options) *Conn {
+	return newConn(raw, buffered, role, opts, nil)
+}
+
+// newConn is NewConn with permessage-deflate state, set before the reader
+// goroutine starts.
+func newConn(raw net.Conn, buffered []byte, role layers.Role, opts *Options, pmd *deflateState) *Conn {
 	c := &Conn{
+		pmd:        pmd,
 		raw:        raw,
 		role:       role,
 		opts:       opts.withDefaults(),
@@ -93,6 +101,13 @@ func NewConn(raw net.Conn, buffered []byte, role layers.Role, opts *Options) *Co
 	c.mr.OnControl = c.onControl
 	if c.opts.MaxMessageSize > 0 {
 		c.mr.MaxMessageSize = c.opts.MaxMessageSize
+	}
+	if pmd != nil {
+		c.fr.MessageRSV = layers.RSV1
+		if c.opts.MaxMessageSize > 0 {
+			// Exact limits apply per message in beginMessage.
+			c.mr.MaxMessageSize = wireLimit(c.opts.MaxMessageSize)
+		}
 	}
 	c.in.c = c
 	if c.opts.Layers != nil {

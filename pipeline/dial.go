@@ -19,17 +19,36 @@ import (
 // holds the start of the refusal's body). See handshake.Client.Dial for the
 // errors.
 //
-// A Conn does not implement extensions yet (frames with RSV bits set are
-// a protocol error), so hc should not offer any the server might accept.
+// With opts.Compression set, the permessage-deflate offer it holds is
+// added to hc's extension offers; a malformed answer fails the dial.
 func Dial(ctx context.Context, url string, hc *handshake.Client, opts *Options) (*Conn, *http.Response, error) {
 	if hc == nil {
 		hc = &handshake.Client{}
+	}
+	var cfg *Compression
+	if opts != nil && opts.Compression != nil {
+		cfg = opts.Compression
+		h := *hc
+		h.Extensions = append(append([]handshake.Extension(nil), hc.Extensions...), cfg.Offer.Extension())
+		hc = &h
 	}
 	res, resp, err := hc.Dial(ctx, url)
 	if err != nil {
 		return nil, resp, err
 	}
-	c := NewConn(res.Conn, res.Buffered, layers.RoleClient, opts)
+	var pmd *deflateState
+	if cfg != nil {
+		if ext, ok := findDeflate(res.Extensions); ok {
+			p, err := handshake.ParseDeflateResponse(ext, cfg.Offer)
+			if err != nil {
+				// RFC 7692 section 5: fail the connection on a bad answer.
+				res.Conn.Close()
+				return nil, resp, err
+			}
+			pmd = newDeflateState(layers.RoleClient, p, cfg)
+		}
+	}
+	c := newConn(res.Conn, res.Buffered, layers.RoleClient, opts, pmd)
 	c.subprotocol = res.Subprotocol
 	return c, resp, nil
 }

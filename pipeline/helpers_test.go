@@ -4,9 +4,11 @@ import (
 	"bufio"
 	"crypto/rand"
 	"encoding/base64"
+	"io"
 	"net"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/wspipe/wspipe/handshake"
 	"github.com/wspipe/wspipe/layers"
@@ -74,4 +76,60 @@ func maskedFrame(fin bool, op layers.Opcode, payload []byte) []byte {
 	b = append(b, payload...)
 	layers.Mask(h.Mask, 0, b[start:])
 	return b
+}
+
+// rawClientExt is rawClient offering extensions; it checks they were accepted.
+func rawClientExt(t testing.TB, addr, ext string) (net.Conn, *bufio.Reader) {
+	t.Helper()
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	req := "GET / HTTP/1.1\r\nHost: " + addr + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n" +
+		"Sec-WebSocket-Extensions: " + ext + "\r\n\r\n"
+	if _, err := nc.Write([]byte(req)); err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(nc)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil || resp.StatusCode != 101 || resp.Header.Get("Sec-WebSocket-Extensions") == "" {
+		t.Fatalf("handshake: %v %v", resp, err)
+	}
+	return nc, br
+}
+
+// rawConn sends and receives single frames by hand.
+type rawConn struct {
+	nc net.Conn
+	br *bufio.Reader
+}
+
+func (r *rawConn) send(t testing.TB, h layers.Header, payload []byte) {
+	t.Helper()
+	h.Masked, h.Mask, h.Length = true, [4]byte{9, 8, 7, 6}, int64(len(payload))
+	b := layers.AppendHeader(nil, h)
+	start := len(b)
+	b = append(b, payload...)
+	layers.Mask(h.Mask, 0, b[start:])
+	if _, err := r.nc.Write(b); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (r *rawConn) recv(t testing.TB) (layers.Header, []byte) {
+	t.Helper()
+	r.nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	fr := layers.NewFrameReader(r.br, layers.RoleClient)
+	fr.MessageRSV = layers.RSV1
+	h, err := fr.Next()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := io.ReadAll(fr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h, p
 }

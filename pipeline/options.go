@@ -82,6 +82,9 @@ type Options struct {
 	// an upgrading HTTP handler can return at once: the lightest way to hold
 	// many connections. A non-nil error closes the connection with 1011.
 	OnMessage func(c *Conn, typ MessageType, r io.Reader) error
+	// Compression, if set, offers (Dial) or accepts (Accept) the
+	// permessage-deflate extension.
+	Compression *Compression
 	// OnClose, if set, is called once when the connection's reading ends,
 	// with the reason (a *CloseError after the peer's close).
 	OnClose func(c *Conn, err error)

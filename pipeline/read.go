@@ -277,6 +277,18 @@ func (c *Conn) NextReader(ctx context.Context) (MessageType, io.Reader, error) {
 // beginMessage arms the read chain for a message of type op.
 func (c *Conn) beginMessage(op layers.Opcode) {
 	var r io.Reader = &c.mr
+	if d := c.pmd; d != nil {
+		if c.mr.Header().Rsv&layers.RSV1 != 0 {
+			d.inf.Reset(r, d.readWin)
+			r = &d.inf
+		}
+		// The limit counts the message's bytes as the application sees
+		// them: a small frame cannot inflate past it (RFC 7692 bombs).
+		if max := c.opts.MaxMessageSize; max > 0 {
+			d.lim.Reset(r, max)
+			r = &d.lim
+		}
+	}
 	if op == layers.OpText {
 		c.ur.Reset(r)
 		r = &c.ur
@@ -351,5 +363,6 @@ func (c *Conn) deadCause() error {
 // isInputError reports whether err is the peer's bad input, which fails
 // the connection with a close code of its own.
 func isInputError(err error) bool {
-	return errors.Is(err, layers.ErrProtocol) || errors.Is(err, layers.ErrInvalidUTF8) || errors.Is(err, layers.ErrTooBig)
+	return errors.Is(err, layers.ErrProtocol) || errors.Is(err, layers.ErrInvalidUTF8) ||
+		errors.Is(err, layers.ErrTooBig) || errors.Is(err, layers.ErrInvalidCompressed)
 }

@@ -330,7 +330,8 @@ func (c *Conn) writeDirect(ctx context.Context, f *outFrame) error {
 
 // messageWriter is the io.WriteCloser NextWriter hands out. Small writes
 // fill a pooled buffer that is sent as one frame when full; a large write
-// on a server goes out without a copy.
+// on a server goes out without a copy. With permessage-deflate, writes go
+// through the Deflater first, once the message has passed the threshold.
 type messageWriter struct {
 	c       *Conn
 	ctx     context.Context
@@ -339,14 +340,27 @@ type messageWriter struct {
 	n       int // payload bytes in buf after the header room
 	open    bool
 	started bool
+	mode    writeMode
+	pending []byte // a message's first bytes while it may still go uncompressed
 	err     error
 	keys    *layers.MaskKeys // a client's; allocated on first use
 }
 
+type writeMode uint8
+
+const (
+	modeRaw     writeMode = iota // sent as written
+	modePending                  // compressed once it reaches the threshold
+	modeDeflate                  // compressed
+)
+
 // NextWriter waits for the previous outgoing message to finish (or ctx to
 // end) and returns a writer for a new message of type typ. Close sends its
-// final frame. Messages never interleave.
+// final frame. Messages never interleave. With permessage-deflate
+// negotiated, typ|Uncompressed sends this message uncompressed.
 func (c *Conn) NextWriter(ctx context.Context, typ MessageType) (io.WriteCloser, error) {
+	noCompress := typ&Uncompressed != 0
+	typ &^= Uncompressed
 	if typ != Text && typ != Binary {
 		return nil, errBadType
 	}
@@ -355,6 +369,10 @@ func (c *Conn) NextWriter(ctx context.Context, typ MessageType) (io.WriteCloser,
 	}
 	w := &c.mw
 	w.ctx, w.op, w.n, w.open, w.started, w.err = ctx, layers.Opcode(typ), 0, true, false, nil
+	w.mode = modeRaw
+	if c.pmd != nil && !noCompress {
+		w.mode = modePending
+	}
 	var wc io.WriteCloser = w
 	for _, l := range c.layers {
 		wc = l.WrapWriter(typ, wc)
@@ -396,9 +414,57 @@ func (w *messageWriter) Write(p []byte) (int, error) {
 	if w.err != nil {
 		return 0, w.err
 	}
+	if w.mode == modePending {
+		if len(w.pending)+len(p) < w.c.pmd.threshold {
+			w.pending = append(w.pending, p...)
+			return len(p), nil
+		}
+		w.startDeflate()
+	}
+	if w.mode == modeDeflate {
+		n, err := w.c.pmd.def.Write(p)
+		if err != nil && w.err == nil {
+			w.err = err
+		}
+		return n, err
+	}
+	return w.writeRaw(p)
+}
+
+// startDeflate switches the message to compression, feeding it what was
+// held back.
+func (w *messageWriter) startDeflate() {
+	d := w.c.pmd
+	w.mode = modeDeflate
+	d.def.Reset((*rawWriter)(w), d.writeWin, d.writeBits, d.level)
+	if len(w.pending) > 0 {
+		if _, err := d.def.Write(w.pending); err != nil && w.err == nil {
+			w.err = err
+		}
+		w.pending = w.pending[:0]
+	}
+}
+
+// rawWriter is a messageWriter seen as the Deflater's destination.
+type rawWriter messageWriter
+
+func (r *rawWriter) Write(p []byte) (int, error) { return (*messageWriter)(r).writeRaw(p) }
+
+// writeRaw frames p as it is: into the buffer, or on its own when large.
+func (w *messageWriter) writeRaw(p []byte) (int, error) {
+	if w.err != nil {
+		return 0, w.err
+	}
 	size := w.c.opts.WriteBufferSize
 	written := 0
 	for len(p) > 0 {
+		if w.n == size {
+			// Full: send it now that more follows, so the final frame is
+			// never an empty one.
+			if err := w.flush(false); err != nil {
+				return written, err
+			}
+		}
 		if w.n == 0 && len(p) >= size && w.c.role == layers.RoleServer && w.c.opts.Overflow == OverflowBlock {
 			// Large write: send it as its own frame, not copied.
 			err := w.c.submit(w.ctx, outFrame{h: w.header(false, len(p)), data: p, direct: true})
@@ -415,29 +481,39 @@ func (w *messageWriter) Write(p []byte) (int, error) {
 		if w.buf == nil {
 			w.buf = bufPool(headerRoom + size).Get().(*[]byte)
 		}
-		k := copy((*w.buf)[headerRoom+w.n:], p)
+		k := copy((*w.buf)[headerRoom+w.n:headerRoom+size], p)
 		w.n += k
 		written += k
 		p = p[k:]
-		if w.n == size {
-			if err := w.flush(false); err != nil {
-				return written, err
-			}
-		}
 	}
 	return written, nil
 }
 
-// ReadFrom reads r into the message, filling frame buffers directly.
+// onlyWriter hides a writer's ReadFrom from io.CopyBuffer.
+type onlyWriter struct{ io.Writer }
+
+// ReadFrom reads r into the message, filling frame buffers directly when
+// the message is not compressed.
 func (w *messageWriter) ReadFrom(r io.Reader) (int64, error) {
 	if !w.open {
 		return 0, ErrClosed
 	}
 	size := w.c.opts.WriteBufferSize
+	if w.mode != modeRaw {
+		pool := bufPool(size)
+		scratch := pool.Get().(*[]byte)
+		defer pool.Put(scratch)
+		return io.CopyBuffer(onlyWriter{w}, r, *scratch)
+	}
 	var total int64
 	for {
 		if w.err != nil {
 			return total, w.err
+		}
+		if w.n == size {
+			if err := w.flush(false); err != nil {
+				return total, err
+			}
 		}
 		if w.buf == nil {
 			w.buf = bufPool(headerRoom + size).Get().(*[]byte)
@@ -445,11 +521,6 @@ func (w *messageWriter) ReadFrom(r io.Reader) (int64, error) {
 		n, err := r.Read((*w.buf)[headerRoom+w.n : headerRoom+size])
 		w.n += n
 		total += int64(n)
-		if w.n == size {
-			if ferr := w.flush(false); ferr != nil {
-				return total, ferr
-			}
-		}
 		if err == io.EOF {
 			return total, nil
 		}
@@ -460,11 +531,13 @@ func (w *messageWriter) ReadFrom(r io.Reader) (int64, error) {
 }
 
 func (w *messageWriter) header(fin bool, n int) layers.Header {
-	op := w.op
+	h := layers.Header{Fin: fin, Opcode: w.op, Length: int64(n)}
 	if w.started {
-		op = layers.OpContinuation
+		h.Opcode = layers.OpContinuation
+	} else if w.mode == modeDeflate {
+		h.Rsv = layers.RSV1 // a compressed message (RFC 7692 section 6)
 	}
-	return layers.Header{Fin: fin, Opcode: op, Length: int64(n)}
+	return h
 }
 
 // flush sends the buffered payload as a frame.
@@ -499,6 +572,18 @@ func (w *messageWriter) flush(fin bool) error {
 func (w *messageWriter) Close() error {
 	if !w.open {
 		return ErrClosed
+	}
+	switch w.mode {
+	case modePending: // short: not worth compressing
+		w.mode = modeRaw
+		if len(w.pending) > 0 {
+			w.writeRaw(w.pending)
+			w.pending = w.pending[:0]
+		}
+	case modeDeflate:
+		if err := w.c.pmd.def.Close(); err != nil && w.err == nil {
+			w.err = err
+		}
 	}
 	err := w.err
 	if err == nil {

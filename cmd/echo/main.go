@@ -90,6 +90,7 @@ type config struct {
 	tlsCert         string // with tlsKey: serve wss:// and https://
 	tlsKey          string
 	ping            time.Duration // heartbeat interval; 0 turns it off
+	compress        bool          // accept permessage-deflate
 }
 
 func main() {
@@ -117,6 +118,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 5*time.Second, "how long a graceful shutdown may take")
 	fs.BoolVar(&c.verbose, "v", false, "log at debug level")
 	fs.DurationVar(&c.ping, "ping", 30*time.Second, "heartbeat: ping each connection this often and drop it if no pong comes within the same time; 0 turns it off")
+	fs.BoolVar(&c.compress, "compress", true, "accept permessage-deflate (RFC 7692) from clients that offer it")
 	fs.StringVar(&c.tlsCert, "tls-cert", "", "PEM certificate `file`; with -tls-key, serve wss:// (TLS)")
 	fs.StringVar(&c.tlsKey, "tls-key", "", "PEM private key `file` for -tls-cert")
 	fs.Usage = func() {
@@ -266,6 +268,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		Page:    pageHandler(),
 		Logger:  logger,
 	}
+	if cfg.compress {
+		h.Options.Compression = &pipeline.Compression{}
+	}
 	mux := http.NewServeMux()
 	mux.Handle(muxPattern(cfg.path), h)
 
@@ -298,7 +303,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		origins = strings.Join(cfg.origins, ",")
 	}
 	logger.Info("listening", "addr", ln.Addr().String(), "path", cfg.path,
-		"reply", cfg.reply, "max_message", cfg.maxMessage, "origins", origins)
+		"reply", cfg.reply, "max_message", cfg.maxMessage, "origins", origins, "compress", cfg.compress)
 	fmt.Fprintln(stdout, publicURL(scheme, cfg.addr, ln.Addr(), cfg.path))
 
 	serveErr := make(chan error, 1)

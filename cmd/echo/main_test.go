@@ -26,6 +26,7 @@ func TestDefaults(t *testing.T) {
 		maxMessage:      32 << 20,
 		shutdownTimeout: 5 * time.Second,
 		ping:            30 * time.Second,
+		compress:        true,
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("defaults = %+v, want %+v", c, want)

@@ -1,0 +1,90 @@
+package pipeline
+
+import (
+	"github.com/wspipe/wspipe/handshake"
+	"github.com/wspipe/wspipe/layers"
+)
+
+// Compression turns on permessage-deflate (RFC 7692) for Accept, AcceptConn
+// and Dial. Messages are compressed and decompressed by layers in the
+// chain; the heavy compressor and decompressor state comes from shared
+// pools for the length of one message, and a connection keeps only the
+// history that context takeover needs (layers.Window, at most 32 KiB per
+// direction, and only as much as has been sent).
+type Compression struct {
+	// Policy is the server's policy for the client's offers.
+	Policy handshake.DeflatePolicy
+	// Offer is what a client offers.
+	Offer handshake.DeflateOffer
+	// Level is the compression level, 1 (fastest, the default) to 9, or
+	// layers.DeflateHuffmanOnly.
+	Level int
+	// Threshold is the size under which a message is sent uncompressed;
+	// zero means DefaultCompressThreshold, negative compresses every
+	// non-empty message. A single message can opt out with Uncompressed.
+	Threshold int
+}
+
+// DefaultCompressThreshold is the default Compression.Threshold: below it,
+// the deflate framing costs more than it saves.
+const DefaultCompressThreshold = 128
+
+// Uncompressed, or'ed into a MessageType given to NextWriter or
+// WriteMessage, sends that message uncompressed on a connection with
+// permessage-deflate.
+const Uncompressed MessageType = 0x100
+
+// deflateState is a connection's permessage-deflate state.
+type deflateState struct {
+	readBits, writeBits int
+	readWin, writeWin   *layers.Window // nil: no context takeover that way
+	level, threshold    int
+	inf                 layers.Inflater
+	lim                 layers.LimitReader
+	def                 layers.Deflater
+}
+
+// newDeflateState sets up compression for role with the negotiated params.
+func newDeflateState(role layers.Role, p handshake.DeflateParams, cfg *Compression) *deflateState {
+	d := &deflateState{level: cfg.Level, threshold: cfg.Threshold}
+	if d.level == 0 {
+		d.level = layers.DeflateDefault
+	}
+	if d.threshold == 0 {
+		d.threshold = DefaultCompressThreshold
+	}
+	if d.threshold < 0 {
+		d.threshold = 1
+	}
+	// What we compress goes the way of our role; what we inflate, the other.
+	writeBits, writeNoCtx := p.ServerMaxWindowBits, p.ServerNoContextTakeover
+	readBits, readNoCtx := p.ClientMaxWindowBits, p.ClientNoContextTakeover
+	if role == layers.RoleClient {
+		writeBits, readBits = readBits, writeBits
+		writeNoCtx, readNoCtx = readNoCtx, writeNoCtx
+	}
+	d.writeBits, d.readBits = writeBits, readBits
+	if !writeNoCtx {
+		d.writeWin = layers.NewWindow(writeBits)
+	}
+	if !readNoCtx {
+		d.readWin = layers.NewWindow(readBits)
+	}
+	return d
+}
+
+// findDeflate returns the accepted permessage-deflate extension, if any.
+func findDeflate(exts []handshake.Extension) (handshake.Extension, bool) {
+	for _, e := range exts {
+		if e.Name == "permessage-deflate" {
+			return e, true
+		}
+	}
+	return handshake.Extension{}, false
+}
+
+// wireLimit is the bound on a compressed message's wire payload when the
+// message limit is max: DEFLATE can expand incompressible data a little
+// (5 bytes per 64 KiB stored block), so the exact limit applies to the
+// inflated bytes instead.
+func wireLimit(max int64) int64 { return max + max/1024 + 1024 }
