@@ -9,14 +9,16 @@ import (
 	"net/http"
 	"sync"
 
-	"github.com/gorilla/websocket"
+	gorilla "github.com/gorilla/websocket"
 
 	"github.com/wspipe/wspipe/echo"
 	"github.com/wspipe/wspipe/handshake"
 )
 
-// Libs are the names New accepts, in the order results are printed.
-var Libs = []string{"wspipe", "gorilla"}
+// Libs are the names New accepts, in the order results are printed: the
+// libraries whose servers are net/http handlers. Start serves these and
+// the others (gobwas, nbio, tcp), which own their listener.
+var Libs = []string{"wspipe", "gorilla", "coder", "gws"}
 
 // Server is an echo server as an http.Handler with a way to end its
 // connections.
@@ -27,15 +29,19 @@ type Server interface {
 	Shutdown(ctx context.Context) error
 }
 
-// New returns the echo server of lib ("wspipe" or "gorilla").
+// New returns the echo server of lib, one of Libs.
 func New(lib string) (Server, error) {
 	switch lib {
 	case "wspipe":
 		return Wspipe(), nil
 	case "gorilla":
 		return Gorilla(), nil
+	case "coder":
+		return Coder(), nil
+	case "gws":
+		return GWS(), nil
 	}
-	return nil, fmt.Errorf("unknown library %q (want wspipe or gorilla)", lib)
+	return nil, fmt.Errorf("unknown library %q (want one of %v)", lib, Libs)
 }
 
 // Wspipe is wspipe's echo service, echo.Handler, with the default options.
@@ -51,15 +57,15 @@ func Wspipe() Server {
 // form echo.Handler also uses.
 func Gorilla() Server {
 	return &gorillaEcho{
-		up:    websocket.Upgrader{CheckOrigin: func(*http.Request) bool { return true }},
-		conns: make(map[*websocket.Conn]struct{}),
+		up:    gorilla.Upgrader{CheckOrigin: func(*http.Request) bool { return true }},
+		conns: make(map[*gorilla.Conn]struct{}),
 	}
 }
 
 type gorillaEcho struct {
-	up    websocket.Upgrader
+	up    gorilla.Upgrader
 	mu    sync.Mutex
-	conns map[*websocket.Conn]struct{}
+	conns map[*gorilla.Conn]struct{}
 	wg    sync.WaitGroup
 }
 
