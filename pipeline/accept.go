@@ -27,7 +27,8 @@ func withDeflate(hs *handshake.Server, opts *Options) *handshake.Server {
 	}
 	if opts != nil && opts.Compression != nil && hs.Extensions == nil {
 		h := *hs
-		h.Extensions = opts.Compression.Policy.Extensions()
+		p := opts.Compression.policy()
+		h.Extensions = p.Extensions()
 		return &h
 	}
 	return hs

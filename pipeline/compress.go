@@ -12,7 +12,9 @@ import (
 // history that context takeover needs (layers.Window, at most 32 KiB per
 // direction, and only as much as has been sent).
 type Compression struct {
-	// Policy is the server's policy for the client's offers.
+	// Policy is the server's policy for the client's offers. Window bits
+	// left at zero default to DefaultWindowBits here, not to the 15 of
+	// the zero handshake.DeflatePolicy: set 15 for the largest windows.
 	Policy handshake.DeflatePolicy
 	// Offer is what a client offers.
 	Offer handshake.DeflateOffer
@@ -28,6 +30,26 @@ type Compression struct {
 // DefaultCompressThreshold is the default Compression.Threshold: below it,
 // the deflate framing costs more than it saves.
 const DefaultCompressThreshold = 128
+
+// DefaultWindowBits is the server's default LZ77 window, both for its own
+// compressor and, for clients that allow it (browsers do), for theirs:
+// 4 KiB of history per direction keeps an idle connection with context
+// takeover light (a 15-bit window costs 32 KiB per direction) and
+// re-priming a pooled compressor with it for each message cheap, at a
+// small cost in ratio for typical messages.
+const DefaultWindowBits = 12
+
+// policy is the server policy with pipeline's defaults filled in.
+func (c *Compression) policy() handshake.DeflatePolicy {
+	p := c.Policy
+	if p.ServerMaxWindowBits == 0 {
+		p.ServerMaxWindowBits = DefaultWindowBits
+	}
+	if p.ClientMaxWindowBits == 0 {
+		p.ClientMaxWindowBits = DefaultWindowBits
+	}
+	return p
+}
 
 // Uncompressed, or'ed into a MessageType given to NextWriter or
 // WriteMessage, sends that message uncompressed on a connection with

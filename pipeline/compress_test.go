@@ -17,7 +17,7 @@ import (
 )
 
 // deflateEchoServer echoes with compression enabled on the server.
-func deflateEchoServer(t *testing.T, cfg *Compression, max int64) string {
+func deflateEchoServer(t testing.TB, cfg *Compression, max int64) string {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		opts := &Options{Compression: cfg, MaxMessageSize: max}
 		opts.OnMessage = func(c *Conn, typ MessageType, r io.Reader) error {

@@ -489,8 +489,11 @@ func (w *messageWriter) writeRaw(p []byte) (int, error) {
 	return written, nil
 }
 
-// onlyWriter hides a writer's ReadFrom from io.CopyBuffer.
-type onlyWriter struct{ io.Writer }
+// onlyWriter is a messageWriter without ReadFrom, for io.CopyBuffer; as a
+// pointer type it converts to io.Writer without allocating.
+type onlyWriter messageWriter
+
+func (o *onlyWriter) Write(p []byte) (int, error) { return (*messageWriter)(o).Write(p) }
 
 // ReadFrom reads r into the message, filling frame buffers directly when
 // the message is not compressed.
@@ -503,7 +506,7 @@ func (w *messageWriter) ReadFrom(r io.Reader) (int64, error) {
 		pool := bufPool(size)
 		scratch := pool.Get().(*[]byte)
 		defer pool.Put(scratch)
-		return io.CopyBuffer(onlyWriter{w}, r, *scratch)
+		return io.CopyBuffer((*onlyWriter)(w), r, *scratch)
 	}
 	var total int64
 	for {
