@@ -75,17 +75,31 @@ func stdInflateTail(dict, payload []byte) ([]byte, error) {
 	return io.ReadAll(stdflate.NewReaderDict(src, dict))
 }
 
-// FuzzDeflateWindow compresses random data, cut into messages, at a random
-// window size and level, with or without context takeover, and checks the
+// FuzzDeflateWindow compresses random data, repeated up to 8 times and cut
+// into messages, at a random window size and level, with or without context takeover, and checks the
 // round trip byte for byte through the reference decoder limited to the
 // window (so no back-reference goes further than 1<<bits) and through an
 // Inflater.
 func FuzzDeflateWindow(f *testing.F) {
-	f.Add(jsonText(newRand(22), 5000), uint8(0), uint16(700), int8(1), true)
-	f.Add(jsonText(newRand(23), 20000), uint8(2), uint16(3000), int8(-1), true)
-	f.Add(bytes.Repeat([]byte("abcdefghij"), 300), uint8(1), uint16(0), int8(9), false)
-	f.Add(make([]byte, 4000), uint8(7), uint16(1), int8(5), true)
+	f.Add(jsonText(newRand(22), 1000), uint8(0), uint16(700+7<<9), int8(1), true)
+	f.Add(jsonText(newRand(23), 600), uint8(1), uint16(3000), int8(-1), true)
+	f.Add(bytes.Repeat([]byte("abcdefghij"), 30), uint8(1), uint16(0), int8(9), false)
+	f.Add(make([]byte, 400), uint8(7), uint16(1), int8(5), true)
 	f.Fuzz(func(t *testing.T, data []byte, bitsSeed uint8, cut uint16, level int8, takeover bool) {
+		// Small inputs keep the fuzzer (and its minimizer) fast; repeating
+		// them puts matches at distances around and beyond the window.
+		if len(data) > 1<<10 {
+			data = data[:1<<10]
+		}
+		reps := 1 + int(cut>>9)%8
+		stream := make([]byte, 0, reps*len(data))
+		for j := range reps {
+			stream = append(stream, data...)
+			if len(data) > 0 {
+				stream[len(stream)-1-j%len(data)] ^= byte(j)
+			}
+		}
+		data = stream
 		bits := 8 + int(bitsSeed%8)
 		lvl := int(uint8(level))%12 - 2 // -2..9
 		var sendWin, recvWin *Window
@@ -95,9 +109,15 @@ func FuzzDeflateWindow(f *testing.F) {
 		var d Deflater
 		var z Inflater
 		var hist []byte
-		step := int(cut)%5000 + 1
+		// Up to 12 messages of about equal size, the second one empty when
+		// bit 8 of cut is set.
+		nmsg := 1 + int(cut%12)
+		each := len(data)/nmsg + 1
 		for i := 0; i == 0 || len(data) > 0; i++ {
-			n := min(len(data), step*(i%3+1)/2+i)
+			n := min(len(data), each)
+			if i == 1 && cut&0x100 != 0 {
+				n = 0
+			}
 			msg := data[:n]
 			data = data[n:]
 			payload := deflateMsg(t, &d, sendWin, bits, lvl, msg)
