@@ -1,5 +1,7 @@
-// Package bench compares wspipe with gorilla/websocket. The client is
-// gorilla's in every case, so the server is what differs.
+// Package bench compares wspipe with the net/http-based servers of
+// internal/servers (gorilla/websocket, coder/websocket, lxzan/gws) in one
+// process. The client is gorilla's in every case, so the server is what
+// differs. cmd/compare runs the comparison across processes.
 package bench
 
 import (
