@@ -14,9 +14,21 @@ const websocketGUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 // GUID. The result has no trailing newline. The key is used as given; it is
 // not trimmed or decoded.
 func AcceptKey(key string) string {
-	h := sha1.New()
-	h.Write([]byte(key))
-	h.Write([]byte(websocketGUID))
-	var sum [sha1.Size]byte
-	return base64.StdEncoding.EncodeToString(h.Sum(sum[:0]))
+	var b [28]byte
+	return string(appendAcceptKey(b[:0], key))
+}
+
+// appendAcceptKey appends AcceptKey(key) to dst without allocating for
+// keys of the standard 24 bytes.
+func appendAcceptKey[T string | []byte](dst []byte, key T) []byte {
+	var in [24 + len(websocketGUID)]byte
+	buf := in[:0]
+	if len(key) > 24 {
+		buf = make([]byte, 0, len(key)+len(websocketGUID))
+	}
+	buf = append(append(buf, key...), websocketGUID...)
+	sum := sha1.Sum(buf)
+	var out [28]byte
+	base64.StdEncoding.Encode(out[:], sum[:])
+	return append(dst, out[:]...)
 }

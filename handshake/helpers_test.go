@@ -188,13 +188,46 @@ func viaConn(t *testing.T, s *Server, raw string) outcome {
 	return o
 }
 
-// paths runs f for both entry points.
+// viaRaw runs Server.UpgradeRaw on raw sent over net.Pipe; its result is
+// shown as a *Result without a Request.
+func viaRaw(t *testing.T, s *Server, raw string) outcome {
+	t.Helper()
+	srv, cli := net.Pipe()
+	t.Cleanup(func() { srv.Close(); cli.Close() })
+	cli.SetDeadline(time.Now().Add(10 * time.Second))
+	go cli.Write([]byte(raw))
+	done := make(chan serverResult, 1)
+	go func() {
+		rr, err := s.UpgradeRaw(srv, nil)
+		var res *Result
+		if err == nil {
+			res = &Result{Conn: srv, Buffered: rr.Buffered, Subprotocol: rr.Subprotocol, Extensions: rr.Extensions}
+		}
+		done <- serverResult{res, err}
+	}()
+	r, rerr := readResponse(cli)
+	sr := <-done
+	if rerr != nil {
+		t.Fatalf("client: %v (server error: %v)", rerr, sr.err)
+	}
+	o := outcome{status: r.resp.StatusCode, header: r.resp.Header, body: r.body, res: sr.res, err: sr.err,
+		close: r.resp.Close}
+	if o.status == http.StatusSwitchingProtocols {
+		o.head, o.client = r.head, cli
+	}
+	return o
+}
+
+// paths runs f for every entry point.
 func paths(t *testing.T, f func(t *testing.T, run func(s *Server, raw string) outcome)) {
 	t.Run("Upgrade", func(t *testing.T) {
 		f(t, func(s *Server, raw string) outcome { return viaHTTP(t, s, raw, nil) })
 	})
 	t.Run("UpgradeConn", func(t *testing.T) {
 		f(t, func(s *Server, raw string) outcome { return viaConn(t, s, raw) })
+	})
+	t.Run("UpgradeRaw", func(t *testing.T) {
+		f(t, func(s *Server, raw string) outcome { return viaRaw(t, s, raw) })
 	})
 }
 

@@ -191,21 +191,27 @@ var reservedHeaders = []string{
 
 // response builds the complete 101 response in one buffer.
 func (s *Server) response(n *negotiation) []byte {
-	b := make([]byte, 0, 256)
+	b := appendAcceptKey(make([]byte, 0, 256), n.key)
+	return s.appendResponse(b[len(b):], b, n.subprotocol, n.extensions)
+}
+
+// appendResponse appends the complete 101 response, with the accept value
+// accept, to b.
+func (s *Server) appendResponse(b, accept []byte, subprotocol string, extensions []Extension) []byte {
 	b = append(b, "HTTP/1.1 101 Switching Protocols\r\n"+
 		"Upgrade: websocket\r\n"+
 		"Connection: Upgrade\r\n"+
 		"Sec-WebSocket-Accept: "...)
-	b = append(b, AcceptKey(n.key)...)
+	b = append(b, accept...)
 	b = append(b, "\r\n"...)
-	if n.subprotocol != "" {
+	if subprotocol != "" {
 		b = append(b, "Sec-WebSocket-Protocol: "...)
-		b = append(b, n.subprotocol...)
+		b = append(b, subprotocol...)
 		b = append(b, "\r\n"...)
 	}
-	if len(n.extensions) > 0 {
+	if len(extensions) > 0 {
 		b = append(b, "Sec-WebSocket-Extensions: "...)
-		b = append(b, FormatExtensions(n.extensions)...)
+		b = append(b, FormatExtensions(extensions)...)
 		b = append(b, "\r\n"...)
 	}
 	if len(s.Header) > 0 {

@@ -37,11 +37,13 @@ func withDeflate(hs *handshake.Server, opts *Options) *handshake.Server {
 // AcceptConn runs the server handshake on a raw net.Conn, without net/http,
 // and starts a server Conn on it. On failure the caller closes raw.
 func AcceptConn(raw net.Conn, hs *handshake.Server, opts *Options) (*Conn, error) {
-	res, err := withDeflate(hs, opts).UpgradeConn(raw)
+	// The raw upgrade parses in a pooled buffer and allocates nothing.
+	res, err := withDeflate(hs, opts).UpgradeRaw(raw, nil)
 	if err != nil {
 		return nil, err
 	}
-	return NewServerConn(res, opts), nil
+	return NewServerConn(&handshake.Result{Conn: raw, Buffered: res.Buffered,
+		Subprotocol: res.Subprotocol, Extensions: res.Extensions}, opts), nil
 }
 
 // NewServerConn starts a server Conn on the stream a handshake yielded.
