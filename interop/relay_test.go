@@ -16,9 +16,14 @@ import (
 // frameInfo is one frame header seen on the wire.
 type frameInfo struct {
 	Fin    bool
+	Rsv    byte // the RSV1, RSV2, RSV3 bits as 4, 2, 1
 	Opcode byte
 	Length int64
 }
+
+// Rsv1 reports the RSV1 bit, which permessage-deflate sets on the first
+// frame of a compressed message.
+func (f frameInfo) Rsv1() bool { return f.Rsv&4 != 0 }
 
 func (f frameInfo) String() string {
 	names := map[byte]string{0: "cont", 1: "text", 2: "binary", 8: "close", 9: "ping", 10: "pong"}
@@ -30,15 +35,22 @@ func (f frameInfo) String() string {
 	if f.Fin {
 		fin = "+fin"
 	}
+	for i, bit := range []string{"+rsv1", "+rsv2", "+rsv3"} {
+		if f.Rsv&(4>>i) != 0 {
+			fin += bit
+		}
+	}
 	return fmt.Sprintf("%s%s(%d)", name, fin, f.Length)
 }
 
 // frameTap parses the frame headers of one direction of a WebSocket
 // connection as bytes go by: first the HTTP head up to the blank line,
-// then frames, whose payloads it skips without keeping them.
+// which it keeps (up to maxHead bytes), then frames, whose payloads it
+// skips without keeping them.
 type frameTap struct {
 	mu     sync.Mutex
 	inHead bool
+	head   []byte // the HTTP head, "\r\n\r\n" included
 	tail   []byte // the last bytes of the HTTP head, to find "\r\n\r\n"
 	hdr    []byte // an incomplete frame header
 	skip   int64  // payload bytes still to skip
@@ -55,9 +67,11 @@ func (t *frameTap) Write(p []byte) (int, error) {
 		buf := append(t.tail, p...)
 		i := bytes.Index(buf, []byte("\r\n\r\n"))
 		if i < 0 {
+			t.keepHead(p)
 			t.tail = append([]byte(nil), buf[max(0, len(buf)-3):]...)
 			return n, nil
 		}
+		t.keepHead(p[:i+4-len(t.tail)])
 		t.inHead = false
 		p = buf[i+4:]
 	}
@@ -79,13 +93,35 @@ func (t *frameTap) Write(p []byte) (int, error) {
 	return n, nil
 }
 
+// maxHead bounds the HTTP head a frameTap keeps.
+const maxHead = 16 << 10
+
+func (t *frameTap) keepHead(p []byte) {
+	t.head = append(t.head, p[:min(len(p), maxHead-len(t.head))]...)
+}
+
+// headerValues returns the values of the header field name in the HTTP
+// head, each line's value trimmed, in order.
+func (t *frameTap) headerValues(name string) []string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var vals []string
+	for _, line := range strings.Split(string(t.head), "\r\n")[1:] {
+		k, v, ok := strings.Cut(line, ":")
+		if ok && strings.EqualFold(strings.TrimSpace(k), name) {
+			vals = append(vals, strings.TrimSpace(v))
+		}
+	}
+	return vals
+}
+
 // parseFrameHeader parses a complete frame header, reporting false while b
 // is still too short.
 func parseFrameHeader(b []byte) (frameInfo, bool) {
 	if len(b) < 2 {
 		return frameInfo{}, false
 	}
-	f := frameInfo{Fin: b[0]&0x80 != 0, Opcode: b[0] & 0x0f}
+	f := frameInfo{Fin: b[0]&0x80 != 0, Rsv: b[0] >> 4 & 7, Opcode: b[0] & 0x0f}
 	size := 2
 	n := int64(b[1] & 0x7f)
 	switch n {
