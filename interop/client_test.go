@@ -3,9 +3,11 @@ package interop
 import (
 	"context"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
+	coder "github.com/coder/websocket"
 	"github.com/wspipe/wspipe/handshake"
 	"github.com/wspipe/wspipe/pipeline"
 )
@@ -30,7 +32,7 @@ func dialer(sp serverPeer, pki *testPKI) func(t *testing.T, ctx context.Context,
 		if cfg.tls {
 			hc.TLSConfig = pki.clientTLS()
 		}
-		c, resp, err := pipeline.Dial(ctx, u, hc, &pipeline.Options{WriteBufferSize: cfg.writeBuf})
+		c, resp, err := pipeline.Dial(ctx, u, hc, &pipeline.Options{WriteBufferSize: cfg.writeBuf, Compression: cfg.compression})
 		if err != nil {
 			status := "no response"
 			if resp != nil {
@@ -43,6 +45,7 @@ func dialer(sp serverPeer, pki *testPKI) func(t *testing.T, ctx context.Context,
 		}
 		t.Cleanup(func() { c.NetConn().Close() }) // if the test failed halfway
 		l.c = c
+		l.answer = strings.Join(resp.Header.Values("Sec-WebSocket-Extensions"), ", ")
 		return l
 	}
 }
@@ -74,7 +77,7 @@ func TestClient_PythonWebsockets(t *testing.T) {
 func TestClient_Gorilla(t *testing.T) {
 	t.Parallel()
 	pki := newPKI(t)
-	runScenarios(t, pairing{peer: "gorilla/websocket", connect: dialer(gorillaServer(t, pki), pki)})
+	runScenarios(t, pairing{peer: "gorilla/websocket", connect: dialer(gorillaServer(t, pki, false), pki)})
 }
 
 // TestClient_Coder runs the scenarios between wspipe's client and
@@ -82,5 +85,5 @@ func TestClient_Gorilla(t *testing.T) {
 func TestClient_Coder(t *testing.T) {
 	t.Parallel()
 	pki := newPKI(t)
-	runScenarios(t, pairing{peer: "coder/websocket", connect: dialer(coderServer(t, pki), pki), fragPerWrite: true})
+	runScenarios(t, pairing{peer: "coder/websocket", connect: dialer(coderServer(t, pki, coder.CompressionDisabled), pki), fragPerWrite: true})
 }

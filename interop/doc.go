@@ -26,7 +26,13 @@
 //     negotiated subprotocol (empty if none);
 //   - "cmd:frag:TYPE:N:SIZE": send one message of TYPE ("text" or
 //     "binary") in N fragments, the k-th (from 0) being SIZE bytes of the
-//     letter 'a'+k;
+//     letter 'a'+k; with ":noise" after SIZE, the k-th fragment is instead
+//     SIZE bytes of printable noise that deflate hardly shrinks: starting
+//     from x = k+1, each byte is 33 + (x>>16)%94 after
+//     x = (x*1103515245 + 12345) mod 2^31;
+//   - "cmd:extensions": send the text message "extensions:" followed by
+//     the permessage-deflate parameters the peer uses, written as a
+//     Sec-WebSocket-Extensions value (empty without the extension);
 //   - a command the peer cannot carry out (a browser cannot ping or
 //     fragment, Python's websockets cannot close without a status code) is
 //     answered with the text message "unsupported:NAME".
@@ -40,4 +46,18 @@
 //
 // Peer servers prefer the subprotocol chat.v1, then chat.v2; the tests
 // offer "chat.v2, chat.v1" and expect chat.v1 on both sides.
+//
+// # permessage-deflate
+//
+// The deflate tests (deflate_test.go, deflate_pairings_test.go) run each
+// pairing in several configurations of both sides: wspipe's
+// pipeline.Compression (server policy or client offer, level, threshold)
+// and the peer's own settings, passed to a client peer with each
+// connection ("deflate" in the program's request line, see
+// node/peer.mjs and python/peer.py) and to a server peer when it starts.
+// Every connection goes through the relay, which keeps both handshake
+// heads and every frame header with its RSV bits, so that what was agreed
+// and which messages went compressed are read off the wire and compared
+// with wspipe's view, the peer's ("cmd:extensions"), and parameters
+// worked out by hand for each configuration.
 package interop

@@ -26,8 +26,24 @@ const peerLifetime = 2 * time.Minute
 // come out in several frames.
 const gorillaBufferSize = 1024
 
+// extView is what a Go peer answers to "cmd:extensions": the
+// Sec-WebSocket-Extensions of the server's 101 as its client received it.
+// A server's library does not say what it answered, so known is false for
+// them and they answer "unsupported:extensions".
+type extView struct {
+	value string
+	known bool
+}
+
+func (v extView) answer() string {
+	if !v.known {
+		return "unsupported:extensions"
+	}
+	return "extensions:" + v.value
+}
+
 // gorillaPeer runs the peer protocol on a gorilla connection.
-func gorillaPeer(c *gorilla.Conn, id string, h *hub) {
+func gorillaPeer(c *gorilla.Conn, id string, h *hub, exts extView) {
 	defer c.Close()
 	deadline := func() time.Time { return time.Now().Add(5 * time.Second) }
 	c.SetReadDeadline(time.Now().Add(peerLifetime))
@@ -75,6 +91,8 @@ func gorillaPeer(c *gorilla.Conn, id string, h *hub) {
 				err = c.WriteControl(gorilla.PingMessage, []byte(arg), deadline())
 			case "protocol":
 				err = c.WriteMessage(gorilla.TextMessage, []byte("protocol:"+c.Subprotocol()))
+			case "extensions":
+				err = c.WriteMessage(gorilla.TextMessage, []byte(exts.answer()))
 			case "frag":
 				err = writePieces(arg, func(typ int, pieces [][]byte) error {
 					w, err := c.NextWriter(typ)
@@ -109,18 +127,23 @@ func closeArgs(arg string) (int, string) {
 	return code, reason
 }
 
-// writePieces parses a frag command's "TYPE:N:SIZE" and writes the pieces
-// with write, as the text or binary message type of the library.
+// writePieces parses a frag command's "TYPE:N:SIZE[:noise]" and writes
+// the pieces with write, as the text or binary message type of the
+// library.
 func writePieces[T any](arg string, write func(typ T, pieces [][]byte) error, text, binary T) error {
 	f := strings.Split(arg, ":")
-	if len(f) != 3 {
+	if len(f) != 3 && (len(f) != 4 || f[3] != "noise") {
 		return errors.New("bad frag command " + arg)
 	}
 	n, _ := strconv.Atoi(f[1])
 	size, _ := strconv.Atoi(f[2])
 	pieces := make([][]byte, n)
 	for k := range pieces {
-		pieces[k] = bytes.Repeat([]byte{byte('a' + k%26)}, size)
+		if len(f) == 4 {
+			pieces[k] = noisePiece(k, size)
+		} else {
+			pieces[k] = bytes.Repeat([]byte{byte('a' + k%26)}, size)
+		}
 	}
 	typ := text
 	if f[0] == "binary" {
@@ -129,8 +152,20 @@ func writePieces[T any](arg string, write func(typ T, pieces [][]byte) error, te
 	return write(typ, pieces)
 }
 
+// noisePiece is the k-th piece of a "noise" frag command (doc.go): size
+// printable ASCII bytes that deflate can hardly compress.
+func noisePiece(k, size int) []byte {
+	b := make([]byte, size)
+	x := uint32(k + 1)
+	for i := range b {
+		x = (x*1103515245 + 12345) & 0x7fffffff
+		b[i] = byte(33 + (x>>16)%94)
+	}
+	return b
+}
+
 // coderPeer runs the peer protocol on a coder connection.
-func coderPeer(c *coder.Conn, id string, h *hub) {
+func coderPeer(c *coder.Conn, id string, h *hub, exts extView) {
 	defer c.CloseNow()
 	ctx, cancel := context.WithTimeout(context.Background(), peerLifetime)
 	defer cancel()
@@ -179,6 +214,8 @@ func coderPeer(c *coder.Conn, id string, h *hub) {
 				}()
 			case "protocol":
 				err = c.Write(ctx, coder.MessageText, []byte("protocol:"+c.Subprotocol()))
+			case "extensions":
+				err = c.Write(ctx, coder.MessageText, []byte(exts.answer()))
 			case "frag":
 				err = writePieces(arg, func(typ coder.MessageType, pieces [][]byte) error {
 					w, err := c.Writer(ctx, typ)
@@ -204,17 +241,18 @@ func coderPeer(c *coder.Conn, id string, h *hub) {
 
 // goClientPeer is a Go library's client as a clientPeer.
 type goClientPeer struct {
-	h   *hub
-	run func(ctx context.Context, id, url string, protocols []string) error // dials, then serves the connection
+	h *hub
+	// run dials, then serves the connection. deflate is connCfg.peerDeflate.
+	run func(ctx context.Context, id, url string, protocols []string, deflate any) error
 }
 
 func (p *goClientPeer) hub() *hub { return p.h }
 
-func (p *goClientPeer) connect(id, url string, protocols []string) error {
+func (p *goClientPeer) connect(id, url string, protocols []string, deflate any) error {
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), peerLifetime)
 		defer cancel()
-		if err := p.run(ctx, id, url, protocols); err != nil {
+		if err := p.run(ctx, id, url, protocols, deflate); err != nil {
 			p.h.post(report{ID: id, Event: "error", Error: err.Error()})
 			p.h.post(report{ID: id, Event: "close", Code: 1006})
 		}
@@ -222,34 +260,43 @@ func (p *goClientPeer) connect(id, url string, protocols []string) error {
 	return nil
 }
 
+// gorillaClient is gorilla's Dialer; a peerDeflate of true sets its
+// EnableCompression.
 func gorillaClient(pki *testPKI) clientPeer {
 	p := &goClientPeer{h: newHub()}
-	p.run = func(ctx context.Context, id, url string, protocols []string) error {
+	p.run = func(ctx context.Context, id, url string, protocols []string, deflate any) error {
 		d := gorilla.Dialer{
-			Subprotocols:     protocols,
-			TLSClientConfig:  pki.clientTLS(),
-			HandshakeTimeout: 10 * time.Second,
-			WriteBufferSize:  gorillaBufferSize,
+			Subprotocols:      protocols,
+			TLSClientConfig:   pki.clientTLS(),
+			HandshakeTimeout:  10 * time.Second,
+			WriteBufferSize:   gorillaBufferSize,
+			EnableCompression: deflate == true,
 		}
-		c, _, err := d.DialContext(ctx, url, nil)
+		c, resp, err := d.DialContext(ctx, url, nil)
 		if err != nil {
 			return err
 		}
-		gorillaPeer(c, id, p.h)
+		gorillaPeer(c, id, p.h, extView{resp.Header.Get("Sec-WebSocket-Extensions"), true})
 		return nil
 	}
 	return p
 }
 
+// coderClient is coder's Dial; a peerDeflate of type coder.CompressionMode
+// sets DialOptions.CompressionMode.
 func coderClient(pki *testPKI) clientPeer {
 	p := &goClientPeer{h: newHub()}
-	p.run = func(ctx context.Context, id, url string, protocols []string) error {
+	p.run = func(ctx context.Context, id, url string, protocols []string, deflate any) error {
 		hc := &http.Client{Transport: &http.Transport{TLSClientConfig: pki.clientTLS()}}
-		c, _, err := coder.Dial(ctx, url, &coder.DialOptions{Subprotocols: protocols, HTTPClient: hc})
+		opts := &coder.DialOptions{Subprotocols: protocols, HTTPClient: hc}
+		if mode, ok := deflate.(coder.CompressionMode); ok {
+			opts.CompressionMode = mode
+		}
+		c, resp, err := coder.Dial(ctx, url, opts)
 		if err != nil {
 			return err
 		}
-		coderPeer(c, id, p.h)
+		coderPeer(c, id, p.h, extView{resp.Header.Get("Sec-WebSocket-Extensions"), true})
 		return nil
 	}
 	return p
@@ -266,25 +313,27 @@ func startGoServer(t *testing.T, pki *testPKI, h *hub, handler http.Handler) ser
 	return serverPeer{ws: plain.Listener.Addr().String(), wss: secure.Listener.Addr().String(), h: h}
 }
 
-func gorillaServer(t *testing.T, pki *testPKI) serverPeer {
+// gorillaServer is gorilla's Upgrader, with EnableCompression if compress.
+func gorillaServer(t *testing.T, pki *testPKI, compress bool) serverPeer {
 	h := newHub()
-	up := gorilla.Upgrader{Subprotocols: serverProtocols, WriteBufferSize: gorillaBufferSize}
+	up := gorilla.Upgrader{Subprotocols: serverProtocols, WriteBufferSize: gorillaBufferSize, EnableCompression: compress}
 	return startGoServer(t, pki, h, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, err := up.Upgrade(w, r, nil)
 		if err != nil {
 			return // Upgrade has answered
 		}
-		gorillaPeer(c, r.URL.Query().Get("id"), h)
+		gorillaPeer(c, r.URL.Query().Get("id"), h, extView{})
 	}))
 }
 
-func coderServer(t *testing.T, pki *testPKI) serverPeer {
+// coderServer is coder's Accept with CompressionMode mode.
+func coderServer(t *testing.T, pki *testPKI, mode coder.CompressionMode) serverPeer {
 	h := newHub()
 	return startGoServer(t, pki, h, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := coder.Accept(w, r, &coder.AcceptOptions{Subprotocols: serverProtocols})
+		c, err := coder.Accept(w, r, &coder.AcceptOptions{Subprotocols: serverProtocols, CompressionMode: mode})
 		if err != nil {
 			return // Accept has answered
 		}
-		coderPeer(c, r.URL.Query().Get("id"), h)
+		coderPeer(c, r.URL.Query().Get("id"), h, extView{})
 	}))
 }

@@ -127,7 +127,9 @@ func newID(prefix string) string {
 type clientPeer interface {
 	// connect has the peer open a connection to url, offering protocols,
 	// and follow the peer protocol on it; it reports to the hub under id.
-	connect(id, url string, protocols []string) error
+	// deflate, if not nil, is the peer's own permessage-deflate setting
+	// for this connection (see connCfg.peerDeflate).
+	connect(id, url string, protocols []string, deflate any) error
 	hub() *hub
 }
 
@@ -286,8 +288,12 @@ func startProc(t *testing.T, name string, argv []string, env ...string) *procPee
 
 func (p *procPeer) hub() *hub { return p.h }
 
-func (p *procPeer) connect(id, url string, protocols []string) error {
-	line, err := json.Marshal(map[string]any{"id": id, "url": url, "protocols": protocols})
+func (p *procPeer) connect(id, url string, protocols []string, deflate any) error {
+	req := map[string]any{"id": id, "url": url, "protocols": protocols}
+	if deflate != nil {
+		req["deflate"] = deflate
+	}
+	line, err := json.Marshal(req)
 	if err != nil {
 		return err
 	}

@@ -22,6 +22,13 @@ type link struct {
 	h      *hub
 	relay  *relay // nil unless connCfg.relay
 	server bool   // wspipe is the server
+	// answer is the Sec-WebSocket-Extensions of the server's 101 as
+	// wspipe's client received it (Dial's *http.Response); offer that of
+	// the client's request as wspipe's server received it.
+	answer, offer string
+	// sent and recv are the data messages wspipe sent and received, in
+	// order, as the helpers below saw them.
+	sent, recv [][]byte
 }
 
 // peerFrames are the frame headers the peer sent, seen by the relay.
@@ -46,6 +53,13 @@ type connCfg struct {
 	tls       bool     // wss://
 	relay     bool     // through a frame-recording relay (not with tls)
 	writeBuf  int      // wspipe's Options.WriteBufferSize, 0 for the default
+	// compression is wspipe's Options.Compression.
+	compression *pipeline.Compression
+	// peerDeflate is a client peer's own permessage-deflate setting for
+	// the connection, nil for its default: for the programs, a JSON value
+	// they interpret (see node/peer.mjs, python/peer.py); for the Go
+	// peers, a value of their library's type.
+	peerDeflate any
 }
 
 // pairing is wspipe and one peer, in one role.
@@ -332,6 +346,7 @@ func runScenarios(t *testing.T, p pairing) {
 // send writes one message.
 func send(t *testing.T, ctx context.Context, l *link, typ pipeline.MessageType, p []byte) {
 	t.Helper()
+	l.sent = append(l.sent, p)
 	if err := l.c.WriteMessage(ctx, typ, p); err != nil {
 		t.Fatalf("WriteMessage(%s, %d bytes): %v", typ, len(p), err)
 	}
@@ -348,6 +363,7 @@ func receive(t *testing.T, ctx context.Context, l *link, typ pipeline.MessageTyp
 		t.Fatalf("received %s message of %d bytes %s, want %s of %d bytes %s",
 			gotTyp, len(got), describe(got, want), typ, len(want), summary(want))
 	}
+	l.recv = append(l.recv, want)
 }
 
 // exchange sends a message and checks that the peer's echo is the same,
@@ -356,6 +372,7 @@ func receive(t *testing.T, ctx context.Context, l *link, typ pipeline.MessageTyp
 func exchange(t *testing.T, ctx context.Context, l *link, typ pipeline.MessageType, p []byte) {
 	t.Helper()
 	werr := make(chan error, 1)
+	l.sent = append(l.sent, p)
 	go func() { werr <- l.c.WriteMessage(ctx, typ, p) }()
 	receive(t, ctx, l, typ, p)
 	if err := <-werr; err != nil {

@@ -8,7 +8,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -21,30 +21,29 @@ import (
 
 // ourServer is wspipe's server under test: pipeline.Accept in httptest
 // servers on 127.0.0.1, over ws:// and wss://. Each accepted Conn goes to
-// the test by the "id" query parameter of its URL; "wbuf" sets its
-// Options.WriteBufferSize.
+// the test by the "id" query parameter of its URL, with the Options the
+// test registered for that id (the defaults if none).
 type ourServer struct {
 	plain, secure *httptest.Server
 
 	mu       sync.Mutex
 	accepted map[string]chan acceptResult
+	opts     map[string]*pipeline.Options
 }
 
 type acceptResult struct {
-	c   *pipeline.Conn
-	err error
+	c     *pipeline.Conn
+	err   error
+	offer string // the request's Sec-WebSocket-Extensions
 }
 
 func startOurServer(t *testing.T, hs *handshake.Server, pki *testPKI) *ourServer {
-	s := &ourServer{accepted: make(map[string]chan acceptResult)}
+	s := &ourServer{accepted: make(map[string]chan acceptResult), opts: make(map[string]*pipeline.Options)}
 	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		q := r.URL.Query()
-		opts := &pipeline.Options{}
-		if wb, err := strconv.Atoi(q.Get("wbuf")); err == nil {
-			opts.WriteBufferSize = wb
-		}
-		c, err := pipeline.Accept(w, r, hs, opts)
-		s.ch(q.Get("id")) <- acceptResult{c, err}
+		id := r.URL.Query().Get("id")
+		offer := strings.Join(r.Header.Values("Sec-WebSocket-Extensions"), ", ")
+		c, err := pipeline.Accept(w, r, hs, s.options(id))
+		s.ch(id) <- acceptResult{c, err, offer}
 	})
 	s.plain = httptest.NewServer(handler)
 	s.secure = httptest.NewUnstartedServer(handler)
@@ -66,7 +65,19 @@ func (s *ourServer) ch(id string) chan acceptResult {
 	return c
 }
 
-// wsURL is the URL of the server for connection id.
+// options returns the Options registered for connection id, or new
+// defaults.
+func (s *ourServer) options(id string) *pipeline.Options {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if o := s.opts[id]; o != nil {
+		return o
+	}
+	return &pipeline.Options{}
+}
+
+// wsURL is the URL of the server for connection id, which gets cfg's
+// options.
 func (s *ourServer) wsURL(id string, cfg connCfg, t *testing.T) (string, *relay) {
 	addr, scheme := s.plain.Listener.Addr().String(), "ws"
 	if cfg.tls {
@@ -77,11 +88,10 @@ func (s *ourServer) wsURL(id string, cfg connCfg, t *testing.T) (string, *relay)
 		r = newRelay(t, addr)
 		addr = r.addr()
 	}
-	q := url.Values{"id": {id}}
-	if cfg.writeBuf > 0 {
-		q.Set("wbuf", strconv.Itoa(cfg.writeBuf))
-	}
-	return scheme + "://" + addr + "/?" + q.Encode(), r
+	s.mu.Lock()
+	s.opts[id] = &pipeline.Options{WriteBufferSize: cfg.writeBuf, Compression: cfg.compression}
+	s.mu.Unlock()
+	return scheme + "://" + addr + "/?" + url.Values{"id": {id}}.Encode(), r
 }
 
 // connector makes links by having peer connect to s.
@@ -91,7 +101,7 @@ func (s *ourServer) connector(peer clientPeer) func(t *testing.T, ctx context.Co
 		l := &link{id: newID("s"), h: peer.hub(), server: true}
 		u, r := s.wsURL(l.id, cfg, t)
 		l.relay = r
-		if err := peer.connect(l.id, u, cfg.protocols); err != nil {
+		if err := peer.connect(l.id, u, cfg.protocols, cfg.peerDeflate); err != nil {
 			t.Fatalf("asking the peer to connect: %v", err)
 		}
 		wait, cancel := context.WithTimeout(ctx, 30*time.Second)
@@ -101,7 +111,7 @@ func (s *ourServer) connector(peer clientPeer) func(t *testing.T, ctx context.Co
 			if res.err != nil {
 				t.Fatalf("Accept: %v", res.err)
 			}
-			l.c = res.c
+			l.c, l.offer = res.c, res.offer
 		case r := <-l.h.ch(l.id):
 			t.Fatalf("the peer did not connect to %s: %+v", u, r)
 		case <-wait.Done():
@@ -150,12 +160,16 @@ func TestServer_Chromium(t *testing.T) {
 	}
 
 	runScenarios(t, pairing{peer: "Chromium", connect: s.connector(browser), noPing: true, noFrag: true})
+	t.Run("deflate", func(t *testing.T) {
+		p := deflatePairing{peer: "Chromium", connect: s.connector(browser), rule: alwaysRule, noPing: true, noFrag: true}
+		runDeflateCases(t, p, chromiumDeflateCases)
+	})
 
 	t.Run("origin/refused", func(t *testing.T) {
 		// A server without the page's origin in OriginPatterns refuses it.
 		id := newID("s")
 		u, _ := strict.wsURL(id, connCfg{}, t)
-		if err := browser.connect(id, u, nil); err != nil {
+		if err := browser.connect(id, u, nil, nil); err != nil {
 			t.Fatal(err)
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
