@@ -1,9 +1,12 @@
 package interop
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"path/filepath"
 	"testing"
+	"time"
 
 	coder "github.com/coder/websocket"
 	"github.com/wspipe/wspipe/handshake"
@@ -58,6 +61,7 @@ func params(serverBits, clientBits int, serverNoCtx, clientNoCtx bool) *deflateP
 // client_max_window_bits" and nothing else can be set.
 var chromiumDeflateCases = []deflateCase{
 	{name: "default", ours: &pipeline.Compression{}, want: params(12, 12, false, false), big: true},
+	{name: "default/accept-conn", ours: &pipeline.Compression{}, want: params(12, 12, false, false), acceptConn: true},
 	{name: "policy-15", ours: &pipeline.Compression{Policy: policy15}, want: params(15, 15, false, false), big: true},
 	{name: "policy-limited", ours: &pipeline.Compression{Policy: policyLimited}, want: params(10, 9, true, true), big: true},
 	{name: "policy-bits/threshold-1", ours: &pipeline.Compression{Policy: policyBits, Threshold: -1}, want: params(11, 12, false, false)},
@@ -79,8 +83,10 @@ func TestServerDeflate_NodeWS(t *testing.T) {
 	type obj = map[string]any
 	runDeflateCases(t, p, []deflateCase{
 		{name: "default", ours: &pipeline.Compression{}, want: params(12, 12, false, false), big: true},
+		{name: "default/accept-conn", ours: &pipeline.Compression{}, want: params(12, 12, false, false), acceptConn: true},
 		{name: "policy-15", ours: &pipeline.Compression{Policy: policy15}, want: params(15, 15, false, false), big: true},
 		{name: "policy-limited", ours: &pipeline.Compression{Policy: policyLimited}, want: params(10, 9, true, true), big: true},
+		{name: "policy-limited/accept-conn", ours: &pipeline.Compression{Policy: policyLimited}, want: params(10, 9, true, true), acceptConn: true},
 		{name: "policy-bits", ours: &pipeline.Compression{Policy: policyBits}, want: params(11, 12, false, false)},
 		{name: "ws-bits-9-9/level-9", ours: &pipeline.Compression{Level: 9},
 			peer: obj{"serverMaxWindowBits": 9, "clientMaxWindowBits": 9}, want: params(9, 9, false, false)},
@@ -94,6 +100,11 @@ func TestServerDeflate_NodeWS(t *testing.T) {
 			peer: obj{"serverMaxWindowBits": 15, "clientMaxWindowBits": 15}, want: params(15, 15, false, false)},
 		{name: "ws-bits-12-12/policy-limited", ours: &pipeline.Compression{Policy: policyLimited},
 			peer: obj{"serverMaxWindowBits": 12, "clientMaxWindowBits": 12}, want: params(10, 9, true, true)},
+		// 8-bit windows both ways: wspipe compresses with 256 bytes
+		// exactly; Node's zlib compresses with 9 bits when asked for 8,
+		// which wspipe's inflater tolerates.
+		{name: "ws-bits-8-8", ours: &pipeline.Compression{},
+			peer: obj{"serverMaxWindowBits": 8, "clientMaxWindowBits": 8}, want: params(8, 8, false, false)},
 		{name: "ws-no-context-takeover", ours: &pipeline.Compression{},
 			peer: obj{"serverNoContextTakeover": true, "clientNoContextTakeover": true}, want: params(12, 12, true, true)},
 		{name: "ws-threshold-0/threshold-1", ours: &pipeline.Compression{Threshold: -1},
@@ -117,9 +128,15 @@ func TestServerDeflate_PythonWebsockets(t *testing.T) {
 	type obj = map[string]any
 	runDeflateCases(t, p, []deflateCase{
 		{name: "default", ours: &pipeline.Compression{}, want: params(12, 12, false, false), big: true},
+		{name: "default/accept-conn", ours: &pipeline.Compression{}, want: params(12, 12, false, false), acceptConn: true},
 		{name: "policy-15", ours: &pipeline.Compression{Policy: policy15}, want: params(15, 15, false, false)},
 		{name: "policy-limited", ours: &pipeline.Compression{Policy: policyLimited}, want: params(10, 9, true, true)},
 		{name: "policy-bits/threshold-1", ours: &pipeline.Compression{Policy: policyBits, Threshold: -1}, want: params(11, 12, false, false)},
+		// An 8-bit window for wspipe: it compresses with 256 bytes exactly,
+		// which zlib's raw inflater enforces. (The client cannot take 8
+		// bits itself: Python's zlib refuses a raw 8-bit compressor.)
+		{name: "py-bits-8-9", ours: &pipeline.Compression{},
+			peer: obj{"server_max_window_bits": 8, "client_max_window_bits": 9}, want: params(8, 9, false, false)},
 		{name: "py-bits-10-10-no-context-takeover", ours: &pipeline.Compression{},
 			peer: obj{"server_max_window_bits": 10, "client_max_window_bits": 10, "server_no_context_takeover": true, "client_no_context_takeover": true},
 			want: params(10, 10, true, true)},
@@ -138,6 +155,7 @@ func TestServerDeflate_Gorilla(t *testing.T) {
 	p := deflatePairing{peer: "gorilla/websocket", connect: s.connector(gorillaClient(pki)), rule: alwaysRule}
 	runDeflateCases(t, p, []deflateCase{
 		{name: "default", ours: &pipeline.Compression{}, peer: true, want: params(12, 15, true, true), big: true},
+		{name: "default/accept-conn", ours: &pipeline.Compression{}, peer: true, want: params(12, 15, true, true), acceptConn: true},
 		{name: "policy-15", ours: &pipeline.Compression{Policy: policy15}, peer: true, want: params(15, 15, true, true)},
 		{name: "policy-limited", ours: &pipeline.Compression{Policy: policyLimited}, peer: true, want: params(10, 15, true, true)},
 	})
@@ -152,6 +170,7 @@ func TestServerDeflate_Coder(t *testing.T) {
 	p := deflatePairing{peer: "coder/websocket", connect: s.connector(coderClient(pki)), rule: coderRule}
 	runDeflateCases(t, p, []deflateCase{
 		{name: "context-takeover", ours: &pipeline.Compression{}, peer: coder.CompressionContextTakeover, want: params(12, 15, false, false), big: true},
+		{name: "context-takeover/accept-conn", ours: &pipeline.Compression{}, peer: coder.CompressionContextTakeover, want: params(12, 15, false, false), acceptConn: true},
 		{name: "context-takeover/policy-15", ours: &pipeline.Compression{Policy: policy15}, peer: coder.CompressionContextTakeover, want: params(15, 15, false, false)},
 		{name: "no-context-takeover", ours: &pipeline.Compression{}, peer: coder.CompressionNoContextTakeover, want: params(12, 15, true, true)},
 		{name: "context-takeover/policy-limited", ours: &pipeline.Compression{Policy: policyLimited}, peer: coder.CompressionContextTakeover, want: params(10, 15, true, true)},
@@ -253,6 +272,9 @@ func TestClientDeflate_PythonWebsockets(t *testing.T) {
 		{"py-default", start(nil), alwaysRule, []deflateCase{
 			{name: "offer-plain", ours: offer(handshake.DeflateOffer{}), want: params(12, 15, false, false), big: true},
 			{name: "offer-client-bits", ours: offer(handshake.DeflateOffer{ClientMaxWindowBits: -1}), want: params(12, 12, false, false)},
+			// wspipe compresses with an 8-bit window exactly, which
+			// zlib's raw inflater enforces.
+			{name: "offer-client-bits-8", ours: offer(handshake.DeflateOffer{ClientMaxWindowBits: 8}), want: params(12, 8, false, false)},
 			{name: "offer-bits-10-9-no-context-takeover", ours: offer(handshake.DeflateOffer{ServerMaxWindowBits: 10, ClientMaxWindowBits: 9,
 				ServerNoContextTakeover: true, ClientNoContextTakeover: true}), want: params(10, 9, true, true)},
 		}},
@@ -278,6 +300,37 @@ func TestClientDeflate_Gorilla(t *testing.T) {
 				want: params(15, 15, true, true)},
 		}},
 	})
+	// gorilla accepts an offer of server_max_window_bits without
+	// answering it, which RFC 7692 7.1.2.1 does not allow: wspipe must
+	// fail the connection.
+	dialRefused(t, "offer-server-bits-10-unanswered", gorillaServer(t, pki, true), handshake.DeflateOffer{ServerMaxWindowBits: 10})
+}
+
+// dialRefused checks that wspipe's client, offering o to sp, fails the
+// connection because the answer does not honour the offer, and closes it.
+func dialRefused(t *testing.T, name string, sp serverPeer, o handshake.DeflateOffer) {
+	t.Run(name, func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		id := newID("c")
+		c, resp, err := pipeline.Dial(ctx, "ws://"+sp.ws+"/?id="+id, &handshake.Client{HandshakeTimeout: 10 * time.Second},
+			&pipeline.Options{Compression: &pipeline.Compression{Offer: o}})
+		if err == nil {
+			c.NetConn().Close()
+			t.Fatalf("Dial offering %q: answer %q accepted; want an error matching handshake.ErrBadDeflateResponse",
+				o.Extension().Name, resp.Header.Get("Sec-WebSocket-Extensions"))
+		}
+		if !errors.Is(err, handshake.ErrBadDeflateResponse) {
+			t.Fatalf("Dial: %v; want an error matching handshake.ErrBadDeflateResponse", err)
+		}
+		t.Logf("Dial: %v (answer %q)", err, resp.Header.Get("Sec-WebSocket-Extensions"))
+		// The server's connection ends: wspipe closed it.
+		r, err := sp.h.closed(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("the peer saw close %d (errors %q)", r.Code, r.Error)
+	})
 }
 
 // TestClientDeflate_Coder runs the deflate scenarios between wspipe's
@@ -298,4 +351,7 @@ func TestClientDeflate_Coder(t *testing.T) {
 			{name: "offer-plain", ours: offer(handshake.DeflateOffer{}), want: params(15, 15, true, true)},
 		}},
 	})
+	// coder accepts server_max_window_bits=15 without answering it, which
+	// RFC 7692 7.1.2.1 does not allow: wspipe must fail the connection.
+	dialRefused(t, "offer-server-bits-15-unanswered", coderServer(t, pki, coder.CompressionContextTakeover), handshake.DeflateOffer{ServerMaxWindowBits: 15})
 }

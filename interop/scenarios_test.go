@@ -26,6 +26,7 @@ type link struct {
 	// wspipe's client received it (Dial's *http.Response); offer that of
 	// the client's request as wspipe's server received it.
 	answer, offer string
+	offerUnseen   bool // wspipe's server used AcceptConn, which does not show the request
 	// sent and recv are the data messages wspipe sent and received, in
 	// order, as the helpers below saw them.
 	sent, recv [][]byte
@@ -60,6 +61,9 @@ type connCfg struct {
 	// they interpret (see node/peer.mjs, python/peer.py); for the Go
 	// peers, a value of their library's type.
 	peerDeflate any
+	// acceptConn: wspipe's server runs pipeline.AcceptConn on a listener
+	// of its own instead of pipeline.Accept (not with tls).
+	acceptConn bool
 }
 
 // pairing is wspipe and one peer, in one role.

@@ -3,6 +3,7 @@ package interop
 import (
 	"context"
 	"errors"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -22,9 +23,12 @@ import (
 // ourServer is wspipe's server under test: pipeline.Accept in httptest
 // servers on 127.0.0.1, over ws:// and wss://. Each accepted Conn goes to
 // the test by the "id" query parameter of its URL, with the Options the
-// test registered for that id (the defaults if none).
+// test registered for that id (the defaults if none). With
+// connCfg.acceptConn a connection goes instead to a listener of its own
+// that runs pipeline.AcceptConn, without net/http.
 type ourServer struct {
 	plain, secure *httptest.Server
+	hs            *handshake.Server
 
 	mu       sync.Mutex
 	accepted map[string]chan acceptResult
@@ -34,16 +38,17 @@ type ourServer struct {
 type acceptResult struct {
 	c     *pipeline.Conn
 	err   error
-	offer string // the request's Sec-WebSocket-Extensions
+	offer string // the request's Sec-WebSocket-Extensions, unless raw
+	raw   bool   // AcceptConn, which does not show the request
 }
 
 func startOurServer(t *testing.T, hs *handshake.Server, pki *testPKI) *ourServer {
-	s := &ourServer{accepted: make(map[string]chan acceptResult), opts: make(map[string]*pipeline.Options)}
+	s := &ourServer{hs: hs, accepted: make(map[string]chan acceptResult), opts: make(map[string]*pipeline.Options)}
 	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := r.URL.Query().Get("id")
 		offer := strings.Join(r.Header.Values("Sec-WebSocket-Extensions"), ", ")
 		c, err := pipeline.Accept(w, r, hs, s.options(id))
-		s.ch(id) <- acceptResult{c, err, offer}
+		s.ch(id) <- acceptResult{c: c, err: err, offer: offer}
 	})
 	s.plain = httptest.NewServer(handler)
 	s.secure = httptest.NewUnstartedServer(handler)
@@ -80,8 +85,11 @@ func (s *ourServer) options(id string) *pipeline.Options {
 // options.
 func (s *ourServer) wsURL(id string, cfg connCfg, t *testing.T) (string, *relay) {
 	addr, scheme := s.plain.Listener.Addr().String(), "ws"
-	if cfg.tls {
+	switch {
+	case cfg.tls:
 		addr, scheme = s.secure.Listener.Addr().String(), "wss"
+	case cfg.acceptConn:
+		addr = s.acceptConnOnce(t, id, &pipeline.Options{WriteBufferSize: cfg.writeBuf, Compression: cfg.compression})
 	}
 	var r *relay
 	if cfg.relay {
@@ -92,6 +100,30 @@ func (s *ourServer) wsURL(id string, cfg connCfg, t *testing.T) (string, *relay)
 	s.opts[id] = &pipeline.Options{WriteBufferSize: cfg.writeBuf, Compression: cfg.compression}
 	s.mu.Unlock()
 	return scheme + "://" + addr + "/?" + url.Values{"id": {id}}.Encode(), r
+}
+
+// acceptConnOnce listens for connection id and runs pipeline.AcceptConn
+// on it with opts; it returns the listener's address.
+func (s *ourServer) acceptConnOnce(t *testing.T, id string, opts *pipeline.Options) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		raw, err := ln.Accept()
+		ln.Close()
+		if err != nil {
+			s.ch(id) <- acceptResult{err: err, raw: true}
+			return
+		}
+		c, err := pipeline.AcceptConn(raw, s.hs, opts)
+		if err != nil {
+			raw.Close()
+		}
+		s.ch(id) <- acceptResult{c: c, err: err, raw: true}
+	}()
+	return ln.Addr().String()
 }
 
 // connector makes links by having peer connect to s.
@@ -111,7 +143,7 @@ func (s *ourServer) connector(peer clientPeer) func(t *testing.T, ctx context.Co
 			if res.err != nil {
 				t.Fatalf("Accept: %v", res.err)
 			}
-			l.c, l.offer = res.c, res.offer
+			l.c, l.offer, l.offerUnseen = res.c, res.offer, res.raw
 		case r := <-l.h.ch(l.id):
 			t.Fatalf("the peer did not connect to %s: %+v", u, r)
 		case <-wait.Done():
