@@ -32,6 +32,9 @@ type outFrame struct {
 // the newest (RFC 6455 section 5.5.3 allows answering only the latest ping).
 const maxCtrlQueue = 16
 
+// maxFrameBuffer bounds how far a long message's frame buffers grow.
+const maxFrameBuffer = 512 << 10
+
 // maxBatch bounds how many queued frames one writev carries.
 const maxBatch = 16
 
@@ -338,6 +341,7 @@ type messageWriter struct {
 	op      layers.Opcode
 	buf     *[]byte
 	n       int // payload bytes in buf after the header room
+	size    int // payload size of this message's frames; grows for long messages
 	open    bool
 	started bool
 	mode    writeMode
@@ -369,7 +373,7 @@ func (c *Conn) NextWriter(ctx context.Context, typ MessageType) (io.WriteCloser,
 	}
 	w := &c.mw
 	w.ctx, w.op, w.n, w.open, w.started, w.err = ctx, layers.Opcode(typ), 0, true, false, nil
-	w.mode = modeRaw
+	w.mode, w.size = modeRaw, c.opts.WriteBufferSize
 	if c.pmd != nil && !noCompress {
 		w.mode = modePending
 	}
@@ -455,17 +459,16 @@ func (w *messageWriter) writeRaw(p []byte) (int, error) {
 	if w.err != nil {
 		return 0, w.err
 	}
-	size := w.c.opts.WriteBufferSize
 	written := 0
 	for len(p) > 0 {
-		if w.n == size {
+		if w.buf != nil && w.n == len(*w.buf)-headerRoom {
 			// Full: send it now that more follows, so the final frame is
 			// never an empty one.
 			if err := w.flush(false); err != nil {
 				return written, err
 			}
 		}
-		if w.n == 0 && len(p) >= size && w.c.role == layers.RoleServer && w.c.opts.Overflow == OverflowBlock {
+		if w.n == 0 && len(p) >= w.size && w.c.role == layers.RoleServer && w.c.opts.Overflow == OverflowBlock {
 			// Large write: send it as its own frame, not copied.
 			err := w.c.submit(w.ctx, outFrame{h: w.header(false, len(p)), data: p, direct: true})
 			if err == nil {
@@ -478,15 +481,20 @@ func (w *messageWriter) writeRaw(p []byte) (int, error) {
 			}
 			// Busy: fall through and copy it into frames instead.
 		}
-		if w.buf == nil {
-			w.buf = bufPool(headerRoom + size).Get().(*[]byte)
-		}
-		k := copy((*w.buf)[headerRoom+w.n:headerRoom+size], p)
+		k := copy(w.space(), p)
 		w.n += k
 		written += k
 		p = p[k:]
 	}
 	return written, nil
+}
+
+// space returns the free part of the frame buffer, taking one if needed.
+func (w *messageWriter) space() []byte {
+	if w.buf == nil {
+		w.buf = bufPool(headerRoom + w.size).Get().(*[]byte)
+	}
+	return (*w.buf)[headerRoom+w.n:]
 }
 
 // onlyWriter is a messageWriter without ReadFrom, for io.CopyBuffer; as a
@@ -501,8 +509,8 @@ func (w *messageWriter) ReadFrom(r io.Reader) (int64, error) {
 	if !w.open {
 		return 0, ErrClosed
 	}
-	size := w.c.opts.WriteBufferSize
 	if w.mode != modeRaw {
+		size := w.c.opts.WriteBufferSize
 		pool := bufPool(size)
 		scratch := pool.Get().(*[]byte)
 		defer pool.Put(scratch)
@@ -513,15 +521,12 @@ func (w *messageWriter) ReadFrom(r io.Reader) (int64, error) {
 		if w.err != nil {
 			return total, w.err
 		}
-		if w.n == size {
+		if w.buf != nil && w.n == len(*w.buf)-headerRoom {
 			if err := w.flush(false); err != nil {
 				return total, err
 			}
 		}
-		if w.buf == nil {
-			w.buf = bufPool(headerRoom + size).Get().(*[]byte)
-		}
-		n, err := r.Read((*w.buf)[headerRoom+w.n : headerRoom+size])
+		n, err := r.Read(w.space())
 		w.n += n
 		total += int64(n)
 		if err == io.EOF {
@@ -546,7 +551,7 @@ func (w *messageWriter) header(fin bool, n int) layers.Header {
 // flush sends the buffered payload as a frame.
 func (w *messageWriter) flush(fin bool) error {
 	if w.buf == nil {
-		w.buf = bufPool(headerRoom + w.c.opts.WriteBufferSize).Get().(*[]byte)
+		w.buf = bufPool(headerRoom + w.size).Get().(*[]byte)
 	}
 	h := w.header(fin, w.n)
 	if w.c.role == layers.RoleClient {
@@ -563,6 +568,10 @@ func (w *messageWriter) flush(fin bool) error {
 		layers.Mask(h.Mask, 0, b[headerRoom:headerRoom+w.n])
 	}
 	f := outFrame{buf: w.buf, data: b[start : headerRoom+w.n]}
+	if !fin && w.n == len(b)-headerRoom && w.size < maxFrameBuffer {
+		// A long message: fewer, larger frames and system calls.
+		w.size = min(w.size*4, maxFrameBuffer)
+	}
 	w.buf, w.n, w.started = nil, 0, true
 	if err := w.c.submit(w.ctx, f); err != nil {
 		w.err = err
