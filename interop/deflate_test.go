@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 	"testing"
@@ -167,10 +168,10 @@ func wspipeRule(c *pipeline.Compression) sendRule {
 	return sendRule{min: m, minNoCtx: m}
 }
 
-// deflatedSize is the size of the start of p (up to 64 KiB) compressed by
+// deflatedSize is the size of the start of p (up to 1 MiB) compressed by
 // compress/flate at BestSpeed, and the size of that start.
 func deflatedSize(p []byte) (int, int) {
-	p = p[:min(len(p), 64<<10)]
+	p = p[:min(len(p), 1<<20)]
 	var b bytes.Buffer
 	w, _ := flate.NewWriter(&b, flate.BestSpeed)
 	w.Write(p)
@@ -372,6 +373,54 @@ func runDeflateCase(t *testing.T, p deflatePairing, dc deflateCase) {
 			}
 		}
 
+		// Other ways of writing: ReadFrom (through io.Copy, from a reader
+		// that is not an io.WriterTo), a per-message opt-out, and a
+		// prepared message.
+		big := append(jsonOfLen(150<<10, 8), randomBytes(150<<10, 8)...)
+		l.sent = append(l.sent, big)
+		done := make(chan error, 1)
+		go func() {
+			w, err := l.c.NextWriter(ctx, pipeline.Binary)
+			if err != nil {
+				done <- err
+				return
+			}
+			if _, ok := w.(io.ReaderFrom); !ok {
+				t.Errorf("the writer, a %T, is not an io.ReaderFrom", w)
+			}
+			if _, err := io.Copy(w, struct{ io.Reader }{bytes.NewReader(big)}); err != nil {
+				done <- err
+				return
+			}
+			done <- w.Close()
+		}()
+		receive(t, ctx, l, pipeline.Binary, big)
+		if err := <-done; err != nil {
+			t.Fatalf("writing with io.Copy: %v", err)
+		}
+
+		optOut := jsonOfLen(5000, 9)
+		s.ourExpect = map[int]expectation{len(l.sent): mustNotCompress}
+		l.sent = append(l.sent, optOut)
+		go func() { done <- l.c.WriteMessage(ctx, pipeline.Text|pipeline.Uncompressed, optOut) }()
+		receive(t, ctx, l, pipeline.Text, optOut)
+		if err := <-done; err != nil {
+			t.Fatalf("WriteMessage(Text|Uncompressed): %v", err)
+		}
+
+		prepared := jsonOfLen(5000, 10)
+		if l.server {
+			// A prepared message's frame is made once for many
+			// connections; it may go uncompressed.
+			s.ourExpect[len(l.sent)] = mayCompress
+		}
+		l.sent = append(l.sent, prepared)
+		go func() { done <- l.c.WritePrepared(ctx, pipeline.NewPreparedMessage(pipeline.Binary, prepared)) }()
+		receive(t, ctx, l, pipeline.Binary, prepared)
+		if err := <-done; err != nil {
+			t.Fatalf("WritePrepared: %v", err)
+		}
+
 		// The peer closes.
 		send(t, ctx, l, pipeline.Text, []byte(fmt.Sprintf("cmd:close:%d:%s", peerCloseCode, peerCloseReason)))
 		_, msg, err := l.c.ReadMessage(ctx, nil)
@@ -403,6 +452,9 @@ type deflateSides struct {
 	takeoverOurs, takeoverPeer int
 	// huffmanOnly: wspipe's level makes no back-references at all.
 	huffmanOnly bool
+	// ourExpect overrides wspipe's rule for the messages at these
+	// indexes in link.sent.
+	ourExpect map[int]expectation
 	// ourFragAt: index in link.sent of wspipe's first fragmented message,
 	// if > 0.
 	ourFragAt int
@@ -499,14 +551,20 @@ func (s *deflateSides) checkWire(t *testing.T, l *link) {
 		ourBits, peerBits = s.params.bits(l.server), s.params.bits(!l.server)
 	}
 	ours, theirs := dataMessages(l.ourFrames()), dataMessages(l.peerFrames())
-	ourWire := checkFrames(t, "wspipe", l.ourFrames(), ours, l.sent, s.params != nil, s.ourRule, ourNoCtx, nil)
-	decider := func(i int) []byte { // what the peer's decision goes by
-		if k := i - s.peerFragAt; k >= 0 && k < len(s.peerFirst) {
-			return s.peerFirst[k]
+	ourWire := checkFrames(t, "wspipe", l.ourFrames(), ours, l.sent, s.params != nil, func(i int) expectation {
+		if e, ok := s.ourExpect[i]; ok {
+			return e
 		}
-		return l.recv[i]
-	}
-	peerWire := checkFrames(t, "the peer", l.peerFrames(), theirs, l.recv, s.params != nil, s.peerRule, peerNoCtx, decider)
+		return s.ourRule.expect(ourNoCtx, l.sent[i])
+	})
+	peerWire := checkFrames(t, "the peer", l.peerFrames(), theirs, l.recv, s.params != nil, func(i int) expectation {
+		// The peer's decision about a fragmented message goes by its
+		// first piece.
+		if k := i - s.peerFragAt; k >= 0 && k < len(s.peerFirst) {
+			return s.peerRule.expect(peerNoCtx, s.peerFirst[k])
+		}
+		return s.peerRule.expect(peerNoCtx, l.recv[i])
+	})
 	if s.takeoverOurs > 0 {
 		checkTakeover(t, "wspipe", ourWire, s.takeoverOurs, s.params, ourNoCtx, ourBits, !s.huffmanOnly)
 		checkTakeover(t, "the peer", peerWire, s.takeoverPeer, s.params, peerNoCtx, peerBits, false)
@@ -534,11 +592,11 @@ func (s *deflateSides) checkWire(t *testing.T, l *link) {
 	}
 }
 
-// checkFrames checks the frames one side sent against the data messages
-// it sent (msgs) and the rule it compresses by, and returns each message's
-// payload size on the wire. decider, if not nil, gives for message i the
-// bytes the sender's decision goes by (else msgs[i]).
-func checkFrames(t *testing.T, who string, frames []frameInfo, dm [][]frameInfo, msgs [][]byte, negotiated bool, rule sendRule, noCtx bool, decider func(int) []byte) []int64 {
+// checkFrames checks the frames one side sent, and dm, the same grouped
+// in data messages, against the data messages it sent (msgs) and whether
+// each must go compressed, and returns each message's payload size on the
+// wire.
+func checkFrames(t *testing.T, who string, frames []frameInfo, dm [][]frameInfo, msgs [][]byte, negotiated bool, expect func(i int) expectation) []int64 {
 	t.Helper()
 	for i, f := range frames {
 		switch {
@@ -567,16 +625,12 @@ func checkFrames(t *testing.T, who string, frames []frameInfo, dm [][]frameInfo,
 			continue
 		}
 		msg := msgs[i]
-		decide := msg
-		if decider != nil {
-			decide = decider(i)
-		}
 		got := m[0].Rsv1()
 		if got {
 			compressed++
 		}
 		total++
-		switch rule.expect(noCtx, decide) {
+		switch expect(i) {
 		case mustCompress:
 			if !got {
 				t.Errorf("%s sent message %d (%d bytes) uncompressed: %s", who, i, len(msg), framesString(m))
