@@ -56,6 +56,7 @@ type Conn struct {
 	closeTimer   *time.Timer // ends the connection if closing stalls
 	hbWaiting    bool
 	cutWrite     bool // a direct write was cut short by its context
+	corked       bool // data frames wait in the queue (see cork)
 
 	// The writer goroutine's scratch for coalescing frames into a writev.
 	batch []outFrame

@@ -83,6 +83,12 @@ func (cr *connReader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
+// holdsMore reports whether more than n bytes are buffered: with n the
+// rest of the current frame, whether the next frame has begun to arrive.
+func (cr *connReader) holdsMore(n int64) bool {
+	return int64(cr.w-cr.r+len(cr.prefix)) > n
+}
+
 // wait blocks until bytes are buffered or reading fails (the failure is
 // kept for the next Read). The reader goroutine calls it where its stack
 // is shallow, so an idle connection's goroutine blocks using little stack

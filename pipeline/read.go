@@ -42,7 +42,14 @@ func (c *Conn) readLoop() error {
 		default:
 		}
 		if c.opts.OnMessage != nil {
-			if err := c.push(op); err != nil {
+			if c.cr.holdsMore(c.fr.Remaining()) {
+				c.cork() // the next message is here already
+			}
+			err := c.push(op)
+			if !c.cr.holdsMore(0) {
+				c.uncork()
+			}
+			if err != nil {
 				return c.endRead(err)
 			}
 			continue

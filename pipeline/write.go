@@ -82,6 +82,9 @@ func (c *Conn) kickLocked() {
 	if c.writing {
 		return
 	}
+	if c.corked && len(c.ctrlQ) == 0 && (c.closeFrame == nil || c.closeSent) {
+		return // data waits for uncork; control frames do not
+	}
 	if c.writeErr != nil {
 		c.dropQueuedLocked()
 		return
@@ -264,6 +267,11 @@ func (c *Conn) submit(ctx context.Context, f outFrame) error {
 			c.fail(code, "send queue full")
 			return ErrQueueFull
 		}
+		if c.corked {
+			// The reader goroutine itself is waiting for room: send.
+			c.corked = false
+			c.kickLocked()
+		}
 		if c.room == nil {
 			c.room = make(chan struct{})
 		}
@@ -278,7 +286,7 @@ func (c *Conn) submit(ctx context.Context, f outFrame) error {
 		}
 		c.mu.Lock()
 	}
-	if !c.writing && len(c.ctrlQ) == 0 && c.dataHead == len(c.dataQ) && c.opts.Overflow == OverflowBlock && !f.shared {
+	if !c.writing && !c.corked && len(c.ctrlQ) == 0 && c.dataHead == len(c.dataQ) && c.opts.Overflow == OverflowBlock && !f.shared {
 		// Idle: write straight to the socket, no goroutine hand-off. Only
 		// under OverflowBlock: the other policies promise writes that do
 		// not wait for the socket.
@@ -608,4 +616,40 @@ func (w *messageWriter) Close() error {
 	w.open = false
 	<-w.c.msgTok
 	return err
+}
+
+// cork holds data frames back in the queue while the reader goroutine has
+// more input buffered: the replies to a burst of pipelined messages then
+// leave in one writev instead of one write each. uncork sends them before
+// the reader waits for the peer again.
+func (c *Conn) cork() {
+	c.mu.Lock()
+	c.corked = true
+	c.mu.Unlock()
+}
+
+// uncork sends what cork held back, from the calling goroutine when no
+// writer runs.
+func (c *Conn) uncork() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.corked {
+		return
+	}
+	c.corked = false
+	if c.writing || c.writeErr != nil || c.dataHead == len(c.dataQ) {
+		c.kickLocked()
+		return
+	}
+	c.writing = true
+	for {
+		err := c.writeNextLocked()
+		if err == io.EOF {
+			c.writing = false
+			return
+		}
+		if err != nil {
+			return // the connection is being torn down
+		}
+	}
 }
