@@ -780,9 +780,10 @@ type flateWriter interface {
 
 // pmdDeflater is the suite's sending side: a DEFLATE stream that lives as
 // long as the connection with context takeover, or restarts with every
-// message without it. 15-bit windows use compress/flate at zlib's default
-// level, as Autobahn does; smaller ones klauspost's window-limited
-// encoder.
+// message without it. 15-bit windows use compress/flate at its fastest
+// level (Autobahn uses zlib's default; the level changes nothing the peer
+// must do, and the fastest keeps -race runs short); smaller ones use
+// klauspost's window-limited encoder.
 type pmdDeflater struct {
 	bits     int
 	takeover bool
@@ -795,7 +796,7 @@ func newPMDDeflater(bits int, takeover bool) (*pmdDeflater, error) {
 	d := &pmdDeflater{bits: bits, takeover: takeover}
 	var err error
 	if bits == 15 {
-		d.w, err = flate.NewWriter(&d.out, 6)
+		d.w, err = flate.NewWriter(&d.out, flate.BestSpeed)
 	} else {
 		d.w, err = kflate.NewWriterWindow(&d.out, 1<<bits)
 	}
