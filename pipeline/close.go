@@ -24,7 +24,8 @@ func (c *Conn) startClose(code CloseCode, reason string, urgent bool) {
 	c.mu.Unlock()
 }
 
-// fail closes the connection with code because something went wrong.
+// fail closes the connection with code, ahead of queued data: for a send
+// queue that overflowed, where waiting behind the queue is the problem.
 func (c *Conn) fail(code CloseCode, reason string) {
 	c.startClose(code, reason, true)
 }

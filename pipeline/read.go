@@ -104,12 +104,15 @@ func (c *Conn) closeFor(err error) {
 		c.mu.Unlock()
 		c.startClose(pc.Code, "", false)
 	case isInputError(err):
-		c.fail(layers.CloseCodeFor(err), "")
+		// Behind queued data: replies to the messages before the bad
+		// input still go out first.
+		c.startClose(layers.CloseCodeFor(err), "", false)
 	}
 }
 
 // endRead finishes the reader goroutine after err stopped it.
 func (c *Conn) endRead(err error) error {
+	c.uncork() // replies held back go out before any close
 	switch {
 	case errors.Is(err, errPeerClose):
 		c.mu.Lock()
@@ -318,7 +321,7 @@ func (c *Conn) push(op layers.Opcode) error {
 		return c.in.err
 	}
 	if herr != nil {
-		c.fail(CloseInternalError, "")
+		c.startClose(CloseInternalError, "", false)
 	}
 	return nil
 }
