@@ -920,6 +920,7 @@ type pmdConn struct {
 	prevKey    [4]byte
 	compressed int // the peer's compressed messages
 	plain      int // the peer's uncompressed messages
+	dataFrames int // the frames of the peer's messages
 }
 
 func newPMDConn(nc net.Conn, br *bufio.Reader, isServer bool, p pmdParams) (*pmdConn, error) {
@@ -1047,6 +1048,7 @@ func (c *pmdConn) readMessage() (op byte, msg []byte, err error) {
 			return 0, nil, c.violationf("a frame with reserved opcode %#x", opcode)
 		}
 		nframes++
+		c.dataFrames++
 		switch opcode {
 		case opText, opBinary:
 			if open {
@@ -1176,7 +1178,7 @@ func (c *pmdConn) exchange(d *pmdData, size, count, frag int, fail func(format s
 
 // summary says how the peer's echoes came.
 func (c *pmdConn) summary() string {
-	s := fmt.Sprintf("%s; the %s's echoes: %d compressed, %d uncompressed", c.params, c.peer, c.compressed, c.plain)
+	s := fmt.Sprintf("%s; the %s's echoes: %d compressed, %d uncompressed, in %d frames", c.params, c.peer, c.compressed, c.plain, c.dataFrames)
 	if c.compressed > 0 {
 		s += fmt.Sprintf("; its longest back-reference: %d bytes (window %d)", c.rx.maxDist, 1<<c.rx.bits)
 	}
