@@ -1,11 +1,18 @@
-// Package conformance is an independent, strict WebSocket server conformance
-// suite. It replays the server cases of the Autobahn testsuite (the
-// "fuzzingclient" role: the test is the client, the server under test is an
-// echo server) for categories 1 to 7, 9 and 10 as Go tests, one subtest per
-// case, named by its Autobahn number ("1.1.1", "5.15", "6.4.1", "7.7.3", ...).
+// Package conformance is an independent, strict WebSocket conformance suite
+// for both roles. It replays the Autobahn testsuite's cases for categories
+// 1 to 7, 9, 10, 12 and 13 (permessage-deflate, every parameter set of 13.1
+// to 13.7) as Go tests, one subtest per case, named by its Autobahn number
+// ("1.1.1", "5.15", "6.4.1", "7.7.3", "13.3.2", ...):
 //
-// The suite has its own client-side frame codec and handshake, built on the
-// standard library only, so it judges wspipe without sharing code with it.
+//   - server direction (TestCategoryN): the test is Autobahn's
+//     "fuzzingclient" and the server under test is an echo server;
+//   - client direction (TestClientCategoryN): the test is a strict
+//     "fuzzingserver" and wspipe's client runs an echo loop against it.
+//
+// The suite has its own frame codec, handshakes and DEFLATE judge (a
+// scanner that checks every back-reference against the negotiated window),
+// built on the standard library and klauspost/compress only, so it judges
+// wspipe without sharing code with it.
 //
 // Judging is strict: what Autobahn would report as NON-STRICT (a late
 // fail-fast on invalid UTF-8, a connection failed before the preceding valid
