@@ -34,19 +34,14 @@ func (c *Conn) fail(code CloseCode, reason string) {
 // reason after any queued data, waits up to CloseTimeout for the peer's
 // close, and closes the TCP connection (a server at once, a client after
 // the server has). Data messages that arrive meanwhile are dropped; to
-// receive them, use CloseSend instead. It returns ErrClosed if the
-// connection was already closed, and nil otherwise.
+// receive them, use CloseSend instead. CloseNoStatus sends a close frame
+// without a code; a code that may not be sent (1006, 1015, or outside
+// 1000-4999's assigned ranges) is sent as CloseNormal. It returns ErrClosed
+// if the connection was already closed, and nil otherwise.
 func (c *Conn) Close(code CloseCode, reason string) error {
-	select {
-	case <-c.dead:
-		return ErrClosed
-	default:
+	if err := c.requestClose(code, reason, true); err != nil {
+		return err
 	}
-	if !code.ValidOnWire() && code != layers.CloseNoStatus {
-		code = CloseNormal
-	}
-	c.dropOnce.Do(func() { close(c.dropping) })
-	c.startClose(code, reason, false)
 	t := time.NewTimer(c.opts.CloseTimeout)
 	defer t.Stop()
 	select {
@@ -59,13 +54,19 @@ func (c *Conn) Close(code CloseCode, reason string) error {
 }
 
 // CloseSend starts the closing handshake without waiting: it sends a close
-// frame with code and reason after any queued data, after which nothing
-// more can be written, but reading goes on: messages the peer sent before
-// its close are still delivered, then NextReader returns the peer's
-// *CloseError and the connection ends. This is how to finish a
+// frame with code and reason (as Close does) after any queued data, after
+// which nothing more can be written, but reading goes on: messages the
+// peer sent before its close are still delivered, then NextReader returns
+// the peer's *CloseError and the connection ends. This is how to finish a
 // conversation without losing replies in flight. The connection is torn
 // down if the peer has not closed within twice CloseTimeout.
 func (c *Conn) CloseSend(code CloseCode, reason string) error {
+	return c.requestClose(code, reason, false)
+}
+
+// requestClose queues the application's close frame; drop makes the
+// reader drop data still arriving.
+func (c *Conn) requestClose(code CloseCode, reason string, drop bool) error {
 	select {
 	case <-c.dead:
 		return ErrClosed
@@ -73,6 +74,9 @@ func (c *Conn) CloseSend(code CloseCode, reason string) error {
 	}
 	if !code.ValidOnWire() && code != layers.CloseNoStatus {
 		code = CloseNormal
+	}
+	if drop {
+		c.dropOnce.Do(func() { close(c.dropping) })
 	}
 	c.startClose(code, reason, false)
 	return nil
