@@ -27,7 +27,7 @@ func category1() []testCase {
 			cases = append(cases, testCase{
 				id:   fmt.Sprintf("1.%d.%d", k.sub, i+1),
 				desc: fmt.Sprintf("Send a %s message with a payload of length %d; expect it echoed, then a clean close.", k.kind, n),
-				run: func(c *client) {
+				run: func(c *endpoint) {
 					c.send(data(k.opcode, true, p))
 					c.echoThenClose(k.want(p))
 				},
@@ -37,7 +37,7 @@ func category1() []testCase {
 		cases = append(cases, testCase{
 			id:   fmt.Sprintf("1.%d.8", k.sub),
 			desc: fmt.Sprintf("Send a %s message with a payload of length 65536, written in chops of 997 octets; expect it echoed.", k.kind),
-			run: func(c *client) {
+			run: func(c *endpoint) {
 				c.sendChopped(997, data(k.opcode, true, p))
 				c.echoThenClose(k.want(p))
 			},

@@ -28,66 +28,66 @@ const surrogateText = kosme + "\xed\xa0\x80" + "edited"
 func category6() []testCase {
 	hello := "Hello-µ@ßöäüàá-UTF-8!!"
 	cases := []testCase{
-		{id: "6.1.1", desc: "Send a text message with an empty payload; expect it echoed.", run: func(c *client) {
+		{id: "6.1.1", desc: "Send a text message with an empty payload; expect it echoed.", run: func(c *endpoint) {
 			c.send(text(nil))
 			c.echoThenClose(textMsg(nil))
 		}},
-		{id: "6.1.2", desc: "Send a text message in 3 empty fragments; expect an empty message echoed.", run: func(c *client) {
+		{id: "6.1.2", desc: "Send a text message in 3 empty fragments; expect an empty message echoed.", run: func(c *endpoint) {
 			c.send(data(opText, false, nil), cont(false, nil), cont(true, nil))
 			c.echoThenClose(textMsg(nil))
 		}},
-		{id: "6.1.3", desc: "Send a text message in 3 fragments, the first and last empty; expect the middle payload echoed.", run: func(c *client) {
+		{id: "6.1.3", desc: "Send a text message in 3 fragments, the first and last empty; expect the middle payload echoed.", run: func(c *endpoint) {
 			p := b("middle frame payload")
 			c.send(data(opText, false, nil), cont(false, p), cont(true, nil))
 			c.echoThenClose(textMsg(p))
 		}},
-		{id: "6.2.1", desc: "Send valid UTF-8 text in one frame; expect it echoed.", run: func(c *client) {
+		{id: "6.2.1", desc: "Send valid UTF-8 text in one frame; expect it echoed.", run: func(c *endpoint) {
 			c.send(text(b(hello)))
 			c.echoThenClose(textMsg(b(hello)))
 		}},
-		{id: "6.2.2", desc: "Send valid UTF-8 text in 2 fragments split on a code point boundary; expect it echoed.", run: func(c *client) {
+		{id: "6.2.2", desc: "Send valid UTF-8 text in 2 fragments split on a code point boundary; expect it echoed.", run: func(c *endpoint) {
 			c.send(data(opText, false, b("Hello-µ@ßöä")), cont(true, b("üàá-UTF-8!!")))
 			c.echoThenClose(textMsg(b(hello)))
 		}},
-		{id: "6.2.3", desc: "Send valid UTF-8 text in 1-octet fragments, splitting code points; expect it echoed.", run: func(c *client) {
+		{id: "6.2.3", desc: "Send valid UTF-8 text in 1-octet fragments, splitting code points; expect it echoed.", run: func(c *endpoint) {
 			c.send(fragments(opText, b(hello), 1)...)
 			c.echoThenClose(textMsg(b(hello)))
 		}},
-		{id: "6.2.4", desc: "Send valid UTF-8 text (κόσμε) in 1-octet fragments, splitting code points; expect it echoed.", run: func(c *client) {
+		{id: "6.2.4", desc: "Send valid UTF-8 text (κόσμε) in 1-octet fragments, splitting code points; expect it echoed.", run: func(c *endpoint) {
 			c.send(fragments(opText, b(kosme), 1)...)
 			c.echoThenClose(textMsg(b(kosme)))
 		}},
-		{id: "6.3.1", desc: "Send invalid UTF-8 text in one frame; the connection is failed with 1007.", run: func(c *client) {
+		{id: "6.3.1", desc: "Send invalid UTF-8 text in one frame; the connection is failed with 1007.", run: func(c *endpoint) {
 			c.send(text(b(surrogateText)))
 			c.expectFailure(failTimeout, 1007)
 		}},
 		// Autobahn sends all the frames of 6.3.2 at once. Here the frames
 		// after the one holding the invalid octet wait until the server has
 		// failed the connection, which a fail-fast server does at once.
-		{id: "6.3.2", desc: "Send invalid UTF-8 text in 1-octet fragments; the connection is failed with 1007 once the fragment with the invalid octet (index 12) arrives, before the rest is sent.", run: func(c *client) {
+		{id: "6.3.2", desc: "Send invalid UTF-8 text in 1-octet fragments; the connection is failed with 1007 once the fragment with the invalid octet (index 12) arrives, before the rest is sent.", run: func(c *endpoint) {
 			fs := fragments(opText, b(surrogateText), 1)
 			c.send(fs[:13]...)
-			failFast(c, "the 1-octet fragment with the invalid octet", func() { c.send(fs[13:]...) })
+			c.failFast("the 1-octet fragment with the invalid octet", func() { c.send(fs[13:]...) })
 		}},
-		{id: "6.4.1", desc: "Send invalid UTF-8 text in 3 frames: a valid first frame, a 1 s pause, the frame that makes it invalid, a 1 s pause, the rest. The first frame must be accepted; the second must fail the connection with 1007 at once, before the third is sent.", timeout: 30 * time.Second, run: func(c *client) {
+		{id: "6.4.1", desc: "Send invalid UTF-8 text in 3 frames: a valid first frame, a 1 s pause, the frame that makes it invalid, a 1 s pause, the rest. The first frame must be accepted; the second must fail the connection with 1007 at once, before the third is sent.", timeout: 30 * time.Second, run: func(c *endpoint) {
 			p := b(invalidAt12)
 			c.send(data(opText, false, p[:11]))
 			if !c.expectNothing(time.Second) {
 				return
 			}
 			c.send(cont(false, p[11:15]))
-			failFast(c, "the frame with the invalid octet", func() { c.send(cont(true, p[15:])) })
+			c.failFast("the frame with the invalid octet", func() { c.send(cont(true, p[15:])) })
 		}},
-		{id: "6.4.2", desc: "As 6.4.1, but the second frame holds only the invalid octet; it must fail the connection with 1007 at once.", timeout: 30 * time.Second, run: func(c *client) {
+		{id: "6.4.2", desc: "As 6.4.1, but the second frame holds only the invalid octet; it must fail the connection with 1007 at once.", timeout: 30 * time.Second, run: func(c *endpoint) {
 			p := b(invalidAt12)
 			c.send(data(opText, false, p[:12]))
 			if !c.expectNothing(time.Second) {
 				return
 			}
 			c.send(cont(false, p[12:13]))
-			failFast(c, "the frame with the invalid octet", func() { c.send(cont(true, p[13:])) })
+			c.failFast("the frame with the invalid octet", func() { c.send(cont(true, p[13:])) })
 		}},
-		{id: "6.4.3", desc: "As 6.4.1, but as 3 chops of one frame: the chop with the invalid octet must fail the connection with 1007 at once, in the middle of the frame.", timeout: 30 * time.Second, run: func(c *client) {
+		{id: "6.4.3", desc: "As 6.4.1, but as 3 chops of one frame: the chop with the invalid octet must fail the connection with 1007 at once, in the middle of the frame.", timeout: 30 * time.Second, run: func(c *endpoint) {
 			p := b(invalidAt12)
 			w := text(p).encode()
 			h := len(w) - len(p)
@@ -96,9 +96,9 @@ func category6() []testCase {
 				return
 			}
 			c.write(w[h+11 : h+15])
-			failFast(c, "the chop with the invalid octet", func() { c.write(w[h+15:]) })
+			c.failFast("the chop with the invalid octet", func() { c.write(w[h+15:]) })
 		}},
-		{id: "6.4.4", desc: "As 6.4.3, but the second chop holds only the invalid octet; it must fail the connection with 1007 at once, in the middle of the frame.", timeout: 30 * time.Second, run: func(c *client) {
+		{id: "6.4.4", desc: "As 6.4.3, but the second chop holds only the invalid octet; it must fail the connection with 1007 at once, in the middle of the frame.", timeout: 30 * time.Second, run: func(c *endpoint) {
 			p := b(invalidAt12)
 			w := text(p).encode()
 			h := len(w) - len(p)
@@ -107,7 +107,7 @@ func category6() []testCase {
 				return
 			}
 			c.write(w[h+12 : h+13])
-			failFast(c, "the chop with the invalid octet", func() { c.write(w[h+13:]) })
+			c.failFast("the chop with the invalid octet", func() { c.write(w[h+13:]) })
 		}},
 	}
 	for gi, g := range utf8Groups() {
@@ -116,13 +116,13 @@ func category6() []testCase {
 			tc := testCase{id: fmt.Sprintf("6.%d.%d", gi+5, i+1)}
 			if utf8.Valid(p) {
 				tc.desc = fmt.Sprintf("%s: send valid UTF-8 text %x in one frame; expect it echoed.", g.name, p)
-				tc.run = func(c *client) {
+				tc.run = func(c *endpoint) {
 					c.send(text(p))
 					c.echoThenClose(textMsg(p))
 				}
 			} else {
 				tc.desc = fmt.Sprintf("%s: send invalid UTF-8 text %x in one frame; the connection is failed with 1007.", g.name, p)
-				tc.run = func(c *client) {
+				tc.run = func(c *endpoint) {
 					c.send(text(p))
 					c.expectFailure(failTimeout, 1007)
 				}
@@ -131,28 +131,6 @@ func category6() []testCase {
 		}
 	}
 	return cases
-}
-
-// failFastWindow is how long after the invalid octet the server has to
-// fail the connection. It is Autobahn's pause between the parts of 6.4.x.
-const failFastWindow = time.Second
-
-// failFast requires the server to fail the connection with 1007 within
-// failFastWindow of what was just sent (what), before rest is sent. A
-// failure that only comes later, once rest is sent, is reported as late:
-// Autobahn calls it NON-STRICT, this suite a failure.
-func failFast(c *client, what string, rest func()) {
-	c.t.Helper()
-	if c.failsWithin(failFastWindow, 1007) {
-		return
-	}
-	c.t.Errorf("not fail-fast: the connection was not failed within %v of %s", failFastWindow, what)
-	rest()
-	if c.failsWithin(failTimeout, 1007) {
-		c.t.Logf("the server failed the connection only after the rest of the message was sent")
-	} else {
-		c.t.Errorf("the server did not fail the connection even after the rest of the message was sent")
-	}
 }
 
 // utf8Group is one of the sub-categories 6.5 to 6.23: payloads sent as one

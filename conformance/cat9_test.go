@@ -34,7 +34,7 @@ func category9() []testCase {
 		}
 		return fmt.Sprintf("%d KiB", n/kib)
 	}
-	echo := func(c *client, want event) {
+	echo := func(c *endpoint, want event) {
 		if c.expect(perfCaseTimeout/2, want) {
 			c.closeNormally()
 		}
@@ -48,7 +48,7 @@ func category9() []testCase {
 				id:      fmt.Sprintf("9.%d.%d", sub+1, i+1),
 				desc:    fmt.Sprintf("Send a %s message of %s in one frame; expect it echoed exactly.", k.name, size(n)),
 				timeout: perfCaseTimeout,
-				run: func(c *client) {
+				run: func(c *endpoint) {
 					p := repeatTo(k.pattern, n)
 					c.send(data(k.opcode, true, p))
 					echo(c, k.want(p))
@@ -64,7 +64,7 @@ func category9() []testCase {
 				id:      fmt.Sprintf("9.%d.%d", sub+3, i+1),
 				desc:    fmt.Sprintf("Send a %s message of 4 MiB in fragments of %d octets; expect it echoed exactly.", k.name, frag),
 				timeout: perfCaseTimeout,
-				run: func(c *client) {
+				run: func(c *endpoint) {
 					p := repeatTo(k.pattern, 4*mib)
 					c.send(fragments(k.opcode, p, frag)...)
 					echo(c, k.want(p))
@@ -81,7 +81,7 @@ func category9() []testCase {
 				id:      fmt.Sprintf("9.%d.%d", sub+5, i+1),
 				desc:    fmt.Sprintf("Send a %s message of 1 MiB in one frame, written in chops of %d octets; expect it echoed exactly.", k.name, chop),
 				timeout: perfCaseTimeout,
-				run: func(c *client) {
+				run: func(c *endpoint) {
 					p := repeatTo(k.pattern, mib)
 					c.sendChopped(chop, data(k.opcode, true, p))
 					echo(c, k.want(p))
@@ -98,13 +98,13 @@ func category9() []testCase {
 				id:      fmt.Sprintf("9.%d.%d", sub+7, i+1),
 				desc:    fmt.Sprintf("Send 1000 %s messages of %d octets one after the other, each once the previous is echoed; expect every echo exact.", k.name, n),
 				timeout: perfCaseTimeout,
-				run: func(c *client) {
+				run: func(c *endpoint) {
 					p := repeatTo(k.pattern, n)
 					deadline := time.Now().Add(perfCaseTimeout / 2)
 					for j := range 1000 {
 						c.send(data(k.opcode, true, p))
 						if !c.expect(time.Until(deadline), k.want(p)) {
-							c.t.Errorf("round trip %d of 1000 failed", j+1)
+							c.errorf("round trip %d of 1000 failed", j+1)
 							return
 						}
 					}

@@ -17,7 +17,7 @@ func clientCategory10() []clientCase {
 				return
 			}
 			s.send(fs...)
-			s.echoThenClose(cText(p))
+			s.echoThenClose(textMsg(p))
 		}},
 	}
 }

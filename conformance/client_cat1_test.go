@@ -18,10 +18,10 @@ func clientCategory1() []clientCase {
 		kind    string
 		opcode  byte
 		pattern string
-		want    func([]byte) clientEvent
+		want    func([]byte) event
 	}{
-		{1, "text", opText, "*", cText},
-		{2, "binary", opBinary, "\xfe", cBin},
+		{1, "text", opText, "*", textMsg},
+		{2, "binary", opBinary, "\xfe", binMsg},
 	} {
 		for i, n := range sizes {
 			p := repeatTo(k.pattern, n)

@@ -14,11 +14,11 @@ func clientCategory2() []clientCase {
 	pingPong := func(id, desc string, p []byte) clientCase {
 		return clientCase{id: id, desc: desc, run: func(s *fuzzConn) {
 			s.send(ping(p))
-			s.echoThenClose(cPong(p))
+			s.echoThenClose(pongEv(p))
 		}}
 	}
 	tenPings := func(s *fuzzConn, chop int) {
-		var want []clientEvent
+		var want []event
 		for i := range 10 {
 			p := b(fmt.Sprintf("payload-%d", i))
 			if chop > 0 {
@@ -26,7 +26,7 @@ func clientCategory2() []clientCase {
 			} else {
 				s.send(ping(p))
 			}
-			want = append(want, cPong(p))
+			want = append(want, pongEv(p))
 		}
 		s.echoThenClose(want...)
 	}
@@ -42,7 +42,7 @@ func clientCategory2() []clientCase {
 		{id: "2.6", desc: "The server sends a ping with a payload of 125 octets in octet-wise chops; the client's pong echoes it.", run: func(s *fuzzConn) {
 			p := repeatTo("\xfe", 125)
 			s.sendChopped(1, ping(p))
-			s.echoThenClose(cPong(p))
+			s.echoThenClose(pongEv(p))
 		}},
 		{id: "2.7", desc: "The server sends an unsolicited pong without payload, then closes; the client sends nothing but its close reply.", run: func(s *fuzzConn) {
 			s.send(pong(nil))
@@ -54,7 +54,7 @@ func clientCategory2() []clientCase {
 		}},
 		{id: "2.9", desc: "The server sends an unsolicited pong with payload, then a ping with payload; the client answers only the ping.", run: func(s *fuzzConn) {
 			s.send(pong(b("unsolicited pong payload")), ping(b("ping payload")))
-			s.echoThenClose(cPong(b("ping payload")))
+			s.echoThenClose(pongEv(b("ping payload")))
 		}},
 		{id: "2.10", desc: "The server sends 10 pings with payloads; the client answers with 10 pongs echoing them, in order.", run: func(s *fuzzConn) {
 			tenPings(s, 0)

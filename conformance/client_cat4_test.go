@@ -34,15 +34,15 @@ func clientCategory4() []clientCase {
 			}},
 			clientCase{id: id(3), desc: fmt.Sprintf("The server sends a small text message, a frame with reserved %s opcode %d, then a ping; the client echoes the message, then fails with 1002, with no pong.", kind, ops[2]), run: func(s *fuzzConn) {
 				s.send(text(hello), data(ops[2], true, nil), ping(nil))
-				s.expectFailure(failTimeout, 1002, cText(hello))
+				s.expectFailure(failTimeout, 1002, textMsg(hello))
 			}},
 			clientCase{id: id(4), desc: fmt.Sprintf("The server sends a small text message, a frame with reserved %s opcode %d and a payload, then a ping; the client echoes the message, then fails with 1002, with no pong.", kind, ops[3]), run: func(s *fuzzConn) {
 				s.send(text(hello), data(ops[3], true, hello), ping(nil))
-				s.expectFailure(failTimeout, 1002, cText(hello))
+				s.expectFailure(failTimeout, 1002, textMsg(hello))
 			}},
 			clientCase{id: id(5), desc: fmt.Sprintf("As 4.%d.4 with opcode %d, in octet-wise chops; the client echoes the message, then fails with 1002, with no pong.", sub, ops[4]), run: func(s *fuzzConn) {
 				s.sendChopped(1, text(hello), data(ops[4], true, hello), ping(nil))
-				s.expectFailure(failTimeout, 1002, cText(hello))
+				s.expectFailure(failTimeout, 1002, textMsg(hello))
 			}},
 		)
 	}

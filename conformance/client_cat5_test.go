@@ -26,13 +26,13 @@ func clientCategory5() []clientCase {
 	twoFragments := func(id, how string, m writeMode) clientCase {
 		return clientCase{id: id, desc: "The server sends a text message in 2 fragments" + how + "; the client echoes it.", run: func(s *fuzzConn) {
 			s.sendAs(m, data(opText, false, f1), cont(true, f2))
-			s.echoThenClose(cText(cat(f1, f2)))
+			s.echoThenClose(textMsg(cat(f1, f2)))
 		}}
 	}
 	pingBetween := func(id, how string, m writeMode) clientCase {
 		return clientCase{id: id, desc: "The server sends a text message in 2 fragments with a ping in between" + how + "; the client sends the pong, then the echo.", run: func(s *fuzzConn) {
 			s.sendAs(m, data(opText, false, f1), ping(pingPayload), cont(true, f2))
-			s.echoThenClose(cPong(pingPayload), cText(cat(f1, f2)))
+			s.echoThenClose(pongEv(pingPayload), textMsg(cat(f1, f2)))
 		}}
 	}
 	nothingToContinue := func(id string, fin bool, how string, m writeMode) clientCase {
@@ -66,14 +66,14 @@ func clientCategory5() []clientCase {
 			p1, p2 := b("pongme 1!"), b("pongme 2!")
 			start := time.Now()
 			s.sendAs(m, data(opText, false, f1), cont(false, f2), ping(p1))
-			if !s.expect(time.Second, cPong(p1)) {
+			if !s.expect(time.Second, pongEv(p1)) {
 				return
 			}
 			if !s.expectNothing(time.Until(start.Add(time.Second))) {
 				return
 			}
 			s.sendAs(m, cont(false, f3), cont(false, f4), ping(p2), cont(true, f5))
-			s.echoThenClose(cPong(p2), cText(cat(f1, f2, f3, f4, f5)))
+			s.echoThenClose(pongEv(p2), textMsg(cat(f1, f2, f3, f4, f5)))
 		}}
 	}
 
@@ -100,7 +100,7 @@ func clientCategory5() []clientCase {
 		nothingToContinue("5.14", false, ", in octet-wise chops", octetWise),
 		{id: "5.15", desc: "The server sends a text message in 2 fragments, then a continuation with FIN = false where there is nothing to continue, then a text message; the client echoes the first message, then fails with 1002.", run: func(s *fuzzConn) {
 			s.send(data(opText, false, f1), cont(true, f2), cont(false, f3), text(f4))
-			s.expectFailure(failTimeout, 1002, cText(cat(f1, f2)))
+			s.expectFailure(failTimeout, 1002, textMsg(cat(f1, f2)))
 		}},
 		repeated("5.16", false),
 		repeated("5.17", true),

@@ -40,32 +40,32 @@ func clientCategory6() []clientCase {
 	cases := []clientCase{
 		{id: "6.1.1", desc: "The server sends a text message with an empty payload; the client echoes it.", run: func(s *fuzzConn) {
 			s.send(text(nil))
-			s.echoThenClose(cText(nil))
+			s.echoThenClose(textMsg(nil))
 		}},
 		{id: "6.1.2", desc: "The server sends a text message in 3 empty fragments; the client echoes an empty message.", run: func(s *fuzzConn) {
 			s.send(data(opText, false, nil), cont(false, nil), cont(true, nil))
-			s.echoThenClose(cText(nil))
+			s.echoThenClose(textMsg(nil))
 		}},
 		{id: "6.1.3", desc: "The server sends a text message in 3 fragments, the first and last empty; the client echoes the middle payload.", run: func(s *fuzzConn) {
 			p := b("middle frame payload")
 			s.send(data(opText, false, nil), cont(false, p), cont(true, nil))
-			s.echoThenClose(cText(p))
+			s.echoThenClose(textMsg(p))
 		}},
 		{id: "6.2.1", desc: "The server sends valid UTF-8 text in one frame; the client echoes it.", run: func(s *fuzzConn) {
 			s.send(text(b(hello)))
-			s.echoThenClose(cText(b(hello)))
+			s.echoThenClose(textMsg(b(hello)))
 		}},
 		{id: "6.2.2", desc: "The server sends valid UTF-8 text in 2 fragments split on a code point boundary; the client echoes it.", run: func(s *fuzzConn) {
 			s.send(data(opText, false, b("Hello-µ@ßöä")), cont(true, b("üàá-UTF-8!!")))
-			s.echoThenClose(cText(b(hello)))
+			s.echoThenClose(textMsg(b(hello)))
 		}},
 		{id: "6.2.3", desc: "The server sends valid UTF-8 text in 1-octet fragments, splitting code points; the client echoes it.", run: func(s *fuzzConn) {
 			s.send(fragments(opText, b(hello), 1)...)
-			s.echoThenClose(cText(b(hello)))
+			s.echoThenClose(textMsg(b(hello)))
 		}},
 		{id: "6.2.4", desc: "The server sends valid UTF-8 text (κόσμε) in 1-octet fragments, splitting code points; the client echoes it.", run: func(s *fuzzConn) {
 			s.send(fragments(opText, b(kosme), 1)...)
-			s.echoThenClose(cText(b(kosme)))
+			s.echoThenClose(textMsg(b(kosme)))
 		}},
 		{id: "6.3.1", desc: "The server sends invalid UTF-8 text in one frame; the client fails the connection with 1007.", run: func(s *fuzzConn) {
 			s.send(text(b(surrogateText)))
@@ -100,7 +100,7 @@ func clientCategory6() []clientCase {
 				tc.desc = fmt.Sprintf("%s: the server sends valid UTF-8 text %x in one frame; the client echoes it.", g.name, p)
 				tc.run = func(s *fuzzConn) {
 					s.send(text(p))
-					s.echoThenClose(cText(p))
+					s.echoThenClose(textMsg(p))
 				}
 			} else {
 				tc.desc = fmt.Sprintf("%s: the server sends invalid UTF-8 text %x in one frame; the client fails the connection with 1007.", g.name, p)

@@ -20,7 +20,7 @@ func clientCategory7() []clientCase {
 	cases := []clientCase{
 		{id: "7.1.1", desc: "The server sends a text message, then, once it is echoed, a close frame; the client replies with 1000.", run: func(s *fuzzConn) {
 			s.send(text(hello))
-			s.echoThenClose(cText(hello))
+			s.echoThenClose(textMsg(hello))
 		}},
 		{id: "7.1.2", desc: "The server sends two close frames; the client replies once with 1000 and ignores the second.", run: func(s *fuzzConn) {
 			s.send(normal, closeRaw(nil))
@@ -44,7 +44,7 @@ func clientCategory7() []clientCase {
 		{id: "7.1.6", desc: "The server sends a 256 KiB text message, a small text message, a close frame and a ping back to back; the client echoes both messages, then replies with 1000 and sends no pong.", timeout: 30 * time.Second, run: func(s *fuzzConn) {
 			big := repeatTo("BAsd7&jh23", 256<<10)
 			s.send(text(big), text(hello), normal, ping(nil))
-			if s.expect(replyTimeout, cText(big), cText(hello)) {
+			if s.expect(replyTimeout, textMsg(big), textMsg(hello)) {
 				s.expectCloseReply(1000, 1000)
 			}
 		}},

@@ -17,17 +17,17 @@ func clientCategory9() []clientCase {
 		name    string
 		opcode  byte
 		pattern string // what Autobahn repeats to fill a message
-		want    func([]byte) clientEvent
+		want    func([]byte) event
 	}
-	textK := kind{"text", opText, "BAsd7&jh23", cText}
-	binK := kind{"binary", opBinary, "\x00\xfe\x23\xfa\xf0", cBin}
+	textK := kind{"text", opText, "BAsd7&jh23", textMsg}
+	binK := kind{"binary", opBinary, "\x00\xfe\x23\xfa\xf0", binMsg}
 	size := func(n int) string {
 		if n >= mib {
 			return fmt.Sprintf("%d MiB", n/mib)
 		}
 		return fmt.Sprintf("%d KiB", n/kib)
 	}
-	echo := func(s *fuzzConn, want clientEvent) {
+	echo := func(s *fuzzConn, want event) {
 		if s.expect(perfCaseTimeout/2, want) {
 			s.closeNormally()
 		}
@@ -51,7 +51,7 @@ func clientCategory9() []clientCase {
 	}
 
 	// 9.3 and 9.4: a 4 MiB message in fragments of 64 octets to 4 MiB.
-	for sub, k := range []kind{{"text", opText, "*", cText}, {"binary", opBinary, "\xfe", cBin}} {
+	for sub, k := range []kind{{"text", opText, "*", textMsg}, {"binary", opBinary, "\xfe", binMsg}} {
 		for i, frag := range []int{64, 256, 1 * kib, 4 * kib, 16 * kib, 64 * kib, 256 * kib, 1 * mib, 4 * mib} {
 			cases = append(cases, clientCase{
 				id:      fmt.Sprintf("9.%d.%d", sub+3, i+1),
@@ -85,7 +85,7 @@ func clientCategory9() []clientCase {
 
 	// 9.7 and 9.8: 1000 round trips, each message sent once the previous
 	// one is echoed.
-	for sub, k := range []kind{{"text", opText, "*", cText}, {"binary", opBinary, "\xfe", cBin}} {
+	for sub, k := range []kind{{"text", opText, "*", textMsg}, {"binary", opBinary, "\xfe", binMsg}} {
 		for i, n := range []int{0, 16, 64, 256, 1024, 4096} {
 			cases = append(cases, clientCase{
 				id:      fmt.Sprintf("9.%d.%d", sub+7, i+1),

@@ -47,7 +47,7 @@ func clientClosingCases() []clientCase {
 	}
 }
 
-func cClose(code int) clientEvent { return clientEvent{kind: ceClose, code: code} }
+func cClose(code int) event { return event{kind: evClose, code: code} }
 
 // clientEndsWithin requires the client, with the server silent, to end
 // its connection within d: its echo loop returns and the server sees the
@@ -68,7 +68,7 @@ func (s *fuzzConn) clientEndsWithin(d time.Duration, after string) bool {
 	case !ok:
 		s.errorf("the client's echo loop ended, but the TCP connection stayed open")
 		return false
-	case ev.kind != ceTCPClosed:
+	case ev.kind != evTCPClosed:
 		s.errorf("got %s, want the client to close the TCP connection", ev)
 		return false
 	}

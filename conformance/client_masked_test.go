@@ -23,7 +23,7 @@ func clientMaskedCases() []clientCase {
 			w := encodeServer(text(hello))
 			w = append(w, encodeMaskedServer(text(hello))...)
 			s.write(append(w, encodeServer(ping(nil))...))
-			s.expectFailure(failTimeout, 1002, cText(hello))
+			s.expectFailure(failTimeout, 1002, textMsg(hello))
 		}},
 		{id: "masked-continuation", desc: "The server sends a text message's first fragment unmasked and its final fragment masked; the client fails the connection with 1002 and echoes nothing.", run: func(s *fuzzConn) {
 			s.write(append(encodeServer(data(opText, false, b("fragment1"))), encodeMaskedServer(cont(true, b("fragment2")))...))

@@ -30,40 +30,52 @@ type frame struct {
 	payload []byte
 }
 
-// encode returns the frame's wire form, masked with a fresh random key as a
-// client must. The length uses the shortest of the three encodings.
+// encode returns the frame's wire form as a client sends it, masked with a
+// fresh random key (never the zero key).
 func (f frame) encode() []byte {
+	var key [4]byte
+	binary.LittleEndian.PutUint32(key[:], rand.Uint32()|1)
+	return encodeWithKey(f, &key)
+}
+
+// encodeServer returns f's wire form as a server sends it: unmasked.
+func encodeServer(f frame) []byte { return encodeWithKey(f, nil) }
+
+// encodeMaskedServer returns f's wire form masked with a random key, as
+// no server may send it: a client must treat it as a protocol violation
+// (RFC 6455 section 5.1).
+func encodeMaskedServer(f frame) []byte { return f.encode() }
+
+// encodeWithKey returns f's wire form: unmasked if key is nil, else masked
+// with *key. The length uses the shortest of the three encodings.
+func encodeWithKey(f frame, key *[4]byte) []byte {
 	n := len(f.payload)
 	out := make([]byte, 0, 14+n)
 	b0 := f.opcode&0x0F | (f.rsv&7)<<4
 	if f.fin {
 		b0 |= 0x80
 	}
+	var maskBit byte
+	if key != nil {
+		maskBit = 0x80
+	}
 	switch {
 	case n <= 125:
-		out = append(out, b0, 0x80|byte(n))
+		out = append(out, b0, maskBit|byte(n))
 	case n <= 0xFFFF:
-		out = append(out, b0, 0x80|126)
+		out = append(out, b0, maskBit|126)
 		out = binary.BigEndian.AppendUint16(out, uint16(n))
 	default:
-		out = append(out, b0, 0x80|127)
+		out = append(out, b0, maskBit|127)
 		out = binary.BigEndian.AppendUint64(out, uint64(n))
 	}
-	var key [4]byte
-	binary.LittleEndian.PutUint32(key[:], rand.Uint32())
+	if key == nil {
+		return append(out, f.payload...)
+	}
 	out = append(out, key[:]...)
 	start := len(out)
 	out = append(out, f.payload...)
-	mask(key, out[start:])
-	return out
-}
-
-// encodeAll concatenates the wire forms of frames.
-func encodeAll(frames ...frame) []byte {
-	var out []byte
-	for _, f := range frames {
-		out = append(out, f.encode()...)
-	}
+	mask(*key, out[start:])
 	return out
 }
 
@@ -129,32 +141,48 @@ func repeatTo(pattern string, n int) []byte {
 // b is shorthand for a payload given as a string literal.
 func b(s string) []byte { return []byte(s) }
 
-// serverHeader is the parsed header of a frame from the server.
-type serverHeader struct {
+// frameHeader is the parsed header of a frame from the peer.
+type frameHeader struct {
 	fin    bool
 	rsv    byte
 	opcode byte
 	masked bool
 	length uint64
+	key    [4]byte // the mask key, if masked
 }
 
-// violation is a protocol error by the server under test.
-type violation string
+// violation is a protocol error by the peer under test, the server or
+// the client.
+type violation struct {
+	peer string
+	msg  string
+}
 
-func (v violation) Error() string { return "server protocol violation: " + string(v) }
-
-func violationf(format string, a ...any) error { return violation(fmt.Sprintf(format, a...)) }
+func (v violation) Error() string { return v.peer + " protocol violation: " + v.msg }
 
 // errTruncated marks a connection that ended in the middle of a frame.
 var errTruncated = errors.New("the connection ended in the middle of a frame")
 
-// readServerFrame reads one frame from the server. It returns io.EOF only
-// when the stream ends cleanly between frames. It checks only what it needs
-// to frame the stream: the length encoding and the mask bit (a server must
-// not mask); the caller judges the rest. A frame longer than limit is refused
-// before its payload is read.
-func readServerFrame(r *bufio.Reader, limit uint64) (serverHeader, []byte, error) {
-	var h serverHeader
+// readServerFrame reads one frame from a server, which must not mask.
+func readServerFrame(r *bufio.Reader, limit uint64) (frameHeader, []byte, error) {
+	return readFrame(r, limit, "server")
+}
+
+// readClientFrame reads one frame from a client, which must always mask,
+// and returns it unmasked. The caller judges the mask keys (maskKeys).
+func readClientFrame(r *bufio.Reader, limit uint64) (frameHeader, []byte, error) {
+	return readFrame(r, limit, "client")
+}
+
+// readFrame reads one frame from the peer (from: "server" or "client").
+// It returns io.EOF only when the stream ends cleanly between frames. It
+// checks only what it needs to frame the stream: the minimal length
+// encoding and the mask bit, which a server must not set and a client
+// must always set; the caller judges the rest. A frame longer than limit
+// is refused before its payload is read.
+func readFrame(r *bufio.Reader, limit uint64, from string) (frameHeader, []byte, error) {
+	var h frameHeader
+	violationf := func(format string, a ...any) error { return violation{from, fmt.Sprintf(format, a...)} }
 	b0, err := r.ReadByte()
 	if err != nil {
 		return h, nil, err // io.EOF here is a clean end
@@ -189,8 +217,16 @@ func readServerFrame(r *bufio.Reader, limit uint64) (serverHeader, []byte, error
 			return h, nil, violationf("length %d sent in the 64-bit form; the minimal encoding is required", h.length)
 		}
 	}
-	if h.masked {
+	switch {
+	case from == "server" && h.masked:
 		return h, nil, violationf("a %s frame from the server is masked", opName(h.opcode))
+	case from == "client" && !h.masked:
+		return h, nil, violationf("a %s frame from the client is not masked", opName(h.opcode))
+	}
+	if h.masked {
+		if _, err := io.ReadFull(r, h.key[:]); err != nil {
+			return h, nil, truncated(err)
+		}
 	}
 	if h.length > limit {
 		return h, nil, violationf("a %s frame of %d bytes is over this suite's %d-byte limit", opName(h.opcode), h.length, limit)
@@ -199,7 +235,48 @@ func readServerFrame(r *bufio.Reader, limit uint64) (serverHeader, []byte, error
 	if _, err := io.ReadFull(r, p); err != nil {
 		return h, nil, truncated(err)
 	}
+	if h.masked {
+		mask(h.key, p)
+	}
 	return h, p, nil
+}
+
+// maxKeyRepeats is how many times, in one connection, a mask key may be
+// one used before. Keys drawn from a good random source repeat that often
+// with negligible probability even over thousands of frames; a constant
+// or cycling key repeats at once.
+const maxKeyRepeats = 2
+
+// maskKeys judges the mask keys of a client's frames, one connection's
+// worth: each must be fresh, never zero, never the previous frame's, and
+// repeat older keys no more than chance allows.
+type maskKeys struct {
+	frames  int
+	repeats int
+	prev    [4]byte
+	seen    map[[4]byte]bool
+}
+
+// check judges the key of the next frame and returns what is wrong with
+// it, if anything.
+func (k *maskKeys) check(h frameHeader) string {
+	if k.seen == nil {
+		k.seen = map[[4]byte]bool{}
+	}
+	k.frames++
+	switch {
+	case h.key == [4]byte{}:
+		return fmt.Sprintf("frame %d (%s) is masked with the all-zero key, which leaves it unmasked", k.frames, opName(h.opcode))
+	case k.frames > 1 && h.key == k.prev:
+		return fmt.Sprintf("frame %d (%s) reuses the previous frame's mask key %x; keys must be fresh and unpredictable", k.frames, opName(h.opcode), h.key)
+	case k.seen[h.key]:
+		k.repeats++
+		if k.repeats > maxKeyRepeats {
+			return fmt.Sprintf("frame %d (%s) reuses mask key %x; %d keys of %d frames were used before, so the keys are not fresh", k.frames, opName(h.opcode), h.key, k.repeats, k.frames)
+		}
+	}
+	k.prev, k.seen[h.key] = h.key, true
+	return ""
 }
 
 func truncated(err error) error {

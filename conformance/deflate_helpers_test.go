@@ -916,11 +916,10 @@ type pmdConn struct {
 	tx       *pmdDeflater
 	rx       *pmdInflater
 
-	frames     int
-	prevKey    [4]byte
-	compressed int // the peer's compressed messages
-	plain      int // the peer's uncompressed messages
-	dataFrames int // the frames of the peer's messages
+	keys       maskKeys // the client's mask keys, in the client direction
+	compressed int      // the peer's compressed messages
+	plain      int      // the peer's uncompressed messages
+	dataFrames int      // the frames of the peer's messages
 }
 
 func newPMDConn(nc net.Conn, br *bufio.Reader, isServer bool, p pmdParams) (*pmdConn, error) {
@@ -936,16 +935,8 @@ func newPMDConn(nc net.Conn, br *bufio.Reader, isServer bool, p pmdParams) (*pmd
 	return c, err
 }
 
-// pmdViolation is a protocol violation by the peer.
-type pmdViolation struct {
-	peer string
-	msg  string
-}
-
-func (v pmdViolation) Error() string { return v.peer + " protocol violation: " + v.msg }
-
 func (c *pmdConn) violationf(format string, a ...any) error {
-	return pmdViolation{c.peer, fmt.Sprintf(format, a...)}
+	return violation{c.peer, fmt.Sprintf(format, a...)}
 }
 
 // encode returns f's wire form as this end sends it.
@@ -995,14 +986,9 @@ func (c *pmdConn) readFrame() (fin bool, rsv, op byte, p []byte, err error) {
 	if err != nil {
 		return false, 0, 0, nil, err
 	}
-	c.frames++
-	switch {
-	case h.key == [4]byte{}:
-		return false, 0, 0, nil, c.violationf("frame %d is masked with the all-zero key", c.frames)
-	case c.frames > 1 && h.key == c.prevKey:
-		return false, 0, 0, nil, c.violationf("frame %d reuses the previous frame's mask key %x", c.frames, h.key)
+	if problem := c.keys.check(h); problem != "" {
+		return false, 0, 0, nil, c.violationf("%s", problem)
 	}
-	c.prevKey = h.key
 	return h.fin, h.rsv, h.opcode, p, nil
 }
 
@@ -1039,9 +1025,9 @@ func (c *pmdConn) readMessage() (op byte, msg []byte, err error) {
 			case opPong:
 				continue
 			case opClose:
-				ev, perr := parseClose(p)
-				if perr != nil {
-					return 0, nil, c.violationf("%v", perr)
+				ev, problem := parseClose(p)
+				if problem != "" {
+					return 0, nil, c.violationf("%s", problem)
 				}
 				return 0, nil, fmt.Errorf("the %s sent a close frame (%s) instead of the echo", c.peer, ev)
 			}
@@ -1111,8 +1097,7 @@ func (c *pmdConn) readError(err error) error {
 		return errors.New("the case's deadline passed while waiting for the echo")
 	}
 	var v violation
-	var cv clientViolation
-	if errors.As(err, &v) || errors.As(err, &cv) {
+	if errors.As(err, &v) {
 		return err
 	}
 	return fmt.Errorf("read: %w", err)

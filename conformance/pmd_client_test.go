@@ -7,11 +7,8 @@ package conformance
 // client's compressed echoes.
 
 import (
-	"bufio"
 	"context"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"runtime"
 	"testing"
@@ -47,30 +44,7 @@ func deflateClient(offers []pmdNeg) clientUnderTest {
 		if err != nil {
 			return err
 		}
-		defer func() {
-			select {
-			case <-c.Done():
-			case <-ctx.Done():
-				c.NetConn().Close()
-			}
-			c.Wait()
-		}()
-		for {
-			typ, r, err := c.NextReader(ctx)
-			if err != nil {
-				return err
-			}
-			w, err := c.NextWriter(ctx, typ)
-			if err != nil {
-				return err
-			}
-			if _, err := io.Copy(w, r); err != nil {
-				return err
-			}
-			if err := w.Close(); err != nil {
-				return err
-			}
-		}
+		return echoLoop(ctx, c)
 	}
 	return clientUnderTest{name: "wspipe", run: run, apiErrors: true}
 }
@@ -81,17 +55,10 @@ func deflateClient(offers []pmdNeg) clientUnderTest {
 func runClientDeflateCases(t *testing.T, specs []pmdCaseSpec) {
 	t.Helper()
 	before := runtime.NumGoroutine()
-	seen := map[string]bool{}
-	for _, s := range specs {
-		if seen[s.id] {
-			t.Fatalf("case %s is listed twice", s.id)
-		}
-		seen[s.id] = true
-		t.Run(s.id, func(t *testing.T) {
-			t.Log(s.desc("the client is set to offer " + formatExts(offerExts(s.offers)) + "; the server answers as Autobahn's server accept " + s.set + " does"))
-			runClientDeflateCase(t, s)
-		})
-	}
+	forEachCase(t, specs, func(s pmdCaseSpec) string { return s.id }, func(t *testing.T, s pmdCaseSpec) {
+		t.Log(s.desc("the client is set to offer " + formatExts(offerExts(s.offers)) + "; the server answers as Autobahn's server accept " + s.set + " does"))
+		runClientDeflateCase(t, s)
+	})
 	checkGoroutines(t, before)
 }
 
@@ -100,26 +67,20 @@ func runClientDeflateCases(t *testing.T, specs []pmdCaseSpec) {
 // handshake and the end of the client are judged by the harness.
 func runClientDeflateCase(t *testing.T, spec pmdCaseSpec) {
 	deadline := time.Now().Add(pmdCaseTimeout)
-	ln, err := net.ListenTCP("tcp", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatalf("listen: %v", err)
+	s := startClient(t, deflateClient(spec.offers), deadline)
+	if s == nil {
+		t.FailNow()
 	}
-	defer ln.Close()
-	ctx, cancel := context.WithDeadline(context.Background(), deadline.Add(2*closeTimeout))
-	defer cancel()
-	sut := deflateClient(spec.offers)
-	end := make(chan error, 1)
-	go func() { end <- sut.run(ctx, "ws://"+ln.Addr().String()+"/") }()
-	s := &fuzzConn{
-		r:      t,
-		sut:    sut,
-		end:    end,
-		cancel: cancel,
-		events: make(chan clientEvent, 64),
-		quit:   make(chan struct{}),
-		done:   make(chan struct{}),
-	}
-	if params, ok := acceptDeflate(s, ln, deadline, spec); ok {
+	defer s.release()
+	var params pmdParams
+	if s.accept(deadline, func(req *http.Request) (string, string) {
+		p, answer, offer, problem := answerDeflate(req, spec)
+		if problem == "" {
+			params = p
+			s.r.Logf("the server answers %q to offer %d", answer, offer)
+		}
+		return answer, problem
+	}) {
 		pc, err := newPMDConn(s.nc, s.br, true, params)
 		if err != nil {
 			s.errorf("the suite's compressor: %v", err)
@@ -140,43 +101,13 @@ func runClientDeflateCase(t *testing.T, spec pmdCaseSpec) {
 	s.finish()
 }
 
-// acceptDeflate takes the client's connection as fuzzConn.accept does,
-// requires its Sec-WebSocket-Extensions to be exactly the case's offers
-// and answers as Autobahn's accept rules say. It returns the negotiated
-// parameters and whether the connection is open.
-func acceptDeflate(s *fuzzConn, ln *net.TCPListener, deadline time.Time, spec pmdCaseSpec) (pmdParams, bool) {
-	s.r.Helper()
-	ln.SetDeadline(time.Now().Add(handshakeTimeout))
-	nc, err := ln.Accept()
-	if err != nil {
-		select {
-		case cerr := <-s.end:
-			s.seenEnd, s.endErr = true, cerr
-			s.errorf("the client did not connect: it ended with %v", cerr)
-		default:
-			s.errorf("the client did not connect within %v: %v", handshakeTimeout, err)
-		}
-		return pmdParams{}, false
-	}
-	s.nc = nc
-	s.br = bufio.NewReaderSize(nc, 64<<10)
-	refuse := func(format string, a ...any) (pmdParams, bool) {
-		s.r.Helper()
-		s.errorf("handshake: "+format, a...)
-		nc.Write([]byte("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"))
-		return pmdParams{}, false
-	}
-	nc.SetDeadline(time.Now().Add(handshakeTimeout))
-	req, err := http.ReadRequest(s.br)
-	if err != nil {
-		return refuse("reading the client's request: %v", err)
-	}
-	key, msg := checkClientRequest(req, ln.Addr().String())
-	if msg == "" && s.br.Buffered() > 0 {
-		msg = fmt.Sprintf("the client sent %d bytes after its request, before the server's response", s.br.Buffered())
-	}
-	if msg != "" {
-		return refuse("%s", msg)
+// answerDeflate requires the request's Sec-WebSocket-Extensions to be
+// exactly the case's offers and answers as Autobahn's accept rules say.
+// It returns the negotiated parameters, the answer and the number of the
+// offer it takes, or what is wrong with the offers.
+func answerDeflate(req *http.Request, spec pmdCaseSpec) (params pmdParams, answer string, offer int, problem string) {
+	refuse := func(format string, a ...any) (pmdParams, string, int, string) {
+		return pmdParams{}, "", 0, fmt.Sprintf(format, a...)
 	}
 	header := req.Header.Values("Sec-WebSocket-Extensions")
 	exts, err := parseExtHeader(header)
@@ -198,20 +129,9 @@ func acceptDeflate(s *fuzzConn, ln *net.TCPListener, deadline time.Time, spec pm
 		}
 		offers = append(offers, o)
 	}
-	answer, i, ok := accept(spec.rules, offers)
+	a, i, ok := accept(spec.rules, offers)
 	if !ok {
 		return refuse("the suite's accept rules %s take none of the offers %q", spec.set, header)
 	}
-	resp := "HTTP/1.1 101 Switching Protocols\r\n" +
-		"Upgrade: websocket\r\n" +
-		"Connection: Upgrade\r\n" +
-		"Sec-WebSocket-Accept: " + acceptFor(key) + "\r\n" +
-		"Sec-WebSocket-Extensions: " + answerExt(answer).String() + "\r\n\r\n"
-	if _, err := nc.Write([]byte(resp)); err != nil {
-		s.errorf("handshake: writing the 101 response: %v", err)
-		return pmdParams{}, false
-	}
-	s.r.Logf("the server answered %q to offer %d", answerExt(answer), i+1)
-	nc.SetDeadline(deadline)
-	return negotiated(offers[i], answer), true
+	return negotiated(offers[i], a), answerExt(a).String(), i + 1, ""
 }
