@@ -233,7 +233,7 @@ func (b *lockedBuffer) String() string {
 // the test does: its stdin is closed, and it is killed if it lingers.
 func startProc(t *testing.T, name string, argv []string, env ...string) *procPeer {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Env = append(os.Environ(), env...)
 	cmd.WaitDelay = 5 * time.Second
