@@ -4,7 +4,8 @@ import "testing"
 
 // Category 10: miscellaneous. 10.1.1 sends a message auto-fragmented into
 // frames of 1300 octets: 50 full frames and a final one of 536.
-func TestCategory10(t *testing.T) { runCases(t, category10()) }
+func TestCategory10(t *testing.T)       { runCases(t, category10()) }
+func TestClientCategory10(t *testing.T) { runClientCases(t, clientCases(category10())) }
 
 func category10() []testCase {
 	return []testCase{

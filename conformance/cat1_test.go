@@ -6,8 +6,11 @@ import (
 )
 
 // Category 1: framing. Text and binary messages of the lengths around the
-// 7-bit, 16-bit and 64-bit length encodings, each echoed exactly.
-func TestCategory1(t *testing.T) { runCases(t, category1()) }
+// 7-bit, 16-bit and 64-bit length encodings, each echoed exactly: by the
+// echo server (TestCategory1), and, masked, by wspipe's client
+// (TestClientCategory1).
+func TestCategory1(t *testing.T)       { runCases(t, category1()) }
+func TestClientCategory1(t *testing.T) { runClientCases(t, clientCases(category1())) }
 
 func category1() []testCase {
 	sizes := []int{0, 125, 126, 127, 128, 65535, 65536}

@@ -6,9 +6,10 @@ import (
 )
 
 // Category 2: pings and pongs. Every ping is answered by a pong with the
-// same payload, unsolicited pongs are ignored, oversized pings fail the
-// connection.
-func TestCategory2(t *testing.T) { runCases(t, category2()) }
+// same payload (masked, from a client), unsolicited pongs are ignored,
+// oversized pings fail the connection.
+func TestCategory2(t *testing.T)       { runCases(t, category2()) }
+func TestClientCategory2(t *testing.T) { runClientCases(t, clientCases(category2())) }
 
 func category2() []testCase {
 	pingPong := func(id, desc string, p []byte) testCase {
@@ -35,7 +36,7 @@ func category2() []testCase {
 		pingPong("2.2", "Send a ping with a small text payload; expect the pong to echo it.", b("Hello, world!")),
 		pingPong("2.3", "Send a ping with a small binary (non UTF-8) payload; expect the pong to echo it.", b("\x00\xff\xfe\xfd\xfc\xfb\x00\xff")),
 		pingPong("2.4", "Send a ping with a binary payload of 125 octets; expect the pong to echo it.", repeatTo("\xfe", 125)),
-		{id: "2.5", desc: "Send a ping with a binary payload of 126 octets; control frames carry at most 125, so the connection is failed with 1002.", run: func(c *endpoint) {
+		{id: "2.5", desc: "Send a ping with a binary payload of 126 octets; control frames carry at most 125, so the peer fails the connection with 1002.", run: func(c *endpoint) {
 			c.send(ping(repeatTo("\xfe", 126)))
 			c.expectFailure(failTimeout, 1002)
 		}},

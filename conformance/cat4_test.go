@@ -7,7 +7,8 @@ import (
 
 // Category 4: reserved opcodes, non-control (3-7) and control (11-15).
 // Each fails the connection with 1002; a message before it is still echoed.
-func TestCategory4(t *testing.T) { runCases(t, category4()) }
+func TestCategory4(t *testing.T)       { runCases(t, category4()) }
+func TestClientCategory4(t *testing.T) { runClientCases(t, clientCases(category4())) }
 
 func category4() []testCase {
 	hello := b("Hello, world!")
@@ -23,11 +24,11 @@ func category4() []testCase {
 		sub, kind, ops := g.sub, g.kind, g.ops
 		id := func(n int) string { return fmt.Sprintf("4.%d.%d", sub, n) }
 		cases = append(cases,
-			testCase{id: id(1), desc: fmt.Sprintf("Send a frame with reserved %s opcode %d; the connection is failed with 1002.", kind, ops[0]), run: func(c *endpoint) {
+			testCase{id: id(1), desc: fmt.Sprintf("Send a frame with reserved %s opcode %d; the peer fails the connection with 1002.", kind, ops[0]), run: func(c *endpoint) {
 				c.send(data(ops[0], true, nil))
 				c.expectFailure(failTimeout, 1002)
 			}},
-			testCase{id: id(2), desc: fmt.Sprintf("Send a frame with reserved %s opcode %d and a payload; the connection is failed with 1002.", kind, ops[1]), run: func(c *endpoint) {
+			testCase{id: id(2), desc: fmt.Sprintf("Send a frame with reserved %s opcode %d and a payload; the peer fails the connection with 1002.", kind, ops[1]), run: func(c *endpoint) {
 				c.send(data(ops[1], true, b("reserved opcode payload")))
 				c.expectFailure(failTimeout, 1002)
 			}},

@@ -9,7 +9,8 @@ import (
 // echoed, control frames may be interleaved and are answered at once, and
 // fragmented control frames or continuations out of place fail the
 // connection with 1002.
-func TestCategory5(t *testing.T) { runCases(t, category5()) }
+func TestCategory5(t *testing.T)       { runCases(t, category5()) }
+func TestClientCategory5(t *testing.T) { runClientCases(t, clientCases(category5())) }
 
 func category5() []testCase {
 	f1, f2, f3, f4, f5 := b("fragment1"), b("fragment2"), b("fragment3"), b("fragment4"), b("fragment5")
@@ -40,7 +41,7 @@ func category5() []testCase {
 		if fin {
 			desc = "Send a continuation frame with FIN = true"
 		}
-		return testCase{id: id, desc: desc + " where there is nothing to continue, then a text message" + how + "; the connection is failed with 1002.", run: func(c *endpoint) {
+		return testCase{id: id, desc: desc + " where there is nothing to continue, then a text message" + how + "; the peer fails the connection with 1002.", run: func(c *endpoint) {
 			c.sendAs(m, cont(fin, b("non-continuation payload")), text(hello))
 			c.expectFailure(failTimeout, 1002)
 		}}
@@ -50,7 +51,7 @@ func category5() []testCase {
 		if fin {
 			desc = "Twice: a continuation frame with FIN = true"
 		}
-		return testCase{id: id, desc: desc + " where there is nothing to continue, then a text message in 2 fragments; the connection is failed with 1002.", run: func(c *endpoint) {
+		return testCase{id: id, desc: desc + " where there is nothing to continue, then a text message in 2 fragments; the peer fails the connection with 1002.", run: func(c *endpoint) {
 			var fs []frame
 			for range 2 {
 				fs = append(fs, cont(fin, f1), data(opText, false, f2), cont(true, f3))
@@ -78,11 +79,11 @@ func category5() []testCase {
 	}
 
 	return []testCase{
-		{id: "5.1", desc: "Send a ping in 2 fragments; control frames must not be fragmented, so the connection is failed with 1002.", run: func(c *endpoint) {
+		{id: "5.1", desc: "Send a ping in 2 fragments; control frames must not be fragmented, so the peer fails the connection with 1002.", run: func(c *endpoint) {
 			c.send(data(opPing, false, f1), cont(true, f2))
 			c.expectFailure(failTimeout, 1002)
 		}},
-		{id: "5.2", desc: "Send a pong in 2 fragments; control frames must not be fragmented, so the connection is failed with 1002.", run: func(c *endpoint) {
+		{id: "5.2", desc: "Send a pong in 2 fragments; control frames must not be fragmented, so the peer fails the connection with 1002.", run: func(c *endpoint) {
 			c.send(data(opPong, false, f1), cont(true, f2))
 			c.expectFailure(failTimeout, 1002)
 		}},
@@ -104,7 +105,7 @@ func category5() []testCase {
 		}},
 		repeated("5.16", false),
 		repeated("5.17", true),
-		{id: "5.18", desc: "Send a text message in 2 fragments, both with the text opcode; the connection is failed with 1002.", run: func(c *endpoint) {
+		{id: "5.18", desc: "Send a text message in 2 fragments, both with the text opcode; the peer fails the connection with 1002.", run: func(c *endpoint) {
 			c.send(data(opText, false, f1), data(opText, true, f2))
 			c.expectFailure(failTimeout, 1002)
 		}},

@@ -11,7 +11,8 @@ import (
 // fragmented; invalid text fails the connection with 1007, and fails it
 // fast: as soon as the first invalid byte arrives, not at the end of the
 // frame or message.
-func TestCategory6(t *testing.T) { runCases(t, category6()) }
+func TestCategory6(t *testing.T)       { runCases(t, category6()) }
+func TestClientCategory6(t *testing.T) { runClientCases(t, clientCases(category6())) }
 
 // kosme is "κόσμε", the sample text of Markus Kuhn's UTF-8 decoder test,
 // which the 6.x tables are drawn from.
@@ -27,6 +28,27 @@ const surrogateText = kosme + "\xed\xa0\x80" + "edited"
 
 func category6() []testCase {
 	hello := "Hello-µ@ßöäüàá-UTF-8!!"
+	// chopAt writes the frame of p as three chops: up to at, the octets
+	// [at, upto), and the rest once the peer had its chance to fail.
+	chopAt := func(c *endpoint, p []byte, at, upto int) {
+		w := c.encode(text(p))
+		h := len(w) - len(p)
+		c.write(w[:h+at])
+		if !c.expectNothing(time.Second) {
+			return
+		}
+		c.write(w[h+at : h+upto])
+		c.failFast("the chop with the invalid octet", func() { c.write(w[h+upto:]) })
+	}
+	// fragmentAt sends p as three fragments split the same way.
+	fragmentAt := func(c *endpoint, p []byte, at, upto int) {
+		c.send(data(opText, false, p[:at]))
+		if !c.expectNothing(time.Second) {
+			return
+		}
+		c.send(cont(false, p[at:upto]))
+		c.failFast("the frame with the invalid octet", func() { c.send(cont(true, p[upto:])) })
+	}
 	cases := []testCase{
 		{id: "6.1.1", desc: "Send a text message with an empty payload; expect it echoed.", run: func(c *endpoint) {
 			c.send(text(nil))
@@ -57,57 +79,29 @@ func category6() []testCase {
 			c.send(fragments(opText, b(kosme), 1)...)
 			c.echoThenClose(textMsg(b(kosme)))
 		}},
-		{id: "6.3.1", desc: "Send invalid UTF-8 text in one frame; the connection is failed with 1007.", run: func(c *endpoint) {
+		{id: "6.3.1", desc: "Send invalid UTF-8 text in one frame; the peer fails the connection with 1007.", run: func(c *endpoint) {
 			c.send(text(b(surrogateText)))
 			c.expectFailure(failTimeout, 1007)
 		}},
 		// Autobahn sends all the frames of 6.3.2 at once. Here the frames
-		// after the one holding the invalid octet wait until the server has
-		// failed the connection, which a fail-fast server does at once.
-		{id: "6.3.2", desc: "Send invalid UTF-8 text in 1-octet fragments; the connection is failed with 1007 once the fragment with the invalid octet (index 12) arrives, before the rest is sent.", run: func(c *endpoint) {
+		// after the one holding the invalid octet wait until the peer has
+		// failed the connection, which a fail-fast peer does at once.
+		{id: "6.3.2", desc: "Send invalid UTF-8 text in 1-octet fragments; the peer fails the connection with 1007 once the fragment with the invalid octet (index 12) arrives, before the rest is sent.", run: func(c *endpoint) {
 			fs := fragments(opText, b(surrogateText), 1)
 			c.send(fs[:13]...)
 			c.failFast("the 1-octet fragment with the invalid octet", func() { c.send(fs[13:]...) })
 		}},
 		{id: "6.4.1", desc: "Send invalid UTF-8 text in 3 frames: a valid first frame, a 1 s pause, the frame that makes it invalid, a 1 s pause, the rest. The first frame must be accepted; the second must fail the connection with 1007 at once, before the third is sent.", timeout: 30 * time.Second, run: func(c *endpoint) {
-			p := b(invalidAt12)
-			c.send(data(opText, false, p[:11]))
-			if !c.expectNothing(time.Second) {
-				return
-			}
-			c.send(cont(false, p[11:15]))
-			c.failFast("the frame with the invalid octet", func() { c.send(cont(true, p[15:])) })
+			fragmentAt(c, b(invalidAt12), 11, 15)
 		}},
 		{id: "6.4.2", desc: "As 6.4.1, but the second frame holds only the invalid octet; it must fail the connection with 1007 at once.", timeout: 30 * time.Second, run: func(c *endpoint) {
-			p := b(invalidAt12)
-			c.send(data(opText, false, p[:12]))
-			if !c.expectNothing(time.Second) {
-				return
-			}
-			c.send(cont(false, p[12:13]))
-			c.failFast("the frame with the invalid octet", func() { c.send(cont(true, p[13:])) })
+			fragmentAt(c, b(invalidAt12), 12, 13)
 		}},
 		{id: "6.4.3", desc: "As 6.4.1, but as 3 chops of one frame: the chop with the invalid octet must fail the connection with 1007 at once, in the middle of the frame.", timeout: 30 * time.Second, run: func(c *endpoint) {
-			p := b(invalidAt12)
-			w := text(p).encode()
-			h := len(w) - len(p)
-			c.write(w[:h+11])
-			if !c.expectNothing(time.Second) {
-				return
-			}
-			c.write(w[h+11 : h+15])
-			c.failFast("the chop with the invalid octet", func() { c.write(w[h+15:]) })
+			chopAt(c, b(invalidAt12), 11, 15)
 		}},
 		{id: "6.4.4", desc: "As 6.4.3, but the second chop holds only the invalid octet; it must fail the connection with 1007 at once, in the middle of the frame.", timeout: 30 * time.Second, run: func(c *endpoint) {
-			p := b(invalidAt12)
-			w := text(p).encode()
-			h := len(w) - len(p)
-			c.write(w[:h+12])
-			if !c.expectNothing(time.Second) {
-				return
-			}
-			c.write(w[h+12 : h+13])
-			c.failFast("the chop with the invalid octet", func() { c.write(w[h+13:]) })
+			chopAt(c, b(invalidAt12), 12, 13)
 		}},
 	}
 	for gi, g := range utf8Groups() {
@@ -121,7 +115,7 @@ func category6() []testCase {
 					c.echoThenClose(textMsg(p))
 				}
 			} else {
-				tc.desc = fmt.Sprintf("%s: send invalid UTF-8 text %x in one frame; the connection is failed with 1007.", g.name, p)
+				tc.desc = fmt.Sprintf("%s: send invalid UTF-8 text %x in one frame; the peer fails the connection with 1007.", g.name, p)
 				tc.run = func(c *endpoint) {
 					c.send(text(p))
 					c.expectFailure(failTimeout, 1007)

@@ -6,10 +6,12 @@ import (
 	"time"
 )
 
-// Category 9: limits and performance. Large messages in one frame, in many
-// small frames or in many small writes, and runs of many round trips. Every
-// echo must match exactly, not just in length.
-func TestCategory9(t *testing.T) { runCases(t, category9()) }
+// Category 9: limits and performance. Large messages (up to 16 MiB,
+// within the client's default MaxMessageSize of 32 MiB) in one frame, in
+// many small frames or in many small writes, and runs of many round
+// trips. Every echo must match exactly, not just in length.
+func TestCategory9(t *testing.T)       { runCases(t, category9()) }
+func TestClientCategory9(t *testing.T) { runClientCases(t, clientCases(category9())) }
 
 // perfCaseTimeout bounds each category 9 case.
 const perfCaseTimeout = 60 * time.Second

@@ -27,8 +27,8 @@ func TestClientHarnessCatchesBrokenClients(t *testing.T) {
 	defer checkGoroutines(t, runtime.NumGoroutine())
 	all := map[string]clientCase{}
 	for _, cases := range [][]clientCase{
-		clientCategory1(), clientCategory2(), clientCategory3(), clientCategory4(), clientCategory5(),
-		clientCategory6(), clientCategory7(), clientCategory9(), clientCategory10(), clientMaskedCases(),
+		clientCases(category1()), clientCases(category2()), clientCases(category3()), clientCases(category4()), clientCases(category5()),
+		clientCases(category6()), clientCases(category7()), clientCases(category9()), clientCases(category10()), clientMaskedCases(),
 	} {
 		for _, tc := range cases {
 			all[tc.id] = tc
