@@ -22,6 +22,7 @@ type EchoResult struct {
 	SrvBytes    float64 // server heap bytes allocated
 	SrvCPUNs    float64 // server CPU nanoseconds (user + system)
 	CliAllocs   float64 // client heap objects allocated (this process)
+	CliCPUNs    float64 // client CPU nanoseconds (this process, user + system)
 	WireDown    float64 // TCP payload bytes server -> client (the server's compression)
 	WireUp      float64 // TCP payload bytes client -> server
 	Extensions  string  // the server's answer
@@ -61,6 +62,7 @@ func RunEcho(ctx context.Context, ch *Child, size int, dur time.Duration, maxN i
 	}
 	var m0, m1 runtime.MemStats
 	runtime.ReadMemStats(&m0)
+	cpu0 := cpuTime()
 	start := time.Now()
 	n := 0
 	for n < maxN && (n&15 != 0 || time.Since(start) < dur) {
@@ -71,6 +73,7 @@ func RunEcho(ctx context.Context, ch *Child, size int, dur time.Duration, maxN i
 		n++
 	}
 	res.Elapsed = time.Since(start)
+	cpu1 := cpuTime()
 	runtime.ReadMemStats(&m1)
 	down1, up1, err := c.WireBytes()
 	if err != nil {
@@ -89,6 +92,7 @@ func RunEcho(ctx context.Context, ch *Child, size int, dur time.Duration, maxN i
 	res.SrvBytes = float64(bytes) / fn
 	res.SrvCPUNs = float64((after.CPU - before.CPU).Nanoseconds()) / fn
 	res.CliAllocs = float64(m1.Mallocs-m0.Mallocs) / fn
+	res.CliCPUNs = float64((cpu1 - cpu0).Nanoseconds()) / fn
 	res.WireDown = float64(down1-down0) / fn
 	res.WireUp = float64(up1-up0) / fn
 	return res, nil

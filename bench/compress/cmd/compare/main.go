@@ -65,6 +65,7 @@ func main() {
 		sz = append(sz, n)
 	}
 	fmt.Println(machine())
+	fmt.Printf("\nLoad average at the start: %s\n", loadavg())
 	fmt.Printf("\nCommand: `go run ./cmd/compare %s`\n", strings.Join(os.Args[1:], " "))
 	out := results{Machine: machine(), Args: os.Args[1:]}
 	if *doEcho {
@@ -82,6 +83,7 @@ func main() {
 		}
 		printIdle(srvs, *conns, out.Idle)
 	}
+	fmt.Printf("\nLoad average at the end: %s\n", loadavg())
 	if *jsonOut != "" {
 		b, _ := json.MarshalIndent(out, "", "  ")
 		if err := os.WriteFile(*jsonOut, append(b, '\n'), 0o644); err != nil {
@@ -281,13 +283,14 @@ func printEcho(srvs []compress.Server, sizes []int, all [][]compress.EchoResult)
 	fmt.Printf("\n## Round trips with compression (%d repetitions, medians)\n", len(all))
 	for _, size := range sizes {
 		fmt.Printf("\n### %s messages\n\n", human(size))
-		fmt.Println("| server | ns / round trip | MB/s | server CPU µs / msg | server allocs / msg | server B / msg | echo bytes on the wire |")
-		fmt.Println("|---|---:|---:|---:|---:|---:|---:|")
+		fmt.Println("| server | ns / round trip | MB/s | server CPU µs / msg | client CPU µs / msg | server allocs / msg | server B / msg | echo bytes on the wire |")
+		fmt.Println("|---|---:|---:|---:|---:|---:|---:|---:|")
 		for _, s := range srvs {
 			ns := medEcho(all, s.Name, size, fNs)
-			fmt.Printf("| %s | %.0f | %.1f | %.1f | %.2f | %.0f | %.0f |\n", s.Name, ns,
+			fmt.Printf("| %s | %.0f | %.1f | %.1f | %.1f | %.2f | %.0f | %.0f |\n", s.Name, ns,
 				medEcho(all, s.Name, size, func(r compress.EchoResult) float64 { return r.MBps }),
 				medEcho(all, s.Name, size, fCPU)/1e3,
+				medEcho(all, s.Name, size, func(r compress.EchoResult) float64 { return r.CliCPUNs })/1e3,
 				medEcho(all, s.Name, size, fAllocs),
 				medEcho(all, s.Name, size, fBytes),
 				medEcho(all, s.Name, size, fWire))
@@ -350,6 +353,19 @@ func human(n int) string {
 		return fmt.Sprintf("%d KiB", n>>10)
 	}
 	return fmt.Sprintf("%d B", n)
+}
+
+// loadavg returns the 1, 5 and 15 minute load averages.
+func loadavg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
 }
 
 // machine describes where the run happened.
