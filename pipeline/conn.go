@@ -15,7 +15,6 @@ import (
 // goroutine at a time.
 type Conn struct {
 	raw  net.Conn
-	role layers.Role
 	opts Options
 
 	subprotocol string
@@ -39,29 +38,27 @@ type Conn struct {
 	// Write side, guarded by mu.
 	mu           sync.Mutex
 	fw           layers.FrameWriter // used by whoever holds writing
-	writing      bool               // a goroutine is writing to the socket
 	ctrlQ        []ctrlFrame
 	dataQ        []outFrame
 	dataHead     int
 	room         chan struct{} // closed when the queue drains a frame, if someone waits
 	closeFrame   *ctrlFrame    // our close frame, once queued
-	closeUrgent  bool          // the close goes ahead of queued data
-	closeSent    bool          // the close frame is on the wire
 	writeErr     error         // the write side failed or closed
-	pings        []pingWaiter
+	pings        []pingWaiter  // Ping calls waiting for their pong
 	peerCloseErr *CloseError
 	cause        error // why the connection was torn down
 	pingSeq      uint64
 	hbTimer      *time.Timer
 	closeTimer   *time.Timer // ends the connection if closing stalls
+	role         layers.Role // set once, with the bools to pack the struct
+	writing      bool        // a goroutine is writing to the socket
+	closeUrgent  bool        // the close goes ahead of queued data
+	closeSent    bool        // the close frame is on the wire
 	hbWaiting    bool
 	cutWrite     bool // a direct write was cut short by its context
 	corked       bool // data frames wait in the queue (see cork)
 
-	// The writer goroutine's scratch for coalescing frames into a writev.
-	batch []outFrame
-	vec   [][]byte
-	bufs  net.Buffers
+	batch *writeBatch // the writer's scratch for writev, made on first use
 
 	msgTok     chan struct{} // one outgoing message at a time
 	mw         messageWriter
@@ -114,7 +111,6 @@ func newConn(raw net.Conn, buffered []byte, role layers.Role, opts *Options, pmd
 	if c.opts.Layers != nil {
 		c.layers = c.opts.Layers()
 	}
-	c.fw.Reset(raw, role, make([]byte, layers.MaxHeaderSize+layers.MaxControlPayload))
 	c.mw.c = c
 	if c.opts.OnMessage == nil {
 		// Pull mode: messages are handed to NextReader.

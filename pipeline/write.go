@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"sync"
 	"time"
 
@@ -34,6 +35,13 @@ const maxCtrlQueue = 16
 
 // maxFrameBuffer bounds how far a long message's frame buffers grow.
 const maxFrameBuffer = 512 << 10
+
+// writeBatch is the writer goroutine's scratch for coalescing frames.
+type writeBatch struct {
+	frames []outFrame
+	vec    [][]byte
+	bufs   net.Buffers
+}
 
 // maxBatch bounds how many queued frames one writev carries.
 const maxBatch = 16
@@ -129,13 +137,13 @@ func (c *Conn) writeNextLocked() error {
 		f := c.ctrlQ[0]
 		c.ctrlQ = append(c.ctrlQ[:0], c.ctrlQ[1:]...)
 		c.mu.Unlock()
-		err := c.fw.WriteFrame(layers.Header{Fin: true, Opcode: f.op}, f.p[:f.n])
+		err := c.frameWriter().WriteFrame(layers.Header{Fin: true, Opcode: f.op}, f.p[:f.n])
 		c.mu.Lock()
 		return c.afterWriteLocked(err)
 	case closeReady:
 		f := c.closeFrame
 		c.mu.Unlock()
-		err := c.fw.WriteFrame(layers.Header{Fin: true, Opcode: layers.OpClose}, f.p[:f.n])
+		err := c.frameWriter().WriteFrame(layers.Header{Fin: true, Opcode: layers.OpClose}, f.p[:f.n])
 		c.mu.Lock()
 		if err == nil {
 			c.closeSent = true
@@ -151,21 +159,24 @@ func (c *Conn) writeNextLocked() error {
 			return c.afterWriteLocked(err)
 		}
 		// Several frames wait: coalesce them into one writev.
-		c.batch = c.batch[:0]
-		c.vec = c.vec[:0]
-		for c.dataHead < len(c.dataQ) && len(c.batch) < maxBatch {
+		if c.batch == nil {
+			c.batch = new(writeBatch)
+		}
+		b := c.batch
+		for c.dataHead < len(c.dataQ) && len(b.frames) < maxBatch {
 			f := c.popDataLocked()
-			c.batch = append(c.batch, f)
-			c.vec = append(c.vec, f.data)
+			b.frames = append(b.frames, f)
+			b.vec = append(b.vec, f.data)
 		}
 		c.mu.Unlock()
-		c.bufs = c.vec
-		_, err := c.bufs.WriteTo(c.raw)
-		for i := range c.batch {
-			c.finishData(&c.batch[i], err)
-			c.batch[i] = outFrame{}
+		b.bufs = b.vec
+		_, err := b.bufs.WriteTo(c.raw)
+		for i := range b.frames {
+			c.finishData(&b.frames[i], err)
+			b.frames[i] = outFrame{}
 		}
-		clear(c.vec)
+		clear(b.vec)
+		b.frames, b.vec = b.frames[:0], b.vec[:0]
 		c.mu.Lock()
 		return c.afterWriteLocked(err)
 	}
@@ -206,11 +217,21 @@ func (c *Conn) dropQueuedLocked() {
 	}
 }
 
+// frameWriter returns the FrameWriter for control frames and unbuffered
+// data frames, set up on first use: a connection that never sends one
+// holds no buffer for it. Only the goroutine holding c.writing calls it.
+func (c *Conn) frameWriter() *layers.FrameWriter {
+	if c.fw.W == nil {
+		c.fw.Reset(c.raw, c.role, make([]byte, layers.MaxHeaderSize+layers.MaxControlPayload))
+	}
+	return &c.fw
+}
+
 // writeData writes a data frame and completes it.
 func (c *Conn) writeData(f *outFrame) error {
 	var err error
 	if f.direct {
-		err = c.fw.WriteFrame(f.h, f.data)
+		err = c.frameWriter().WriteFrame(f.h, f.data)
 	} else {
 		_, err = c.raw.Write(f.data)
 	}
