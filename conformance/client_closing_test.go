@@ -25,7 +25,7 @@ func clientClosingCases() []clientCase {
 		{id: "close-server-keeps-tcp", desc: "The server sends a close frame with 1000 and, after the client's reply, keeps the TCP connection open. The client keeps it open too for at least 1 s, waiting for the server, then closes it itself within a bounded time.", timeout: 30 * time.Second, run: func(s *fuzzConn) {
 			s.send(closeFrame(1000, nil))
 			replied := time.Now()
-			if !s.expect(closeTimeout, cClose(1000)) || !s.expectNothing(clientHold) {
+			if !s.expect(closeTimeout, closeEv(1000)) || !s.expectNothing(clientHold) {
 				return
 			}
 			if s.clientEndsWithin(time.Until(replied.Add(clientGiveUp)), "after its close reply") {
@@ -35,7 +35,7 @@ func clientClosingCases() []clientCase {
 		}},
 		{id: "fail-server-silent", desc: "The server sends a text message with RSV = 1; the client fails the connection with 1002. The server neither answers nor closes the TCP connection; the client ends the connection itself within a bounded time.", timeout: 30 * time.Second, run: func(s *fuzzConn) {
 			s.send(frame{fin: true, rsv: 1, opcode: opText, payload: b("Hello, world!")})
-			if !s.expect(failTimeout, cClose(1002)) {
+			if !s.expect(failTimeout, closeEv(1002)) {
 				return
 			}
 			failed := time.Now()
@@ -46,8 +46,6 @@ func clientClosingCases() []clientCase {
 		}},
 	}
 }
-
-func cClose(code int) event { return event{kind: evClose, code: code} }
 
 // clientEndsWithin requires the client, with the server silent, to end
 // its connection within d: its echo loop returns and the server sees the

@@ -9,6 +9,12 @@
 //   - client direction (TestClientCategoryN): the test is a strict
 //     "fuzzingserver" and wspipe's client runs an echo loop against it.
 //
+// Each case is defined once (cat1_test.go ... cat10_test.go), as steps
+// of the suite's end of the connection (endpoint_test.go); each
+// direction's driver (harness_test.go, client_harness_test.go) runs the
+// same tables with its role's rules: masking, the close reply, and who
+// closes the TCP connection.
+//
 // The suite has its own frame codec, handshakes and DEFLATE judge (a
 // scanner that checks every back-reference against the negotiated window),
 // built on the standard library and klauspost/compress only, so it judges

@@ -86,9 +86,6 @@ func textMsg(p []byte) event { return event{kind: evMessage, opcode: opText, dat
 func binMsg(p []byte) event  { return event{kind: evMessage, opcode: opBinary, data: p} }
 func pongEv(p []byte) event  { return event{kind: evPong, data: p} }
 func closeEv(code int) event { return event{kind: evClose, code: code} }
-func msgEv(op byte) func([]byte) event {
-	return func(p []byte) event { return event{kind: evMessage, opcode: op, data: p} }
-}
 
 // matches reports whether e is the expected event w: the same message,
 // ping or pong, or a close frame with the same code (whatever its reason).

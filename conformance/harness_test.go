@@ -1,5 +1,11 @@
 package conformance
 
+// The server direction's driver: the suite is Autobahn's "fuzzingclient".
+// It dials the echo server under test with its own handshake, sends the
+// cases' frames masked as a client does, requires the server's unmasked,
+// and requires the server to close the TCP connection at the end of every
+// case (asClient).
+
 import (
 	"bufio"
 	"crypto/sha1"
@@ -16,22 +22,22 @@ import (
 	"time"
 )
 
-// Time bounds. The server under test runs on the loopback interface, so
-// they are generous for a loaded 2-core machine running with -race, yet
+// Time bounds, for both directions. The peer under test runs on the
+// loopback interface, so they are generous for a loaded 2-core machine running with -race, yet
 // bounded: every wait in the suite ends.
 const (
 	handshakeTimeout = 5 * time.Second
 	// replyTimeout bounds the wait for echoes and pongs in the small cases.
 	replyTimeout = 5 * time.Second
-	// failTimeout bounds how long the server may take to fail the
+	// failTimeout bounds how long the peer may take to fail the
 	// connection (send its close frame) once the offending bytes are sent.
 	failTimeout = 2 * time.Second
 	// closeTimeout bounds each step of the end of a connection: the
-	// server's close reply, and the TCP close after the close handshake.
+	// peer's close reply, and the TCP close after the close handshake.
 	closeTimeout = 2 * time.Second
 	// defaultCaseTimeout is the read and write deadline of a whole case.
 	defaultCaseTimeout = 20 * time.Second
-	// maxMessage bounds what the suite accepts from the server.
+	// maxMessage bounds what the suite accepts from the peer.
 	maxMessage = 64 << 20
 )
 
