@@ -558,13 +558,13 @@ func (s *deflateSides) checkWire(t *testing.T, l *link) {
 		ourBits, peerBits = s.params.bits(l.server), s.params.bits(!l.server)
 	}
 	ours, theirs := dataMessages(l.ourFrames()), dataMessages(l.peerFrames())
-	ourWire := checkFrames(t, "wspipe", l.ourFrames(), ours, l.sent, s.params != nil, func(i int) expectation {
+	ourWire := checkFrames(t, "wspipe", l.ourFrames(), l.sent, s.params != nil, func(i int) expectation {
 		if e, ok := s.ourExpect[i]; ok {
 			return e
 		}
 		return s.ourRule.expect(ourNoCtx, l.sent[i])
 	})
-	peerWire := checkFrames(t, "the peer", l.peerFrames(), theirs, l.recv, s.params != nil, func(i int) expectation {
+	peerWire := checkFrames(t, "the peer", l.peerFrames(), l.recv, s.params != nil, func(i int) expectation {
 		// The peer's decision about a fragmented message goes by its
 		// first piece.
 		if k := i - s.peerFragAt; k >= 0 && k < len(s.peerFirst) {
@@ -599,12 +599,20 @@ func (s *deflateSides) checkWire(t *testing.T, l *link) {
 	}
 }
 
-// checkFrames checks the frames one side sent, and dm, the same grouped
-// in data messages, against the data messages it sent (msgs) and whether
-// each must go compressed, and returns each message's payload size on the
-// wire.
-func checkFrames(t *testing.T, who string, frames []frameInfo, dm [][]frameInfo, msgs [][]byte, negotiated bool, expect func(i int) expectation) []int64 {
+// reporter is the part of *testing.T that checkFrames uses, so that its
+// own test can catch what it reports.
+type reporter interface {
+	Helper()
+	Errorf(format string, args ...any)
+	Logf(format string, args ...any)
+}
+
+// checkFrames checks the frames one side sent against the data messages
+// it sent (msgs) and whether each must go compressed, and returns each
+// message's payload size on the wire.
+func checkFrames(t reporter, who string, frames []frameInfo, msgs [][]byte, negotiated bool, expect func(i int) expectation) []int64 {
 	t.Helper()
+	dm := dataMessages(frames)
 	for i, f := range frames {
 		switch {
 		case f.Rsv&3 != 0:
