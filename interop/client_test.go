@@ -32,7 +32,7 @@ func dialer(sp serverPeer, pki *testPKI) func(t *testing.T, ctx context.Context,
 		if cfg.tls {
 			hc.TLSConfig = pki.clientTLS()
 		}
-		c, resp, err := pipeline.Dial(ctx, u, hc, &pipeline.Options{WriteBufferSize: cfg.writeBuf, Compression: cfg.compression})
+		c, resp, err := pipeline.Dial(ctx, u, hc, &pipeline.Options{WriteBufferSize: cfg.writeBuf, Compression: cfg.compression, MaxMessageSize: cfg.maxMessage})
 		if err != nil {
 			status := "no response"
 			if resp != nil {

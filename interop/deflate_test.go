@@ -441,6 +441,31 @@ func runDeflateCase(t *testing.T, p deflatePairing, dc deflateCase) {
 		waitDone(t, l)
 	})
 
+	if dc.want != nil {
+		limCfg := cfg
+		limCfg.maxMessage = 64 << 10
+		scenario("limit", 30*time.Second, limCfg, func(t *testing.T, ctx context.Context, l *link, s *deflateSides) {
+			// The limit applies to the inflated size, exactly: a message
+			// of MaxMessageSize passes, compressible or not, one byte more
+			// fails with 1009 however small it is on the wire.
+			limit := int(limCfg.maxMessage)
+			exchange(t, ctx, l, pipeline.Text, jsonOfLen(limit, 11))
+			exchange(t, ctx, l, pipeline.Binary, randomBytes(limit, 11))
+			over := jsonOfLen(limit+1, 12)
+			send(t, ctx, l, pipeline.Text, over)
+			l.recv = append(l.recv, over) // on the wire, if not delivered
+			typ, msg, err := l.c.ReadMessage(ctx, nil)
+			if !errors.Is(err, pipeline.ErrTooBig) {
+				t.Fatalf("ReadMessage of %d bytes with MaxMessageSize %d: %s message of %d bytes, %v; want an error matching ErrTooBig",
+					len(over), limit, typ, len(msg), err)
+			}
+			if r := peerReport(t, ctx, l); r.Code != int(pipeline.CloseMessageTooBig) {
+				t.Errorf("%s saw close %d %q, want 1009", p.peer, r.Code, r.Reason)
+			}
+			waitDone(t, l)
+		})
+	}
+
 	if dc.big {
 		scenario("16MiB", 180*time.Second, cfg, func(t *testing.T, ctx context.Context, l *link, s *deflateSides) {
 			exchange(t, ctx, l, pipeline.Text, jsonOfLen(16<<20, 16))

@@ -64,6 +64,8 @@ type connCfg struct {
 	// acceptConn: wspipe's server runs pipeline.AcceptConn on a listener
 	// of its own instead of pipeline.Accept (not with tls).
 	acceptConn bool
+	// maxMessage is wspipe's Options.MaxMessageSize, 0 for the default.
+	maxMessage int64
 }
 
 // pairing is wspipe and one peer, in one role.

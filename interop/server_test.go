@@ -89,7 +89,7 @@ func (s *ourServer) wsURL(id string, cfg connCfg, t *testing.T) (string, *relay)
 	case cfg.tls:
 		addr, scheme = s.secure.Listener.Addr().String(), "wss"
 	case cfg.acceptConn:
-		addr = s.acceptConnOnce(t, id, &pipeline.Options{WriteBufferSize: cfg.writeBuf, Compression: cfg.compression})
+		addr = s.acceptConnOnce(t, id, &pipeline.Options{WriteBufferSize: cfg.writeBuf, Compression: cfg.compression, MaxMessageSize: cfg.maxMessage})
 	}
 	var r *relay
 	if cfg.relay {
@@ -97,7 +97,7 @@ func (s *ourServer) wsURL(id string, cfg connCfg, t *testing.T) (string, *relay)
 		addr = r.addr()
 	}
 	s.mu.Lock()
-	s.opts[id] = &pipeline.Options{WriteBufferSize: cfg.writeBuf, Compression: cfg.compression}
+	s.opts[id] = &pipeline.Options{WriteBufferSize: cfg.writeBuf, Compression: cfg.compression, MaxMessageSize: cfg.maxMessage}
 	s.mu.Unlock()
 	return scheme + "://" + addr + "/?" + url.Values{"id": {id}}.Encode(), r
 }
