@@ -91,20 +91,77 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.mu.Unlock()
 }
 
-// onMessage echoes one message, streaming it back as it arrives.
+// Echo buffers: a message up to bufSmall, then up to bufLarge, is read
+// whole and sent back as one frame in one write; a longer one streams
+// through as it arrives, so no message is ever held whole past bufLarge.
+const (
+	bufSmall = 64 << 10
+	bufLarge = 1 << 20
+)
+
+var (
+	smallBufs = sync.Pool{New: func() any { b := make([]byte, bufSmall); return &b }}
+	largeBufs = sync.Pool{New: func() any { b := make([]byte, bufLarge); return &b }}
+)
+
+// onMessage echoes one message.
 func (h *Handler) onMessage(c *pipeline.Conn, typ pipeline.MessageType, r io.Reader) error {
 	ctx := context.Background()
+	sp := smallBufs.Get().(*[]byte)
+	defer smallBufs.Put(sp)
+	n, done, err := fill(r, *sp)
+	if done {
+		c.WriteMessage(ctx, typ, (*sp)[:n])
+		return nil
+	}
+	if err != nil {
+		// The read failed and the connection is failing with the right
+		// code: do not send a message we could not read.
+		return nil
+	}
+	lp := largeBufs.Get().(*[]byte)
+	defer largeBufs.Put(lp)
+	buf := *lp
+	copy(buf, *sp)
+	m, done, err := fill(r, buf[n:])
+	n += m
+	if done {
+		c.WriteMessage(ctx, typ, buf[:n])
+		return nil
+	}
+	if err != nil {
+		return nil
+	}
+	// Longer still: stream the rest through.
 	w, err := c.NextWriter(ctx, typ)
 	if err != nil {
 		return nil // closing
 	}
+	if _, err := w.Write(buf[:n]); err != nil {
+		return nil
+	}
 	if _, err := io.Copy(w, r); err != nil {
-		// The read failed and the connection is failing with the right
-		// code: do not finish a message we could not read.
 		return nil
 	}
 	w.Close()
 	return nil
+}
+
+// fill reads r into buf until the message ends (done) or buf is full. Any
+// error but the message's io.EOF is returned as is: a cut connection is
+// not a message end.
+func fill(r io.Reader, buf []byte) (n int, done bool, err error) {
+	for n < len(buf) {
+		m, err := r.Read(buf[n:])
+		n += m
+		if err == io.EOF {
+			return n, true, nil
+		}
+		if err != nil {
+			return n, false, err
+		}
+	}
+	return n, false, nil
 }
 
 var replyBufs = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
