@@ -106,7 +106,16 @@ func findDeflate(exts []handshake.Extension) (handshake.Extension, bool) {
 }
 
 // wireLimit is the bound on a compressed message's wire payload when the
-// message limit is max: DEFLATE can expand incompressible data a little
-// (5 bytes per 64 KiB stored block), so the exact limit applies to the
-// inflated bytes instead.
-func wireLimit(max int64) int64 { return max + max/1024 + 1024 }
+// message limit is max. The exact limit applies to the inflated bytes; the
+// wire bound only stops a peer from streaming compressed input without end.
+// It must admit every valid encoding of a message within max: stored
+// blocks add 5 bytes per 64 KiB, but Huffman-coded literals can take up to
+// 15 bits a byte (a fixed-code block of random bytes takes about 8.5; zlib
+// with a small window cannot fall back to stored blocks), so it is twice
+// max, plus room for block headers.
+func wireLimit(max int64) int64 {
+	if max > 1<<61 {
+		return 1 << 62
+	}
+	return 2*max + 4096
+}
