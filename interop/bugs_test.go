@@ -19,22 +19,23 @@ import (
 // Minimal reproductions of wspipe bugs the interop tests found, without
 // any peer program.
 
-// TestBug_DeflateWireLimit: with permessage-deflate, wspipe bounds a
+// TestBug_DeflateWireLimit: with permessage-deflate, wspipe bounded a
 // compressed message's wire payload by MaxMessageSize + MaxMessageSize/1024
-// + 1024 (pipeline/compress.go, wireLimit), assuming DEFLATE expands
-// incompressible data by 5 bytes per 64 KiB stored block. But a compressor
-// may not use stored blocks: zlib with a small window cannot (the block's
-// bytes are no longer in its window), and Huffman-coded random bytes take
-// more room. Python's websockets (zlib, 9- or 10-bit windows, memLevel 5,
-// no context takeover) sends 65536 random bytes as 67055 bytes, and wspipe
-// with MaxMessageSize 65536 closes the connection with 1009 for a message
-// whose inflated size is within the limit (interop: the "limit" scenario of
+// + 1024, assuming DEFLATE expands incompressible data by 5 bytes per
+// 64 KiB stored block. But a compressor may not use stored blocks: zlib
+// with a small window cannot (the block's bytes are no longer in its
+// window), and Huffman-coded random bytes take more room. Python's
+// websockets (zlib, 9- or 10-bit windows, memLevel 5, no context takeover)
+// sends 65536 random bytes as 67055 bytes, and wspipe with MaxMessageSize
+// 65536 closed the connection with 1009 for a message whose inflated size
+// is within the limit (interop: the "limit" scenario of
 // TestServerDeflate_PythonWebsockets/policy-limited and
 // TestClientDeflate_PythonWebsockets/py-default/offer-bits-10-9-no-context-takeover).
+// Fixed in pipeline's wireLimit (fe89484); this stays as a regression test.
 //
 // Here the message is 65536 random bytes in one fixed-Huffman block (valid
-// DEFLATE, 69 KiB), sent by a hand-written client to pipeline.AcceptConn.
-// Expected: ReadMessage returns the 65536 bytes. Actual: ErrTooBig.
+// DEFLATE, 69 KiB), sent by a hand-written client to pipeline.AcceptConn:
+// ReadMessage must return the 65536 bytes.
 func TestBug_DeflateWireLimit(t *testing.T) {
 	const limit = 64 << 10
 	msg := randomBytes(limit, 1)

@@ -348,13 +348,15 @@ func runDeflateCase(t *testing.T, p deflatePairing, dc deflateCase) {
 		// wspipe sends fragmented messages (frames of 512 bytes at most):
 		// noise, random bytes, and JSON that compresses into one frame.
 		s.ourFragAt = len(l.sent)
+		// In the middle of the second, wspipe pings and waits for the pong.
 		pieces := []struct {
-			typ    pipeline.MessageType
-			pieces [][]byte
+			typ       pipeline.MessageType
+			pieces    [][]byte
+			pingAfter int // ping after this piece, -1 for none
 		}{
-			{pipeline.Text, [][]byte{noiseText(1000, 1), noiseText(700, 2), []byte("end")}},
-			{pipeline.Binary, [][]byte{randomBytes(2000, 3), randomBytes(2000, 4), randomBytes(2000, 5)}},
-			{pipeline.Text, [][]byte{jsonOfLen(3000, 6), jsonOfLen(3000, 7)}},
+			{pipeline.Text, [][]byte{noiseText(1000, 1), noiseText(700, 2), []byte("end")}, -1},
+			{pipeline.Binary, [][]byte{randomBytes(50000, 3), randomBytes(50000, 4), randomBytes(2000, 5)}, 1},
+			{pipeline.Text, [][]byte{jsonOfLen(3000, 6), jsonOfLen(3000, 7)}, -1},
 		}
 		for _, m := range pieces {
 			whole := bytes.Join(m.pieces, nil)
@@ -366,10 +368,16 @@ func runDeflateCase(t *testing.T, p deflatePairing, dc deflateCase) {
 					done <- err
 					return
 				}
-				for _, piece := range m.pieces {
+				for i, piece := range m.pieces {
 					if _, err := w.Write(piece); err != nil {
 						done <- err
 						return
+					}
+					if i == m.pingAfter {
+						if _, err := l.c.Ping(ctx); err != nil {
+							done <- fmt.Errorf("Ping in the middle of a message: %w", err)
+							return
+						}
 					}
 				}
 				done <- w.Close()
@@ -610,6 +618,20 @@ func (s *deflateSides) checkWire(t *testing.T, l *link) {
 		if s.fragPerWrite && len(theirs[i]) < n {
 			t.Errorf("the peer sent %d pieces in %d frames, want a frame per piece: %s", n, len(theirs[i]), framesString(theirs[i]))
 		}
+	}
+	if s.ourFragAt > 0 {
+		// Where wspipe's ping went: the writer may send it between the
+		// fragments of the message being written, or before them.
+		inMsg, amid := false, 0
+		for _, f := range l.ourFrames() {
+			switch {
+			case f.Opcode == 9 && inMsg:
+				amid++
+			case f.Opcode < 8:
+				inMsg = !f.Fin
+			}
+		}
+		t.Logf("wspipe sent %d pings between the fragments of a message", amid)
 	}
 	if s.ourFragAt > 0 && len(ours) >= s.ourFragAt+2 {
 		for i := s.ourFragAt; i < min(len(ours), s.ourFragAt+3); i++ {
