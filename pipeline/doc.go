@@ -1,5 +1,6 @@
 // Package pipeline composes wspipe's io layers over the raw stream a
-// handshake yields into a WebSocket connection, Conn.
+// handshake yields into a WebSocket connection, Conn: Accept and
+// AcceptConn for servers, Dial for clients.
 //
 // Each Conn runs one reader goroutine, which parses frames, answers pings
 // and runs the closing handshake, and at most one writer goroutine, started
@@ -9,4 +10,12 @@
 // io.Copy works both ways and a message of any size passes through without
 // being held in memory. ReadMessage and WriteMessage handle whole messages
 // in caller-owned buffers.
+//
+// With Options.OnMessage the connection runs in push mode instead: the
+// reader goroutine hands each message to OnMessage, and nothing else waits
+// on the connection (the lightest way to hold many connections). Options
+// also set the limits and their close codes, the send queue and its
+// overflow policy, the heartbeat, permessage-deflate (Compression) and
+// custom layers (Layers). NewPreparedMessage and WritePrepared broadcast a
+// message encoded once. See docs/architecture.md for the whole picture.
 package pipeline
