@@ -9,8 +9,10 @@ package echo
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"sync"
 
@@ -62,18 +64,62 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "server shutting down", http.StatusServiceUnavailable)
 		return
 	}
+	c, err := pipeline.Accept(w, r, &h.Handshake, h.options())
+	if err != nil {
+		h.logger().Debug("handshake refused", "remote", r.RemoteAddr, "err", err)
+		return
+	}
+	h.track(c, r.RemoteAddr)
+}
+
+// ServeConn serves one connection without net/http, for a server that
+// accepts connections itself: a WebSocket upgrade for path goes through
+// the allocation-free raw handshake (handshake.Server.UpgradeOrHandOff);
+// any other request is passed to handOff with the bytes already read, for
+// an HTTP server to answer (a nil handOff closes the connection).
+func (h *Handler) ServeConn(conn net.Conn, path string, handOff func(conn net.Conn, head []byte)) {
+	h.mu.Lock()
+	down := h.shutdown
+	h.mu.Unlock()
+	if down {
+		conn.Close()
+		return
+	}
+	hs := h.Handshake
+	opts := h.options()
+	if opts.Compression != nil && hs.Extensions == nil {
+		hs.Extensions = pipeline.DeflateExtensions(opts.Compression)
+	}
+	res, err := hs.UpgradeOrHandOff(conn, path, nil)
+	if err != nil {
+		var ho *handshake.HandOffError
+		if errors.As(err, &ho) && handOff != nil {
+			handOff(conn, ho.Head)
+			return
+		}
+		h.logger().Debug("handshake refused", "remote", conn.RemoteAddr(), "err", err)
+		conn.Close()
+		return
+	}
+	c := pipeline.NewServerConn(&handshake.Result{Conn: conn, Buffered: res.Buffered,
+		Subprotocol: res.Subprotocol, Extensions: res.Extensions}, opts)
+	h.track(c, conn.RemoteAddr())
+}
+
+// options are the connection options with the handler's callbacks.
+func (h *Handler) options() *pipeline.Options {
 	opts := h.Options
 	opts.OnMessage = h.onMessage
 	if h.Reply {
 		opts.OnMessage = h.onMessageReply
 	}
 	opts.OnClose = h.onClose
-	c, err := pipeline.Accept(w, r, &h.Handshake, &opts)
-	if err != nil {
-		h.logger().Debug("handshake refused", "remote", r.RemoteAddr, "err", err)
-		return
-	}
-	h.logger().Debug("connected", "remote", r.RemoteAddr)
+	return &opts
+}
+
+// track registers a live connection for Shutdown.
+func (h *Handler) track(c *pipeline.Conn, remote any) {
+	h.logger().Debug("connected", "remote", remote)
 	h.mu.Lock()
 	if h.shutdown {
 		h.mu.Unlock()

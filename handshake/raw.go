@@ -62,6 +62,31 @@ func headEnd(b []byte) (int, int) {
 // Refusals, timeouts and deadlines behave as in UpgradeConn; the caller
 // closes conn after an error.
 func (s *Server) UpgradeRaw(conn net.Conn, onHeader func(name, value []byte) error) (RawResult, error) {
+	return s.upgradeRaw(conn, "", onHeader)
+}
+
+// HandOffError is UpgradeOrHandOff's answer to a request that is not a
+// WebSocket upgrade for its path: nothing was written, and Head holds every
+// byte read from the connection, for an HTTP server to serve the request.
+type HandOffError struct {
+	Head []byte
+}
+
+func (e *HandOffError) Error() string { return "handshake: not a WebSocket upgrade for this path" }
+
+// UpgradeOrHandOff is UpgradeRaw for a server that also speaks plain HTTP
+// on the same port: a request whose target's path is not path, or that
+// does not ask for a WebSocket upgrade, gets no answer; the error is then
+// a *HandOffError with the bytes read, to be replayed to an http.Server
+// (through a listener that yields the connection with those bytes first).
+// A WebSocket upgrade for path is handled, or refused, as UpgradeRaw does.
+func (s *Server) UpgradeOrHandOff(conn net.Conn, path string, onHeader func(name, value []byte) error) (RawResult, error) {
+	return s.upgradeRaw(conn, path, onHeader)
+}
+
+// upgradeRaw is UpgradeRaw, handing off what is not an upgrade for path
+// when path is not empty.
+func (s *Server) upgradeRaw(conn net.Conn, path string, onHeader func(name, value []byte) error) (RawResult, error) {
 	conn.SetDeadline(time.Now().Add(s.handshakeTimeout()))
 	defer conn.SetDeadline(time.Time{})
 
@@ -92,6 +117,9 @@ func (s *Server) UpgradeRaw(conn net.Conn, onHeader func(name, value []byte) err
 			}
 			return RawResult{}, refuse(0, ErrMalformedRequest, "connection failed before end of request", err)
 		}
+	}
+	if path != "" && !isUpgradeFor(buf[:end+1], path) {
+		return RawResult{}, &HandOffError{Head: append([]byte(nil), buf[:n]...)}
 	}
 	var res RawResult
 	if rest := buf[end+endLen : n]; len(rest) > 0 {
@@ -350,4 +378,25 @@ func validTarget(t []byte) bool {
 	}
 	_, err := url.ParseRequestURI(string(t))
 	return err == nil
+}
+
+// isUpgradeFor reports whether the request head asks for a WebSocket
+// upgrade (an Upgrade header listing "websocket") of a target whose path
+// is path.
+func isUpgradeFor(head []byte, path string) bool {
+	line, head := cutLine(head)
+	_, rest, _ := bytes.Cut(line, []byte{' '})
+	target, _, _ := bytes.Cut(rest, []byte{' '})
+	target, _, _ = bytes.Cut(target, []byte{'?'})
+	if string(target) != path {
+		return false
+	}
+	for len(head) > 0 {
+		line, head = cutLine(head)
+		name, value, _ := bytes.Cut(line, []byte{':'})
+		if asciiEqualFold(name, "Upgrade") && hasTokenBytes(bytes.Trim(value, " \t"), "websocket") {
+			return true
+		}
+	}
+	return false
 }

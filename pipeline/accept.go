@@ -27,8 +27,7 @@ func withDeflate(hs *handshake.Server, opts *Options) *handshake.Server {
 	}
 	if opts != nil && opts.Compression != nil && hs.Extensions == nil {
 		h := *hs
-		p := opts.Compression.policy()
-		h.Extensions = p.Extensions()
+		h.Extensions = DeflateExtensions(opts.Compression)
 		return &h
 	}
 	return hs

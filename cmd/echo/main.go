@@ -262,6 +262,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		Handshake: handshake.Server{
 			OriginPatterns:            cfg.origins,
 			DangerouslyAllowAnyOrigin: cfg.origins == nil,
+			// Every request's head is read by the raw handshake first,
+			// page requests too: leave room for large cookies.
+			MaxRequestBytes: 32 << 10,
 		},
 		Options: pipeline.Options{MaxMessageSize: cfg.maxMessage, PingInterval: cfg.ping},
 		Reply:   cfg.reply,
@@ -306,8 +309,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		"reply", cfg.reply, "max_message", cfg.maxMessage, "origins", origins, "compress", cfg.compress)
 	fmt.Fprintln(stdout, publicURL(scheme, cfg.addr, ln.Addr(), cfg.path))
 
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(ln) }()
+	hl := newHandOffListener(ln.Addr())
+	serveErr := make(chan error, 2)
+	go func() { serveErr <- srv.Serve(hl) }()
+	go func() { serveErr <- acceptLoop(ln, h, cfg.path, hl) }()
 
 	select {
 	case err := <-serveErr:
@@ -315,6 +320,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	case <-ctx.Done():
 	}
+	ln.Close() // no new connections
 
 	logger.Info("shutting down", "timeout", cfg.shutdownTimeout)
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.shutdownTimeout)
@@ -329,8 +335,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		srv.Close()
 		status = 1
 	}
-	if err := <-serveErr; err != nil && !errors.Is(err, http.ErrServerClosed) {
-		logger.Warn("server", "err", err)
+	for range 2 {
+		if err := <-serveErr; err != nil && !errors.Is(err, http.ErrServerClosed) {
+			logger.Warn("server", "err", err)
+		}
 	}
 	logger.Info("stopped")
 	return status
