@@ -353,7 +353,7 @@ func TestCloseCodeFor(t *testing.T) {
 		{errUTF8Invalid, 1007},
 		{ErrTooBig, 1009},
 		{errLimit, 1009},
-		{errFrameTooBigWrapped, 1009},
+		{errFrameTooBig, 1009},
 		{io.ErrUnexpectedEOF, 1011},
 		{errors.New("other"), 1011},
 	}

@@ -162,7 +162,7 @@ func (fr *FrameReader) Next() (Header, error) {
 		fr.open = !h.Fin
 	}
 	if fr.MaxFrameSize > 0 && length > fr.MaxFrameSize {
-		return h, errFrameTooBigWrapped
+		return h, errFrameTooBig
 	}
 	fr.h = h
 	fr.lim.N = length
