@@ -85,12 +85,8 @@ func (h *Handler) ServeConn(conn net.Conn, path string, handOff func(conn net.Co
 		conn.Close()
 		return
 	}
-	hs := h.Handshake
 	opts := h.options()
-	if opts.Compression != nil && hs.Extensions == nil {
-		hs.Extensions = pipeline.DeflateExtensions(opts.Compression)
-	}
-	res, err := hs.UpgradeOrHandOff(conn, path, nil)
+	res, err := pipeline.WithCompression(&h.Handshake, opts).UpgradeOrHandOff(conn, path, nil)
 	if err != nil {
 		var ho *handshake.HandOffError
 		if errors.As(err, &ho) && handOff != nil {
@@ -101,9 +97,7 @@ func (h *Handler) ServeConn(conn net.Conn, path string, handOff func(conn net.Co
 		conn.Close()
 		return
 	}
-	c := pipeline.NewServerConn(&handshake.Result{Conn: conn, Buffered: res.Buffered,
-		Subprotocol: res.Subprotocol, Extensions: res.Extensions}, opts)
-	h.track(c, conn.RemoteAddr())
+	h.track(pipeline.NewRawServerConn(conn, res, opts), conn.RemoteAddr())
 }
 
 // options are the connection options with the handler's callbacks.

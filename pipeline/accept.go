@@ -12,22 +12,26 @@ import (
 // handshake.Server) and starts a server Conn on it. On a refused handshake
 // the HTTP error has already been written and the error is returned.
 func Accept(w http.ResponseWriter, r *http.Request, hs *handshake.Server, opts *Options) (*Conn, error) {
-	res, err := withDeflate(hs, opts).Upgrade(w, r)
+	res, err := WithCompression(hs, opts).Upgrade(w, r)
 	if err != nil {
 		return nil, err
 	}
 	return NewServerConn(res, opts), nil
 }
 
-// withDeflate returns hs (or the zero Server) with the permessage-deflate
-// policy of opts plugged in, unless hs negotiates extensions itself.
-func withDeflate(hs *handshake.Server, opts *Options) *handshake.Server {
+// WithCompression returns hs (or the zero Server) with the
+// permessage-deflate policy of opts.Compression plugged in as its
+// Extensions hook, unless hs negotiates extensions itself. Accept and
+// AcceptConn use it; a server that runs the handshake itself (with
+// UpgradeOrHandOff, say) uses it too and then calls NewRawServerConn.
+func WithCompression(hs *handshake.Server, opts *Options) *handshake.Server {
 	if hs == nil {
 		hs = &handshake.Server{}
 	}
 	if opts != nil && opts.Compression != nil && hs.Extensions == nil {
 		h := *hs
-		h.Extensions = DeflateExtensions(opts.Compression)
+		p := opts.Compression.policy()
+		h.Extensions = p.Extensions()
 		return &h
 	}
 	return hs
@@ -37,12 +41,11 @@ func withDeflate(hs *handshake.Server, opts *Options) *handshake.Server {
 // and starts a server Conn on it. On failure the caller closes raw.
 func AcceptConn(raw net.Conn, hs *handshake.Server, opts *Options) (*Conn, error) {
 	// The raw upgrade parses in a pooled buffer and allocates nothing.
-	res, err := withDeflate(hs, opts).UpgradeRaw(raw, nil)
+	res, err := WithCompression(hs, opts).UpgradeRaw(raw, nil)
 	if err != nil {
 		return nil, err
 	}
-	return NewServerConn(&handshake.Result{Conn: raw, Buffered: res.Buffered,
-		Subprotocol: res.Subprotocol, Extensions: res.Extensions}, opts), nil
+	return NewRawServerConn(raw, res, opts), nil
 }
 
 // NewServerConn starts a server Conn on the stream a handshake yielded.
@@ -65,3 +68,10 @@ func NewServerConn(res *handshake.Result, opts *Options) *Conn {
 
 // Subprotocol returns the subprotocol the handshake selected, or "".
 func (c *Conn) Subprotocol() string { return c.subprotocol }
+
+// NewRawServerConn starts a server Conn on conn after a raw handshake
+// (handshake.Server.UpgradeRaw or UpgradeOrHandOff) that yielded res.
+func NewRawServerConn(conn net.Conn, res handshake.RawResult, opts *Options) *Conn {
+	return NewServerConn(&handshake.Result{Conn: conn, Buffered: res.Buffered,
+		Subprotocol: res.Subprotocol, Extensions: res.Extensions}, opts)
+}

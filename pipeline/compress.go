@@ -119,12 +119,3 @@ func wireLimit(max int64) int64 {
 	}
 	return 2*max + 4096
 }
-
-// DeflateExtensions returns the handshake.Server.Extensions hook that
-// Accept plugs in for cfg: its policy with pipeline's default windows. It
-// is for servers that run the handshake themselves and then call
-// NewServerConn with the same cfg in their Options.
-func DeflateExtensions(cfg *Compression) func([]handshake.Extension) []handshake.Extension {
-	p := cfg.policy()
-	return p.Extensions()
-}

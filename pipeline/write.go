@@ -172,7 +172,7 @@ func (c *Conn) writeNextLocked() error {
 		b.bufs = b.vec
 		_, err := b.bufs.WriteTo(c.raw)
 		for i := range b.frames {
-			c.finishData(&b.frames[i], err)
+			c.release(&b.frames[i])
 			b.frames[i] = outFrame{}
 		}
 		clear(b.vec)
@@ -210,7 +210,7 @@ func (c *Conn) popDataLocked() outFrame {
 func (c *Conn) dropQueuedLocked() {
 	for c.dataHead < len(c.dataQ) {
 		f := c.popDataLocked()
-		c.finishData(&f, ErrClosed)
+		c.release(&f)
 	}
 	if c.closeSent || c.writeErr != nil {
 		c.ctrlQ = c.ctrlQ[:0]
@@ -235,12 +235,12 @@ func (c *Conn) writeData(f *outFrame) error {
 	} else {
 		_, err = c.raw.Write(f.data)
 	}
-	c.finishData(f, err)
+	c.release(f)
 	return err
 }
 
-// finishData returns a written or dropped frame's buffer to its pool.
-func (c *Conn) finishData(f *outFrame, err error) {
+// release returns a written or dropped frame's buffer to its pool.
+func (c *Conn) release(f *outFrame) {
 	if f.buf != nil {
 		bufPool(cap(*f.buf)).Put(f.buf)
 		f.buf = nil
@@ -263,7 +263,7 @@ func (c *Conn) submit(ctx context.Context, f outFrame) error {
 	for {
 		if c.writeErr != nil || c.closeFrame != nil {
 			c.mu.Unlock()
-			c.finishData(&f, ErrClosed)
+			c.release(&f)
 			return ErrClosed
 		}
 		if len(c.dataQ)-c.dataHead < c.opts.SendQueue {
@@ -276,11 +276,11 @@ func (c *Conn) submit(ctx context.Context, f outFrame) error {
 		switch policy {
 		case OverflowError:
 			c.mu.Unlock()
-			c.finishData(&f, ErrQueueFull)
+			c.release(&f)
 			return ErrQueueFull
 		case OverflowClose, OverflowTryAgainLater:
 			c.mu.Unlock()
-			c.finishData(&f, ErrQueueFull)
+			c.release(&f)
 			code := ClosePolicyViolation
 			if c.opts.Overflow == OverflowTryAgainLater {
 				code = CloseTryAgainLater
@@ -302,7 +302,7 @@ func (c *Conn) submit(ctx context.Context, f outFrame) error {
 		case <-room:
 		case <-c.dead:
 		case <-ctx.Done():
-			c.finishData(&f, ctx.Err())
+			c.release(&f)
 			return ctx.Err()
 		}
 		c.mu.Lock()
