@@ -8,11 +8,14 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"runtime"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/wspipe/wspipe/handshake"
 	"github.com/wspipe/wspipe/layers"
 )
 
@@ -417,5 +420,29 @@ func TestCloseSendKeepsReading(t *testing.T) {
 	case <-c.Done():
 	case <-ctx.Done():
 		t.Fatal("connection not torn down after the closing handshake")
+	}
+}
+
+// A large WriteMessage leaves as one final frame, not as a frame followed
+// by an empty final one.
+func TestLargeWriteMessageOneFrame(t *testing.T) {
+	payload := bytes.Repeat([]byte("x"), 3*DefaultWriteBufferSize)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := Accept(w, r, &handshake.Server{}, nil)
+		if err != nil {
+			return
+		}
+		c.WriteMessage(context.Background(), Binary, payload)
+		c.WriteMessage(context.Background(), Text, []byte("end"))
+	}))
+	t.Cleanup(srv.Close)
+	nc, br := rawClient(t, srv.Listener.Addr().String())
+	rc := &rawConn{nc, br}
+	h, p := rc.recv(t)
+	if !h.Fin || h.Opcode != layers.OpBinary || !bytes.Equal(p, payload) {
+		t.Fatalf("first frame: fin %v op %v len %d", h.Fin, h.Opcode, len(p))
+	}
+	if h, p := rc.recv(t); h.Opcode != layers.OpText || string(p) != "end" {
+		t.Fatalf("second frame: %v %q", h.Opcode, p)
 	}
 }

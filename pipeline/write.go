@@ -373,6 +373,8 @@ type messageWriter struct {
 	size    int // payload size of this message's frames; grows for long messages
 	open    bool
 	started bool
+	whole   bool // WriteMessage: the one Write holds the whole message
+	sent    bool // the final frame has gone out with the payload
 	mode    writeMode
 	pending []byte // a message's first bytes while it may still go uncompressed
 	err     error
@@ -402,6 +404,7 @@ func (c *Conn) NextWriter(ctx context.Context, typ MessageType) (io.WriteCloser,
 	}
 	w := &c.mw
 	w.ctx, w.op, w.n, w.open, w.started, w.err = ctx, layers.Opcode(typ), 0, true, false, nil
+	w.whole, w.sent = false, false
 	w.mode, w.size = modeRaw, c.opts.WriteBufferSize
 	if c.pmd != nil && !noCompress {
 		w.mode = modePending
@@ -429,6 +432,9 @@ func (c *Conn) WriteMessage(ctx context.Context, typ MessageType, p []byte) erro
 	w, err := c.NextWriter(ctx, typ)
 	if err != nil {
 		return err
+	}
+	if w == io.WriteCloser(&c.mw) {
+		c.mw.whole = true // no layer between: p is the whole payload
 	}
 	_, err = w.Write(p)
 	if cerr := w.Close(); err == nil {
@@ -498,10 +504,13 @@ func (w *messageWriter) writeRaw(p []byte) (int, error) {
 			}
 		}
 		if w.n == 0 && len(p) >= w.size && w.c.role == layers.RoleServer && w.c.opts.Overflow == OverflowBlock {
-			// Large write: send it as its own frame, not copied.
-			err := w.c.submit(w.ctx, outFrame{h: w.header(false, len(p)), data: p, direct: true})
+			// Large write: send it as its own frame, not copied; the
+			// final one if it is the whole message, so no empty frame
+			// follows it.
+			fin := w.whole && w.mode == modeRaw && !w.started
+			err := w.c.submit(w.ctx, outFrame{h: w.header(fin, len(p)), data: p, direct: true})
 			if err == nil {
-				w.started = true
+				w.started, w.sent = true, fin
 				return written + len(p), nil
 			}
 			if err != errBusy {
@@ -627,7 +636,7 @@ func (w *messageWriter) Close() error {
 		}
 	}
 	err := w.err
-	if err == nil {
+	if err == nil && !w.sent {
 		err = w.flush(true)
 	}
 	if w.buf != nil {
