@@ -277,7 +277,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	mux := http.NewServeMux()
 	mux.Handle(muxPattern(cfg.path), h)
 
-	ln, err := net.Listen("tcp", cfg.addr)
+	// With the WebSocket heartbeat on, TCP keepalive adds nothing but four
+	// system calls per accepted connection; without it, keep the OS's.
+	lc := net.ListenConfig{}
+	if cfg.ping > 0 {
+		lc.KeepAlive = -1
+	}
+	ln, err := lc.Listen(ctx, "tcp", cfg.addr)
 	if err != nil {
 		logger.Error("cannot listen", "addr", cfg.addr, "err", err)
 		return 1
