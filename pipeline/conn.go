@@ -3,6 +3,7 @@ package pipeline
 import (
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -25,15 +26,18 @@ type Conn struct {
 
 	// Read side: owned by the reader goroutine, and by the user between
 	// receiving a message from next and handing it back.
-	cr       connReader
-	fr       layers.FrameReader
-	mr       layers.MessageReader
-	ur       layers.UTF8Reader
-	in       msgReader
-	next     chan event    // reader goroutine -> NextReader
-	handback chan struct{} // message finished -> reader goroutine
-	readDone chan struct{} // closed when the reader goroutine ends
-	readErr  error         // why reading ended; set before readDone closes
+	cr        connReader
+	fr        layers.FrameReader
+	mr        layers.MessageReader
+	ur        layers.UTF8Reader
+	in        msgReader
+	next      chan event    // reader goroutine -> NextReader
+	handback  chan struct{} // message finished -> reader goroutine
+	readDone  chan struct{} // closed when the reader goroutine ends
+	readErr   error         // why reading ended; set before readDone closes
+	fastErr   error         // why the fast path ended reading (fast.go)
+	consumeFn func() bool   // c.consume, cached for the fast path
+	inPump    atomic.Bool   // the reader goroutine is inside the fast path
 
 	// Write side, guarded by mu.
 	mu           sync.Mutex
@@ -112,6 +116,7 @@ func newConn(raw net.Conn, buffered []byte, role layers.Role, opts *Options, pmd
 		c.layers = c.opts.Layers()
 	}
 	c.mw.c = c
+	c.consumeFn = c.consume
 	if c.opts.OnMessage == nil {
 		// Pull mode: messages are handed to NextReader.
 		c.next = make(chan event)
@@ -160,6 +165,13 @@ func (c *Conn) teardownWith(cause error) {
 		}
 		c.mu.Unlock()
 		close(c.dead)
+		if c.inPump.Load() {
+			// The reader goroutine holds the socket inside its read
+			// callback, where Close would wait for it (or, called from
+			// it, forever); Close wakes it, and finishes once it leaves.
+			go c.raw.Close()
+			return
+		}
 		c.raw.Close()
 	})
 }

@@ -21,11 +21,17 @@ type connReader struct {
 	r, w   int
 	raw    rawWaiter // nil: block in conn.Read with a buffer
 	err    error     // a failure of wait, for the next Read
+	fenced bool      // in the fast path: reads stop at fence
+	fence  int
 }
 
 // rawWaiter fills a connReader's buffer once its socket is readable.
 type rawWaiter interface {
 	fill(cr *connReader) error
+	// pump runs the fast path (see fast.go): it reads into cr's buffer
+	// whenever the socket is readable and calls consume, until consume
+	// returns false or reading fails.
+	pump(cr *connReader, consume func() bool) error
 }
 
 func (cr *connReader) init(conn net.Conn, prefix []byte, size int) {
@@ -54,6 +60,9 @@ func (cr *connReader) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
+	if cr.fenced {
+		return cr.readFenced(p)
+	}
 	if cr.err != nil && cr.r == cr.w {
 		err := cr.err
 		cr.err = nil
@@ -81,6 +90,28 @@ func (cr *connReader) Read(p []byte) (int, error) {
 		cr.release()
 	}
 	return n, nil
+}
+
+// readFenced serves the buffered bytes before the fence and never reads
+// the socket: the fast path runs inside the socket's read callback.
+func (cr *connReader) readFenced(p []byte) (int, error) {
+	if cr.r >= cr.fence {
+		return 0, errWouldBlock
+	}
+	n := copy(p, (*cr.buf)[cr.r:cr.fence])
+	cr.r += n
+	if cr.r == cr.w {
+		cr.release()
+		cr.fence = 0
+	}
+	return n, nil
+}
+
+// releaseIfEmpty gives the buffer back if it holds no unread bytes.
+func (cr *connReader) releaseIfEmpty() {
+	if cr.r == cr.w {
+		cr.release()
+	}
 }
 
 // holdsMore reports whether more than n bytes are buffered: with n the

@@ -17,6 +17,9 @@ type tcpWaiter struct {
 	cr  *connReader
 	err error
 	try func(fd uintptr) bool // cached method value: no allocation per fill
+
+	consume func() bool
+	pumpFn  func(fd uintptr) bool // cached, as try
 }
 
 func newRawWaiter(conn net.Conn) rawWaiter {
@@ -37,6 +40,7 @@ func newRawWaiter(conn net.Conn) rawWaiter {
 	}
 	w := &tcpWaiter{rc: rc}
 	w.try = w.tryRead
+	w.pumpFn = w.pumpRead
 	return w
 }
 
@@ -73,5 +77,68 @@ func (w *tcpWaiter) tryRead(fd uintptr) bool {
 		}
 		cr.release()
 		return true
+	}
+}
+
+func (w *tcpWaiter) pump(cr *connReader, consume func() bool) error {
+	w.cr, w.consume, w.err = cr, consume, nil
+	err := w.rc.Read(w.pumpFn)
+	w.cr, w.consume = nil, nil
+	if err != nil {
+		return err
+	}
+	return w.err
+}
+
+// pumpRead runs inside RawConn.Read. Every call reads first: RawConn.Read
+// forgets readiness seen before it began. After a read that did not fill
+// the buffer the socket is empty, and any byte arriving later marks it
+// readable anew, so it asks to wait without reading again. It waits only
+// between messages: with part of one buffered, it leaves.
+func (w *tcpWaiter) pumpRead(fd uintptr) bool {
+	cr := w.cr
+	for {
+		cr.acquire()
+		buf := *cr.buf
+		if cr.r > 0 {
+			// Keep an unfinished frame at the start, with room after it.
+			cr.w = copy(buf, buf[cr.r:cr.w])
+			cr.r = 0
+		}
+		if cr.w == len(buf) {
+			return true // consume keeps no more than fits; be safe
+		}
+		n, err := syscall.Read(int(fd), buf[cr.w:])
+		switch {
+		case n > 0:
+		case err == syscall.EINTR:
+			continue
+		case err == syscall.EAGAIN:
+			cr.releaseIfEmpty()
+			return false
+		case err != nil:
+			w.err = os.NewSyscallError("read", err)
+			cr.releaseIfEmpty()
+			return true
+		default:
+			w.err = io.EOF
+			cr.releaseIfEmpty()
+			return true
+		}
+		cr.w += n
+		drained := cr.w < len(buf)
+		if !w.consume() {
+			return true
+		}
+		if drained {
+			if cr.r < cr.w {
+				// A message has begun but the rest is not here: the
+				// ordinary path streams it, answering pings inside it and
+				// failing bad UTF-8 without waiting for its end.
+				return true
+			}
+			cr.release()
+			return false
+		}
 	}
 }

@@ -29,7 +29,13 @@ func (c *Conn) readLoop() error {
 			c.opts.OnClose(c, c.readErr)
 		}
 	}()
+	fast := c.opts.OnMessage != nil && c.cr.raw != nil
 	for {
+		if fast {
+			if err := c.pump(); err != nil {
+				return c.endRead(err)
+			}
+		}
 		c.cr.wait()
 		op, err := c.mr.Next()
 		if err != nil {

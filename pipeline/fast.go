@@ -1,0 +1,150 @@
+package pipeline
+
+import (
+	"encoding/binary"
+	"errors"
+	"io"
+)
+
+// The fast path serves push-mode connections on a TCP socket: the reader
+// goroutine stays inside one syscall.RawConn.Read, reads whatever the
+// socket holds and hands every message that arrived whole to OnMessage
+// from the buffer, then waits for the socket to become readable again. A
+// read that did not fill the buffer has drained the socket, so after it
+// the reader waits at once instead of reading again only to be told
+// EAGAIN: one system call fewer per request on a request/response
+// connection. The same layers read each message; only where the bytes
+// come from differs. A message longer than the read buffer, and bytes left
+// from the handshake, go through the ordinary path.
+
+// errWouldBlock is what the connReader returns, inside the fast path, for
+// a read past the frames known to be buffered whole.
+var errWouldBlock = errors.New("websocket: internal: read past buffered frames")
+
+// pump runs the fast path until a message needs the ordinary path or
+// reading ends. A non-nil error ends reading, as the ordinary path's would.
+func (c *Conn) pump() error {
+	cr := &c.cr
+	if len(cr.prefix) > 0 {
+		return nil
+	}
+	c.fastErr = nil
+	if cr.r < cr.w && !c.consume() {
+		return c.fastErr
+	}
+	c.inPump.Store(true)
+	err := cr.raw.pump(cr, c.consumeFn)
+	c.inPump.Store(false)
+	if c.fastErr != nil {
+		return c.fastErr
+	}
+	if err != nil {
+		cr.err = err // for the ordinary path to meet, after any buffered bytes
+	}
+	return nil
+}
+
+// consume serves the frames buffered whole, within the socket's read
+// callback. It returns false to leave the fast path: with c.fastErr set
+// if reading must end, else for a message that does not fit the buffer.
+func (c *Conn) consume() bool {
+	cr := &c.cr
+	for cr.r < cr.w {
+		select {
+		case <-c.dead:
+			return false
+		default:
+		}
+		n, data, need := scanFrames((*cr.buf)[cr.r:cr.w])
+		if n == 0 {
+			if need > len(*cr.buf) {
+				return false
+			}
+			break
+		}
+		cr.fenced, cr.fence = true, cr.r+n
+		op, err := c.mr.Next()
+		if !data {
+			// Control frames only: Next answers them and stops at the
+			// fence, where the next frame begins.
+			cr.fenced = false
+			if err != errWouldBlock {
+				c.fastErr = err
+				return false
+			}
+			continue
+		}
+		if err != nil {
+			cr.fenced = false
+			c.fastErr = err
+			return false
+		}
+		select {
+		case <-c.dropping: // Close has started: data is read and dropped
+			io.Copy(io.Discard, &c.mr)
+			cr.fenced = false
+			continue
+		default:
+		}
+		if cr.holdsMore(c.fr.Remaining()) {
+			c.cork() // the next message is here already
+		}
+		err = c.push(op)
+		cr.fenced = false
+		if err != nil {
+			c.fastErr = err
+			return false
+		}
+	}
+	c.uncork() // before waiting for the peer
+	return true
+}
+
+// scanFrames finds, at the start of b, the frames that can be read without
+// waiting: any control frames outside a message, then a whole data message
+// (data is true) if all its frames are there. It returns their length n;
+// with n 0, need is how many bytes the first unfinished frame would need
+// from the start of b. It only measures frames; the layers validate them.
+func scanFrames(b []byte) (n int, data bool, need int) {
+	off, inMsg := 0, false
+	for {
+		if len(b)-off < 2 {
+			return n, false, off + 2
+		}
+		b0, b1 := b[off], b[off+1]
+		hs, length := 2, uint64(b1&0x7F)
+		switch length {
+		case 126:
+			hs += 2
+		case 127:
+			hs += 8
+		}
+		if b1&0x80 != 0 {
+			hs += 4
+		}
+		if len(b)-off < hs {
+			return n, false, off + hs
+		}
+		switch length {
+		case 126:
+			length = uint64(binary.BigEndian.Uint16(b[off+2:]))
+		case 127:
+			length = binary.BigEndian.Uint64(b[off+2:])
+		}
+		if length > uint64(len(b)-off-hs) {
+			end := uint64(off+hs) + min(length, 1<<40)
+			return n, false, int(end)
+		}
+		off += hs + int(length)
+		switch {
+		case b0&0x08 != 0: // control
+			if !inMsg {
+				n = off
+			}
+		case b0&0x80 != 0: // a data message's final frame
+			return off, true, 0
+		default:
+			inMsg = true
+		}
+	}
+}
