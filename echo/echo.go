@@ -139,9 +139,18 @@ const (
 	bufLarge = 1 << 20
 )
 
+// A message is read into its buffer this far in: the size of the header
+// the reply's frame will have (4 bytes up to 64 KiB, 10 past it), so that
+// header and payload meet the socket on a cache line and the payload is
+// written in place, not copied (pipeline's WriteMessage checks).
+const (
+	leadSmall = 4
+	leadLarge = 10
+)
+
 var (
-	smallBufs = sync.Pool{New: func() any { b := make([]byte, bufSmall); return &b }}
-	largeBufs = sync.Pool{New: func() any { b := make([]byte, bufLarge); return &b }}
+	smallBufs = sync.Pool{New: func() any { b := make([]byte, leadSmall+bufSmall); return &b }}
+	largeBufs = sync.Pool{New: func() any { b := make([]byte, leadLarge+bufLarge); return &b }}
 )
 
 // onMessage echoes one message.
@@ -149,9 +158,10 @@ func (h *Handler) onMessage(c *pipeline.Conn, typ pipeline.MessageType, r io.Rea
 	ctx := context.Background()
 	sp := smallBufs.Get().(*[]byte)
 	defer smallBufs.Put(sp)
-	n, done, err := fill(r, *sp)
+	small := (*sp)[leadSmall:]
+	n, done, err := fill(r, small)
 	if done {
-		c.WriteMessage(ctx, typ, (*sp)[:n])
+		c.WriteMessage(ctx, typ, small[:n])
 		return nil
 	}
 	if err != nil {
@@ -161,8 +171,8 @@ func (h *Handler) onMessage(c *pipeline.Conn, typ pipeline.MessageType, r io.Rea
 	}
 	lp := largeBufs.Get().(*[]byte)
 	defer largeBufs.Put(lp)
-	buf := *lp
-	copy(buf, *sp)
+	buf := (*lp)[leadLarge:]
+	copy(buf, small)
 	m, done, err := fill(r, buf[n:])
 	n += m
 	if done {
