@@ -3,7 +3,6 @@ package pipeline
 import (
 	"net"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -26,18 +25,15 @@ type Conn struct {
 
 	// Read side: owned by the reader goroutine, and by the user between
 	// receiving a message from next and handing it back.
-	cr        connReader
-	fr        layers.FrameReader
-	mr        layers.MessageReader
-	ur        layers.UTF8Reader
-	in        msgReader
-	next      chan event    // reader goroutine -> NextReader
-	handback  chan struct{} // message finished -> reader goroutine
-	readDone  chan struct{} // closed when the reader goroutine ends
-	readErr   error         // why reading ended; set before readDone closes
-	fastErr   error         // why the fast path ended reading (fast.go)
-	consumeFn func() bool   // c.consume, cached for the fast path
-	inPump    atomic.Bool   // the reader goroutine is inside the fast path
+	cr       connReader
+	fr       layers.FrameReader
+	mr       layers.MessageReader
+	ur       layers.UTF8Reader
+	in       msgReader
+	next     chan event    // reader goroutine -> NextReader
+	handback chan struct{} // message finished -> reader goroutine
+	readDone chan struct{} // closed when the reader goroutine ends
+	readErr  error         // why reading ended; set before readDone closes
 
 	// Write side, guarded by mu.
 	mu           sync.Mutex
@@ -61,6 +57,7 @@ type Conn struct {
 	hbWaiting    bool
 	cutWrite     bool // a direct write was cut short by its context
 	corked       bool // data frames wait in the queue (see cork)
+	inPump       bool // the reader goroutine is inside the fast path
 
 	batch *writeBatch // the writer's scratch for writev, made on first use
 
@@ -95,6 +92,7 @@ func newConn(raw net.Conn, buffered []byte, role layers.Role, opts *Options, pmd
 		dead:       make(chan struct{}),
 	}
 	c.cr.init(raw, buffered, c.opts.ReadBufferSize)
+	c.cr.owner = c
 	c.fr.Reset(&c.cr, role)
 	if c.opts.MaxFrameSize > 0 {
 		c.fr.MaxFrameSize = c.opts.MaxFrameSize
@@ -116,7 +114,6 @@ func newConn(raw net.Conn, buffered []byte, role layers.Role, opts *Options, pmd
 		c.layers = c.opts.Layers()
 	}
 	c.mw.c = c
-	c.consumeFn = c.consume
 	if c.opts.OnMessage == nil {
 		// Pull mode: messages are handed to NextReader.
 		c.next = make(chan event)
@@ -163,9 +160,10 @@ func (c *Conn) teardownWith(cause error) {
 		if c.closeTimer != nil {
 			c.closeTimer.Stop()
 		}
+		inPump := c.inPump
 		c.mu.Unlock()
 		close(c.dead)
-		if c.inPump.Load() {
+		if inPump {
 			// The reader goroutine holds the socket inside its read
 			// callback, where Close would wait for it (or, called from
 			// it, forever); Close wakes it, and finishes once it leaves.

@@ -21,21 +21,22 @@ type connReader struct {
 	r, w   int
 	raw    rawWaiter // nil: block in conn.Read with a buffer
 	err    error     // a failure of wait, for the next Read
-	fenced bool      // in the fast path: reads stop at fence
-	fence  int
+	fence  int       // in the fast path, reads stop here; -1 outside it
+	owner  *Conn     // whose fast path runs in pump
 }
 
 // rawWaiter fills a connReader's buffer once its socket is readable.
 type rawWaiter interface {
 	fill(cr *connReader) error
 	// pump runs the fast path (see fast.go): it reads into cr's buffer
-	// whenever the socket is readable and calls consume, until consume
-	// returns false or reading fails.
-	pump(cr *connReader, consume func() bool) error
+	// whenever the socket is readable and calls cr.owner.consume, until
+	// that returns false or reading fails (kept in cr.err). It returns
+	// what ended the wait itself: a deadline or a closed connection.
+	pump(cr *connReader) error
 }
 
 func (cr *connReader) init(conn net.Conn, prefix []byte, size int) {
-	cr.conn, cr.prefix, cr.size = conn, prefix, size
+	cr.conn, cr.prefix, cr.size, cr.fence = conn, prefix, size, -1
 	cr.pool = bufPool(size)
 	cr.raw = newRawWaiter(conn)
 }
@@ -60,7 +61,7 @@ func (cr *connReader) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	if cr.fenced {
+	if cr.fence >= 0 {
 		return cr.readFenced(p)
 	}
 	if cr.err != nil && cr.r == cr.w {

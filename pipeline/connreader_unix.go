@@ -13,13 +13,10 @@ import (
 // reads into a pooled buffer only then, so a connection blocked waiting for
 // its peer holds no read buffer.
 type tcpWaiter struct {
-	rc  syscall.RawConn
-	cr  *connReader
-	err error
-	try func(fd uintptr) bool // cached method value: no allocation per fill
-
-	consume func() bool
-	pumpFn  func(fd uintptr) bool // cached, as try
+	rc      syscall.RawConn
+	cr      *connReader
+	try     func(fd uintptr) bool // cached method value: no allocation per fill
+	pumping bool                  // try runs the fast path (pumpRead)
 }
 
 func newRawWaiter(conn net.Conn) rawWaiter {
@@ -40,23 +37,26 @@ func newRawWaiter(conn net.Conn) rawWaiter {
 	}
 	w := &tcpWaiter{rc: rc}
 	w.try = w.tryRead
-	w.pumpFn = w.pumpRead
 	return w
 }
 
 func (w *tcpWaiter) fill(cr *connReader) error {
-	w.cr, w.err = cr, nil
+	w.cr = cr
 	err := w.rc.Read(w.try)
 	w.cr = nil
 	if err != nil {
 		return err // a deadline or a closed connection
 	}
-	return w.err
+	err, cr.err = cr.err, nil // tryRead's
+	return err
 }
 
 // tryRead runs inside RawConn.Read: a non-blocking read into a pooled
 // buffer. On EAGAIN it gives the buffer back and asks to wait.
 func (w *tcpWaiter) tryRead(fd uintptr) bool {
+	if w.pumping {
+		return w.pumpRead(fd)
+	}
 	cr := w.cr
 	cr.acquire()
 	for {
@@ -71,23 +71,20 @@ func (w *tcpWaiter) tryRead(fd uintptr) bool {
 			cr.release()
 			return false
 		case err != nil:
-			w.err = os.NewSyscallError("read", err)
+			cr.err = os.NewSyscallError("read", err)
 		default:
-			w.err = io.EOF
+			cr.err = io.EOF
 		}
 		cr.release()
 		return true
 	}
 }
 
-func (w *tcpWaiter) pump(cr *connReader, consume func() bool) error {
-	w.cr, w.consume, w.err = cr, consume, nil
-	err := w.rc.Read(w.pumpFn)
-	w.cr, w.consume = nil, nil
-	if err != nil {
-		return err
-	}
-	return w.err
+func (w *tcpWaiter) pump(cr *connReader) error {
+	w.cr, w.pumping = cr, true
+	err := w.rc.Read(w.try)
+	w.cr, w.pumping = nil, false
+	return err
 }
 
 // pumpRead runs inside RawConn.Read. Every call reads first: RawConn.Read
@@ -117,17 +114,17 @@ func (w *tcpWaiter) pumpRead(fd uintptr) bool {
 			cr.releaseIfEmpty()
 			return false
 		case err != nil:
-			w.err = os.NewSyscallError("read", err)
+			cr.err = os.NewSyscallError("read", err)
 			cr.releaseIfEmpty()
 			return true
 		default:
-			w.err = io.EOF
+			cr.err = io.EOF
 			cr.releaseIfEmpty()
 			return true
 		}
 		cr.w += n
 		drained := cr.w < len(buf)
-		if !w.consume() {
+		if !cr.owner.consume() {
 			return true
 		}
 		if drained {

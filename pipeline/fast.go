@@ -28,15 +28,17 @@ func (c *Conn) pump() error {
 	if len(cr.prefix) > 0 {
 		return nil
 	}
-	c.fastErr = nil
+	// consume leaves an error that ends reading in c.readErr, which no one
+	// reads before the reader goroutine ends (and sets it for good).
+	c.readErr = nil
 	if cr.r < cr.w && !c.consume() {
-		return c.fastErr
+		return c.readErr
 	}
-	c.inPump.Store(true)
-	err := cr.raw.pump(cr, c.consumeFn)
-	c.inPump.Store(false)
-	if c.fastErr != nil {
-		return c.fastErr
+	c.setInPump(true)
+	err := cr.raw.pump(cr)
+	c.setInPump(false)
+	if c.readErr != nil {
+		return c.readErr
 	}
 	if err != nil {
 		cr.err = err // for the ordinary path to meet, after any buffered bytes
@@ -44,8 +46,14 @@ func (c *Conn) pump() error {
 	return nil
 }
 
+func (c *Conn) setInPump(v bool) {
+	c.mu.Lock()
+	c.inPump = v
+	c.mu.Unlock()
+}
+
 // consume serves the frames buffered whole, within the socket's read
-// callback. It returns false to leave the fast path: with c.fastErr set
+// callback. It returns false to leave the fast path: with c.readErr set
 // if reading must end, else for a message that does not fit the buffer.
 func (c *Conn) consume() bool {
 	cr := &c.cr
@@ -62,27 +70,27 @@ func (c *Conn) consume() bool {
 			}
 			break
 		}
-		cr.fenced, cr.fence = true, cr.r+n
+		cr.fence = cr.r + n
 		op, err := c.mr.Next()
 		if !data {
 			// Control frames only: Next answers them and stops at the
 			// fence, where the next frame begins.
-			cr.fenced = false
+			cr.fence = -1
 			if err != errWouldBlock {
-				c.fastErr = err
+				c.readErr = err
 				return false
 			}
 			continue
 		}
 		if err != nil {
-			cr.fenced = false
-			c.fastErr = err
+			cr.fence = -1
+			c.readErr = err
 			return false
 		}
 		select {
 		case <-c.dropping: // Close has started: data is read and dropped
 			io.Copy(io.Discard, &c.mr)
-			cr.fenced = false
+			cr.fence = -1
 			continue
 		default:
 		}
@@ -90,9 +98,9 @@ func (c *Conn) consume() bool {
 			c.cork() // the next message is here already
 		}
 		err = c.push(op)
-		cr.fenced = false
+		cr.fence = -1
 		if err != nil {
-			c.fastErr = err
+			c.readErr = err
 			return false
 		}
 	}

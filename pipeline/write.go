@@ -368,11 +368,11 @@ func (c *Conn) writeDirect(ctx context.Context, f *outFrame) error {
 type messageWriter struct {
 	c       *Conn
 	ctx     context.Context
-	op      layers.Opcode
 	buf     *[]byte
 	off     int // where the payload starts in buf (see takeBuf)
 	n       int // payload bytes in buf
 	size    int // payload size of this message's frames; grows for long messages
+	op      layers.Opcode
 	open    bool
 	started bool
 	whole   bool // WriteMessage: the one Write holds the whole message
