@@ -11,17 +11,36 @@ import (
 // startClose queues our close frame once. An urgent close (a failure) goes
 // ahead of queued data; a requested one goes after it.
 func (c *Conn) startClose(code CloseCode, reason string, urgent bool) {
+	c.beginClose(code, reason, urgent, false)
+}
+
+// beginClose is startClose; with here set, when no writer runs, the
+// calling goroutine writes the queue and the close frame itself instead
+// of starting a writer goroutine for them (the reader goroutine does this
+// once it has nothing left to read).
+func (c *Conn) beginClose(code CloseCode, reason string, urgent, here bool) {
 	c.mu.Lock()
+	write := false
 	if c.closeFrame == nil && c.writeErr == nil {
 		f := &ctrlFrame{op: layers.OpClose}
 		f.n = uint8(len(layers.AppendClose(f.p[:0], code, reason)))
 		c.closeFrame, c.closeUrgent = f, urgent
-		c.kickLocked()
+		if here && !c.writing {
+			c.writing, write = true, true
+		} else {
+			c.kickLocked()
+		}
 		// Whatever happens to the handshake, the connection ends: the
 		// close frame may be stuck behind a peer that does not read.
 		c.closeTimer = time.AfterFunc(2*c.opts.CloseTimeout, c.teardown)
 	}
 	c.mu.Unlock()
+	if write {
+		// Bounded as the wait for a writer goroutine would be; a failed
+		// write tears the connection down itself.
+		c.raw.SetWriteDeadline(time.Now().Add(c.opts.CloseTimeout))
+		c.writeLoop()
+	}
 }
 
 // fail closes the connection with code, ahead of queued data: for a send

@@ -102,17 +102,19 @@ func (c *Conn) deliverEnd(err error) {
 
 // closeFor starts the closing handshake that err calls for: the peer's
 // code echoed after its close frame, or a failure code after bad input.
-func (c *Conn) closeFor(err error) {
+// With here set (the reader goroutine, done reading) the calling
+// goroutine writes the close frame itself if no writer runs.
+func (c *Conn) closeFor(err error, here bool) {
 	switch {
 	case errors.Is(err, errPeerClose):
 		c.mu.Lock()
 		pc := c.peerCloseErr
 		c.mu.Unlock()
-		c.startClose(pc.Code, "", false)
+		c.beginClose(pc.Code, "", false, here)
 	case isInputError(err):
 		// Behind queued data: replies to the messages before the bad
 		// input still go out first.
-		c.startClose(layers.CloseCodeFor(err), "", false)
+		c.beginClose(layers.CloseCodeFor(err), "", false, here)
 	}
 }
 
@@ -124,7 +126,7 @@ func (c *Conn) endRead(err error) error {
 		c.mu.Lock()
 		c.readErr = c.peerCloseErr
 		c.mu.Unlock()
-		c.closeFor(err)
+		c.closeFor(err, true)
 		// Our answer (or our own close) must reach the wire first.
 		c.waitCloseWritten()
 		if c.role == layers.RoleClient {
@@ -135,7 +137,7 @@ func (c *Conn) endRead(err error) error {
 		return nil
 	case isInputError(err):
 		c.readErr = err
-		c.closeFor(err)
+		c.closeFor(err, true)
 		c.waitCloseWritten()
 		c.halfCloseAndDrain()
 		c.teardown()
@@ -244,7 +246,7 @@ func (m *msgReader) finish(err error) {
 		m.err = err
 		// Queue the close now, before the application sees the error and
 		// perhaps closes with a code of its own.
-		m.c.closeFor(err)
+		m.c.closeFor(err, false)
 	}
 	if m.c.opts.OnMessage != nil {
 		return // push mode: the reader goroutine is the one reading
@@ -283,7 +285,7 @@ func (c *Conn) NextReader(ctx context.Context) (MessageType, io.Reader, error) {
 		return 0, nil, ctx.Err()
 	}
 	if ev.err != nil {
-		c.closeFor(ev.err)
+		c.closeFor(ev.err, false)
 		return 0, nil, c.userError(ev.err)
 	}
 	c.beginMessage(ev.op)
