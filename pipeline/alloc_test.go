@@ -4,6 +4,7 @@ import (
 	"context"
 	"runtime/debug"
 	"testing"
+	"unsafe"
 )
 
 // raceBuild reports whether the test binary was built with -race, which
@@ -61,5 +62,18 @@ func TestRoundTripAllocs(t *testing.T) {
 				t.Errorf("%v allocations per 1 KiB round trip, want 0", allocs)
 			}
 		})
+	}
+}
+
+// An idle connection's heap is mostly its Conn: keep it in the 1280-byte
+// size class (objects this large with pointers carry an 8-byte header), a
+// step below 1408. The idle-memory target (6 KiB per connection) has
+// little room to spare.
+func TestConnSizeClass(t *testing.T) {
+	if unsafe.Sizeof(uintptr(0)) != 8 {
+		t.Skip("sizes are for 64-bit platforms")
+	}
+	if n := unsafe.Sizeof(Conn{}) + 8; n > 1280 {
+		t.Fatalf("Conn is %d bytes with its malloc header, past the 1280-byte size class", n)
 	}
 }

@@ -92,7 +92,6 @@ func newConn(raw net.Conn, buffered []byte, role layers.Role, opts *Options, pmd
 		dead:       make(chan struct{}),
 	}
 	c.cr.init(raw, buffered, c.opts.ReadBufferSize)
-	c.cr.owner = c
 	c.fr.Reset(&c.cr, role)
 	if c.opts.MaxFrameSize > 0 {
 		c.fr.MaxFrameSize = c.opts.MaxFrameSize

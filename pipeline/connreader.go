@@ -22,17 +22,16 @@ type connReader struct {
 	raw    rawWaiter // nil: block in conn.Read with a buffer
 	err    error     // a failure of wait, for the next Read
 	fence  int       // in the fast path, reads stop here; -1 outside it
-	owner  *Conn     // whose fast path runs in pump
 }
 
 // rawWaiter fills a connReader's buffer once its socket is readable.
 type rawWaiter interface {
 	fill(cr *connReader) error
 	// pump runs the fast path (see fast.go): it reads into cr's buffer
-	// whenever the socket is readable and calls cr.owner.consume, until
-	// that returns false or reading fails (kept in cr.err). It returns
-	// what ended the wait itself: a deadline or a closed connection.
-	pump(cr *connReader) error
+	// whenever the socket is readable and calls c.consume, until that
+	// returns false or reading fails (kept in cr.err). It returns what
+	// ended the wait itself: a deadline or a closed connection.
+	pump(cr *connReader, c *Conn) error
 }
 
 func (cr *connReader) init(conn net.Conn, prefix []byte, size int) {

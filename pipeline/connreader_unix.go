@@ -13,10 +13,10 @@ import (
 // reads into a pooled buffer only then, so a connection blocked waiting for
 // its peer holds no read buffer.
 type tcpWaiter struct {
-	rc      syscall.RawConn
-	cr      *connReader
-	try     func(fd uintptr) bool // cached method value: no allocation per fill
-	pumping bool                  // try runs the fast path (pumpRead)
+	rc  syscall.RawConn
+	cr  *connReader
+	try func(fd uintptr) bool // cached method value: no allocation per fill
+	c   *Conn                 // set: try runs the fast path (pumpRead)
 }
 
 func newRawWaiter(conn net.Conn) rawWaiter {
@@ -54,7 +54,7 @@ func (w *tcpWaiter) fill(cr *connReader) error {
 // tryRead runs inside RawConn.Read: a non-blocking read into a pooled
 // buffer. On EAGAIN it gives the buffer back and asks to wait.
 func (w *tcpWaiter) tryRead(fd uintptr) bool {
-	if w.pumping {
+	if w.c != nil {
 		return w.pumpRead(fd)
 	}
 	cr := w.cr
@@ -80,10 +80,10 @@ func (w *tcpWaiter) tryRead(fd uintptr) bool {
 	}
 }
 
-func (w *tcpWaiter) pump(cr *connReader) error {
-	w.cr, w.pumping = cr, true
+func (w *tcpWaiter) pump(cr *connReader, c *Conn) error {
+	w.cr, w.c = cr, c
 	err := w.rc.Read(w.try)
-	w.cr, w.pumping = nil, false
+	w.cr, w.c = nil, nil
 	return err
 }
 
@@ -124,7 +124,7 @@ func (w *tcpWaiter) pumpRead(fd uintptr) bool {
 		}
 		cr.w += n
 		drained := cr.w < len(buf)
-		if !cr.owner.consume() {
+		if !w.c.consume() {
 			return true
 		}
 		if drained {

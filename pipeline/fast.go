@@ -35,7 +35,7 @@ func (c *Conn) pump() error {
 		return c.readErr
 	}
 	c.setInPump(true)
-	err := cr.raw.pump(cr)
+	err := cr.raw.pump(cr, c)
 	c.setInPump(false)
 	if c.readErr != nil {
 		return c.readErr
