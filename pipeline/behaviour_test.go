@@ -345,19 +345,8 @@ func (zeros) Read(p []byte) (int, error) { clear(p); return len(p), nil }
 
 func TestPushMode(t *testing.T) {
 	closed := make(chan error, 1)
-	opts := &Options{
-		OnMessage: func(c *Conn, typ MessageType, r io.Reader) error {
-			w, err := c.NextWriter(context.Background(), typ)
-			if err != nil {
-				return err
-			}
-			if _, err := io.Copy(w, r); err != nil {
-				return err
-			}
-			return w.Close()
-		},
-		OnClose: func(c *Conn, err error) { closed <- err },
-	}
+	opts := pushEcho()
+	opts.OnClose = func(c *Conn, err error) { closed <- err }
 	addr, conns := echoServer(t, opts)
 	c := dialRaw(t, addr, nil)
 	srv := <-conns
