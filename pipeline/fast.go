@@ -94,10 +94,7 @@ func (c *Conn) consume() bool {
 			continue
 		default:
 		}
-		if cr.holdsMore(c.fr.Remaining()) {
-			c.cork() // the next message is here already
-		}
-		err = c.push(op)
+		err = c.pushCorked(op)
 		cr.fence = -1
 		if err != nil {
 			c.readErr = err

@@ -48,14 +48,7 @@ func (c *Conn) readLoop() error {
 		default:
 		}
 		if c.opts.OnMessage != nil {
-			if c.cr.holdsMore(c.fr.Remaining()) {
-				c.cork() // the next message is here already
-			}
-			err := c.push(op)
-			if !c.cr.holdsMore(0) {
-				c.uncork()
-			}
-			if err != nil {
+			if err := c.pushCorked(op); err != nil {
 				return c.endRead(err)
 			}
 			continue
@@ -315,6 +308,19 @@ func (c *Conn) beginMessage(op layers.Opcode) {
 		r = l.WrapReader(MessageType(op), r)
 	}
 	c.in.r, c.in.active = r, true
+}
+
+// pushCorked is push, holding replies back while the next message has
+// already arrived (see cork).
+func (c *Conn) pushCorked(op layers.Opcode) error {
+	if c.cr.holdsMore(c.fr.Remaining()) {
+		c.cork() // the next message is here already
+	}
+	err := c.push(op)
+	if !c.cr.holdsMore(0) {
+		c.uncork()
+	}
+	return err
 }
 
 // push hands a message to OnMessage in the reader goroutine. It returns

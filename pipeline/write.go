@@ -363,7 +363,7 @@ func (c *Conn) writeDirect(ctx context.Context, f *outFrame) error {
 
 // messageWriter is the io.WriteCloser NextWriter hands out. Small writes
 // fill a pooled buffer that is sent as one frame when full; a large write
-// on a server goes out without a copy. With permessage-deflate, writes go
+// on a server goes out without a copy when it sits in line (see aligned). With permessage-deflate, writes go
 // through the Deflater first, once the message has passed the threshold.
 type messageWriter struct {
 	c       *Conn
@@ -533,12 +533,12 @@ func (w *messageWriter) writeRaw(p []byte) (int, error) {
 			}
 		}
 		fin := w.whole && w.mode == modeRaw && !w.started
-		if w.n == 0 && len(p) >= w.size && w.c.role == layers.RoleServer && w.c.opts.Overflow == OverflowBlock &&
-			aligned(p, layers.HeaderSize(w.header(fin, len(p)))) {
-			// Large write: send it as its own frame, not copied; the
-			// final one if it is the whole message, so no empty frame
-			// follows it.
-			err := w.c.submit(w.ctx, outFrame{h: w.header(fin, len(p)), data: p, direct: true})
+		if h := w.header(fin, len(p)); w.n == 0 && len(p) >= w.size && w.c.role == layers.RoleServer &&
+			w.c.opts.Overflow == OverflowBlock && aligned(p, layers.HeaderSize(h)) {
+			// Large write in line: send it as its own frame, not copied;
+			// the final one if it is the whole message, so no empty
+			// frame follows it.
+			err := w.c.submit(w.ctx, outFrame{h: h, data: p, direct: true})
 			if err == nil {
 				w.started, w.sent = true, fin
 				return written + len(p), nil
@@ -715,24 +715,17 @@ func (c *Conn) cork() {
 // writer runs.
 func (c *Conn) uncork() {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	if !c.corked {
+		c.mu.Unlock()
 		return
 	}
 	c.corked = false
 	if c.writing || c.writeErr != nil || c.dataHead == len(c.dataQ) {
 		c.kickLocked()
+		c.mu.Unlock()
 		return
 	}
 	c.writing = true
-	for {
-		err := c.writeNextLocked()
-		if err == io.EOF {
-			c.writing = false
-			return
-		}
-		if err != nil {
-			return // the connection is being torn down
-		}
-	}
+	c.mu.Unlock()
+	c.writeLoop() // a failed write tears the connection down itself
 }
