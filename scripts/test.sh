@@ -92,23 +92,19 @@ fi
 /usr/bin/chromium --version 2>/dev/null || die "/usr/bin/chromium does not run"
 echo "node $(node --version), npm $(npm --version)"
 
-# npm ci only when node_modules is missing or older than the lock file.
-if [[ ! -f test/browser/node_modules/.package-lock.json ||
-	test/browser/package-lock.json -nt test/browser/node_modules/.package-lock.json ]]; then
-	echo "npm ci in test/browser"
-	(cd test/browser && npm ci --no-audit --no-fund --no-update-notifier)
-else
-	echo "test/browser/node_modules is up to date"
-fi
+# npm ci only when node_modules is missing or older than the lock file:
+# the browser driver (test/browser) and the interop peers, Node's ws and
+# playwright-core (interop/node).
+for dir in test/browser interop/node; do
+	if [[ ! -f $dir/node_modules/.package-lock.json ||
+		$dir/package-lock.json -nt $dir/node_modules/.package-lock.json ]]; then
+		echo "npm ci in $dir"
+		(cd "$dir" && npm ci --no-audit --no-fund --no-update-notifier)
+	else
+		echo "$dir/node_modules is up to date"
+	fi
+done
 
-# The interop peers: Node's ws and playwright-core, likewise.
-if [[ ! -f interop/node/node_modules/.package-lock.json ||
-	interop/node/package-lock.json -nt interop/node/node_modules/.package-lock.json ]]; then
-	echo "npm ci in interop/node"
-	(cd interop/node && npm ci --no-audit --no-fund --no-update-notifier)
-else
-	echo "interop/node/node_modules is up to date"
-fi
 /usr/bin/python3 -c 'import websockets' ||
 	die "/usr/bin/python3 cannot import websockets (the interop tests use Debian's python3-websockets)"
 
