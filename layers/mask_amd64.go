@@ -2,15 +2,18 @@
 
 package layers
 
-// maskAVX2 writes src XOR key (an 8-byte key word, repeated) into dst for
-// n bytes, 32 at a time; n must be a multiple of 32. dst and src may be the
-// same memory. See mask_amd64.s.
+// maskBytes writes n bytes of src XOR key (the little-endian word of its
+// four bytes) into dst, from key position pos, and returns the position
+// after them; dst and src may be the same memory. It is all assembly
+// (mask_amd64.s): AVX2 where the CPU has it, SSE2 (every amd64 has it)
+// where not.
 //
 //go:noescape
-func maskAVX2(dst, src *byte, n int, key uint64)
+func maskBytes(dst, src *byte, n int, key uint32, pos int) int
 
 // cpuHasAVX2 reports whether the CPU and the OS support AVX2.
 func cpuHasAVX2() bool
 
-// useAVX2 enables MaskCopy's vector path: 32-byte words instead of 8.
+// useAVX2 picks maskBytes's vector width: 32-byte AVX2 words when true,
+// 16-byte SSE2 words when false. Tests turn it off to check the SSE2 path.
 var useAVX2 = cpuHasAVX2()

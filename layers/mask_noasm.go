@@ -2,7 +2,10 @@
 
 package layers
 
-// useAVX2 is false where there is no assembly: MaskCopy uses words of 8.
-const useAVX2 = false
+import "unsafe"
 
-func maskAVX2(dst, src *byte, n int, key uint64) { panic("layers: no maskAVX2 here") }
+// maskBytes is MaskCopy's work where there is no assembly: 8-byte words in
+// Go.
+func maskBytes(dst, src *byte, n int, key uint32, pos int) int {
+	return maskWords(unsafe.Slice(dst, n), unsafe.Slice(src, n), key, pos)
+}

@@ -17,8 +17,32 @@ var maskKeysForTest = [][4]byte{
 }
 
 func TestMaskAgainstReference(t *testing.T) {
+	checkMaskAgainstReference(t)
+}
+
+// The Go word loop, which MaskCopy uses where there is no assembly, checked
+// here on every architecture.
+func TestMaskWords(t *testing.T) {
 	for _, key := range maskKeysForTest {
-		for n := 0; n <= 100; n++ {
+		for n := 0; n <= 300; n++ {
+			src := pattern(n)
+			for pos := range 4 {
+				want := make([]byte, n)
+				wantPos := refMask(want, src, key, pos)
+				dst := make([]byte, n)
+				got := maskWords(dst, src, uint32(key[0])|uint32(key[1])<<8|uint32(key[2])<<16|uint32(key[3])<<24, pos)
+				if got != wantPos || !bytes.Equal(dst, want) {
+					t.Fatalf("key % x n %d pos %d: maskWords differs from the reference", key, n, pos)
+				}
+			}
+		}
+	}
+}
+
+func checkMaskAgainstReference(t *testing.T) {
+	t.Helper()
+	for _, key := range maskKeysForTest {
+		for n := 0; n <= 300; n++ {
 			src := pattern(n)
 			for pos := 0; pos < 4; pos++ {
 				want := make([]byte, n)
@@ -61,6 +85,11 @@ func TestMaskAgainstReference(t *testing.T) {
 // Unaligned slices, long random lengths, and masking in pieces: splitting a
 // slice anywhere and carrying the returned position gives the same result.
 func TestMaskRandomLong(t *testing.T) {
+	checkMaskRandomLong(t)
+}
+
+func checkMaskRandomLong(t *testing.T) {
+	t.Helper()
 	rng := rand.New(rand.NewPCG(1, 2))
 	for iter := 0; iter < 300; iter++ {
 		n := rng.IntN(1 << 14)
@@ -283,7 +312,7 @@ func TestMaskerZeroValue(t *testing.T) {
 // The portable word loop MaskCopy uses on architectures without cheap
 // unaligned access (not exercised by MaskCopy on this one).
 func TestMaskWordsPortable(t *testing.T) {
-	for n := 0; n <= 100; n++ {
+	for n := 0; n <= 300; n++ {
 		src := pattern(n)
 		for pos := range 4 {
 			want := make([]byte, n)
