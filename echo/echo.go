@@ -134,31 +134,31 @@ func (h *Handler) track(c *pipeline.Conn, remote any) {
 // Echo buffers: a message up to bufSmall, then up to bufLarge, is read
 // whole and sent back as one frame in one write; a longer one streams
 // through as it arrives, so no message is ever held whole past bufLarge.
+// Each buffer has slack bytes more, for the offset that lets the reply go
+// out in place (pipeline.PayloadOffset) and one byte to see the end.
 const (
 	bufSmall = 64 << 10
 	bufLarge = 1 << 20
-)
-
-// A message is read into its buffer this far in: the size of the header
-// the reply's frame will have (4 bytes up to 64 KiB, 10 past it), so that
-// header and payload meet the socket on a cache line and the payload is
-// written in place, not copied (pipeline's WriteMessage checks).
-const (
-	leadSmall = 4
-	leadLarge = 10
+	slack    = 128
 )
 
 var (
-	smallBufs = sync.Pool{New: func() any { b := make([]byte, leadSmall+bufSmall); return &b }}
-	largeBufs = sync.Pool{New: func() any { b := make([]byte, leadLarge+bufLarge); return &b }}
+	smallBufs = sync.Pool{New: func() any { b := make([]byte, slack+bufSmall); return &b }}
+	largeBufs = sync.Pool{New: func() any { b := make([]byte, slack+bufLarge); return &b }}
 )
 
 // onMessage echoes one message.
 func (h *Handler) onMessage(c *pipeline.Conn, typ pipeline.MessageType, r io.Reader) error {
+	if n := c.MessageLen(); n >= 0 && n <= bufLarge {
+		echoKnown(c, typ, r, int(n))
+		return nil
+	}
 	ctx := context.Background()
 	sp := smallBufs.Get().(*[]byte)
 	defer smallBufs.Put(sp)
-	small := (*sp)[leadSmall:]
+	// The length is unknown: place the message for the header a reply
+	// filling the buffer would have.
+	small := (*sp)[pipeline.PayloadOffset(*sp, bufSmall-1):][:bufSmall]
 	n, done, err := fill(r, small)
 	if done {
 		c.WriteMessage(ctx, typ, small[:n])
@@ -171,7 +171,7 @@ func (h *Handler) onMessage(c *pipeline.Conn, typ pipeline.MessageType, r io.Rea
 	}
 	lp := largeBufs.Get().(*[]byte)
 	defer largeBufs.Put(lp)
-	buf := (*lp)[leadLarge:]
+	buf := (*lp)[pipeline.PayloadOffset(*lp, bufLarge):][:bufLarge]
 	copy(buf, small)
 	m, done, err := fill(r, buf[n:])
 	n += m
@@ -195,6 +195,24 @@ func (h *Handler) onMessage(c *pipeline.Conn, typ pipeline.MessageType, r io.Rea
 	}
 	w.Close()
 	return nil
+}
+
+// echoKnown echoes a message whose length n the frame header gave: read
+// into a buffer of just the right size and place, so that the reply goes
+// out in place. It reads to the message's end before replying, so a text
+// message is known to be valid UTF-8 first.
+func echoKnown(c *pipeline.Conn, typ pipeline.MessageType, r io.Reader, n int) {
+	pool := &smallBufs
+	if n > bufSmall {
+		pool = &largeBufs
+	}
+	bp := pool.Get().(*[]byte)
+	defer pool.Put(bp)
+	off := pipeline.PayloadOffset(*bp, n)
+	buf := (*bp)[off : off+n+1] // the extra byte finds the end
+	if m, done, _ := fill(r, buf); done && m == n {
+		c.WriteMessage(context.Background(), typ, buf[:n])
+	}
 }
 
 // fill reads r into buf until the message ends (done) or buf is full. Any

@@ -285,6 +285,20 @@ func (c *Conn) NextReader(ctx context.Context) (MessageType, io.Reader, error) {
 	return MessageType(ev.op), &c.in, nil
 }
 
+// MessageLen returns the length of the message being read, the one the
+// last NextReader or the running OnMessage handed out, when its first
+// frame tells it: the message is a single frame, not compressed, and no
+// custom Layer stands between the frame and the reader. Otherwise, and
+// once the message has been read to its end, it returns -1. An application
+// can size its buffer from it instead of finding the end by reading.
+func (c *Conn) MessageLen() int64 {
+	h := c.mr.Header()
+	if !c.in.active || !h.Fin || h.Rsv != 0 || len(c.layers) > 0 {
+		return -1
+	}
+	return h.Length
+}
+
 // beginMessage arms the read chain for a message of type op.
 func (c *Conn) beginMessage(op layers.Opcode) {
 	var r io.Reader = &c.mr

@@ -468,6 +468,18 @@ func alignedOffset(b []byte, hs int) int {
 	return headerRoom + ((hs-addr-headerRoom)%cacheLine+cacheLine)%cacheLine
 }
 
+// PayloadOffset returns where in buf to put a payload of n bytes so that a
+// server's WriteMessage sends it in place, without copying it: far enough
+// in for the frame header, with the header's start on a cache line. The
+// offset is at most layers.MaxHeaderSize+63, so buf needs that many bytes
+// more than n. It does not matter for a compressed message or a client's,
+// which are written from the connection's own buffers.
+func PayloadOffset(buf []byte, n int) int {
+	hs := layers.HeaderSize(layers.Header{Length: int64(n)})
+	addr := int(uintptr(unsafe.Pointer(unsafe.SliceData(buf))))
+	return hs + ((-addr)%cacheLine+cacheLine)%cacheLine
+}
+
 // aligned reports whether payload p, sent after a header of hs bytes
 // written to a socket, is copied by the kernel in line.
 func aligned(p []byte, hs int) bool {
