@@ -17,7 +17,7 @@ import (
 // that, so it reports -1 while one is installed.
 type passLayer struct{}
 
-func (passLayer) WrapReader(_ MessageType, r io.Reader) io.Reader          { return r }
+func (passLayer) WrapReader(_ MessageType, r io.Reader) io.Reader           { return r }
 func (passLayer) WrapWriter(_ MessageType, w io.WriteCloser) io.WriteCloser { return w }
 
 // lenServer reports, for each message, MessageLen before and after reading
