@@ -292,8 +292,12 @@ func (c *Conn) NextReader(ctx context.Context) (MessageType, io.Reader, error) {
 // once the message has been read to its end, it returns -1. An application
 // can size its buffer from it instead of finding the end by reading.
 func (c *Conn) MessageLen() int64 {
+	if !c.in.active {
+		// The reader goroutine may be reading the next header already.
+		return -1
+	}
 	h := c.mr.Header()
-	if !c.in.active || !h.Fin || h.Rsv != 0 || len(c.layers) > 0 {
+	if !h.Fin || h.Rsv != 0 || len(c.layers) > 0 {
 		return -1
 	}
 	return h.Length
