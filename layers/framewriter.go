@@ -73,7 +73,8 @@ func (k *MaskKeys) Next() [4]byte {
 // FrameWriter writes whole frames to W. A frame that fits its buffer goes
 // out as a single Write of header and payload; a larger one is written
 // without copying the payload (as a two-element net.Buffers, a writev on a
-// TCP connection) when acting as a server, and masked chunk by chunk
+// TCP connection, or through W's WriteBuffers([][]byte) (int64, error)
+// method if it has one) when acting as a server, and masked chunk by chunk
 // through the buffer when acting as a client. The caller's payload is never
 // modified.
 type FrameWriter struct {
@@ -134,8 +135,13 @@ func (fw *FrameWriter) WriteFrame(h Header, p []byte) error {
 	}
 	if !h.Masked {
 		fw.vec[0], fw.vec[1] = hdr, p
-		fw.bufs = fw.vec[:]
-		_, err := fw.bufs.WriteTo(fw.W)
+		var err error
+		if bw, ok := fw.W.(buffersWriter); ok {
+			_, err = bw.WriteBuffers(fw.vec[:])
+		} else {
+			fw.bufs = fw.vec[:]
+			_, err = fw.bufs.WriteTo(fw.W)
+		}
 		fw.vec = [2][]byte{}
 		return err
 	}
@@ -153,6 +159,13 @@ func (fw *FrameWriter) WriteFrame(h Header, p []byte) error {
 		p = p[n:]
 	}
 	return nil
+}
+
+// buffersWriter is a writer of several buffers in one call, such as a
+// writev: the way a writer other than a net.Conn takes a header and a
+// payload together.
+type buffersWriter interface {
+	WriteBuffers(bufs [][]byte) (int64, error)
 }
 
 func writeAll(w io.Writer, b []byte) error {

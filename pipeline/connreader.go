@@ -32,6 +32,11 @@ type rawWaiter interface {
 	// returns false or reading fails (kept in cr.err). It returns what
 	// ended the wait itself: a deadline or a closed connection.
 	pump(cr *connReader, c *Conn) error
+	// read reads the socket into p, waiting until it is readable.
+	read(p []byte) (int, error)
+	// writer returns the writer side's way to the socket, made on first
+	// use; only the goroutine writing to the connection calls it.
+	writer() io.Writer
 }
 
 func (cr *connReader) init(conn net.Conn, prefix []byte, size int) {
@@ -78,6 +83,9 @@ func (cr *connReader) Read(p []byte) (int, error) {
 			return n, nil
 		}
 		if len(p) >= cr.size {
+			if cr.raw != nil {
+				return cr.raw.read(p)
+			}
 			return cr.conn.Read(p)
 		}
 		if err := cr.fill(); err != nil {

@@ -17,6 +17,8 @@ type tcpWaiter struct {
 	cr  *connReader
 	try func(fd uintptr) bool // cached method value: no allocation per fill
 	c   *Conn                 // set: try runs the fast path (pumpRead)
+	sw  *sockWriter           // the writer side's, made on first write
+	sr  *sockReader           // for reads into the caller's slice, made on first one
 }
 
 func newRawWaiter(conn net.Conn) rawWaiter {
@@ -60,7 +62,7 @@ func (w *tcpWaiter) tryRead(fd uintptr) bool {
 	cr := w.cr
 	cr.acquire()
 	for {
-		n, err := syscall.Read(int(fd), *cr.buf)
+		n, err := sysRead(fd, *cr.buf)
 		switch {
 		case n > 0:
 			cr.r, cr.w = 0, n
@@ -70,7 +72,7 @@ func (w *tcpWaiter) tryRead(fd uintptr) bool {
 		case err == syscall.EAGAIN:
 			cr.release()
 			return false
-		case err != nil:
+		case err != 0:
 			cr.err = os.NewSyscallError("read", err)
 		default:
 			cr.err = io.EOF
@@ -105,7 +107,7 @@ func (w *tcpWaiter) pumpRead(fd uintptr) bool {
 		if cr.w == len(buf) {
 			return true // consume keeps no more than fits; be safe
 		}
-		n, err := syscall.Read(int(fd), buf[cr.w:])
+		n, err := sysRead(fd, buf[cr.w:])
 		switch {
 		case n > 0:
 		case err == syscall.EINTR:
@@ -113,7 +115,7 @@ func (w *tcpWaiter) pumpRead(fd uintptr) bool {
 		case err == syscall.EAGAIN:
 			cr.releaseIfEmpty()
 			return false
-		case err != nil:
+		case err != 0:
 			cr.err = os.NewSyscallError("read", err)
 			cr.releaseIfEmpty()
 			return true
@@ -137,5 +139,56 @@ func (w *tcpWaiter) pumpRead(fd uintptr) bool {
 			cr.release()
 			return false
 		}
+	}
+}
+
+// read reads the socket straight into p, a read as large as the buffer or
+// larger.
+func (w *tcpWaiter) read(p []byte) (int, error) {
+	if w.sr == nil {
+		w.sr = &sockReader{rc: w.rc}
+		w.sr.try = w.sr.tryRead
+	}
+	return w.sr.read(p)
+}
+
+// sockReader reads a socket into the caller's slice inside RawConn.Read,
+// which waits in the netpoller (with the read deadline) until the socket
+// is readable.
+type sockReader struct {
+	rc  syscall.RawConn
+	try func(fd uintptr) bool // cached method value: no allocation per read
+	p   []byte
+	n   int
+	err error
+}
+
+func (s *sockReader) read(p []byte) (int, error) {
+	s.p, s.n, s.err = p, 0, nil
+	err := s.rc.Read(s.try)
+	if err == nil {
+		err = s.err
+	}
+	n := s.n
+	s.p, s.err = nil, nil
+	return n, err
+}
+
+func (s *sockReader) tryRead(fd uintptr) bool {
+	for {
+		n, err := sysRead(fd, s.p)
+		switch {
+		case n > 0:
+			s.n = n
+		case err == syscall.EINTR:
+			continue
+		case err == syscall.EAGAIN:
+			return false
+		case err != 0:
+			s.err = os.NewSyscallError("read", err)
+		default:
+			s.err = io.EOF
+		}
+		return true
 	}
 }

@@ -137,7 +137,7 @@ func scanFrames(b []byte) (n int, data bool, need int) {
 			length = binary.BigEndian.Uint64(b[off+2:])
 		}
 		if length > uint64(len(b)-off-hs) {
-			end := uint64(off+hs) + min(length, 1<<40)
+			end := uint64(off+hs) + min(length, 1<<30) // past any buffer; fits a 32-bit int
 			return n, false, int(end)
 		}
 		off += hs + int(length)

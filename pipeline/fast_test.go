@@ -38,7 +38,7 @@ func TestScanFrames(t *testing.T) {
 		{"fragments", cat(first, ping, last), len(first) + len(ping) + len(last), true, 0},
 		{"fragments cut", cat(ping, first, ping), len(ping), false, 0},
 		{"64-bit length cut", big[:20], 0, false, len(big)},
-		{"huge length", []byte{0x82, 0xff, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 1, 2, 3, 4}, 0, false, 14 + 1<<40},
+		{"huge length", []byte{0x82, 0xff, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 1, 2, 3, 4}, 0, false, 14 + 1<<30},
 	}
 	for _, tc := range cases {
 		n, data, need := scanFrames(tc.b)

@@ -170,8 +170,15 @@ func (c *Conn) writeNextLocked() error {
 			b.vec = append(b.vec, f.data)
 		}
 		c.mu.Unlock()
-		b.bufs = b.vec
-		_, err := b.bufs.WriteTo(c.raw)
+		var err error
+		if bw, ok := c.sink().(interface {
+			WriteBuffers([][]byte) (int64, error)
+		}); ok {
+			_, err = bw.WriteBuffers(b.vec)
+		} else {
+			b.bufs = b.vec
+			_, err = b.bufs.WriteTo(c.raw)
+		}
 		for i := range b.frames {
 			c.release(&b.frames[i])
 			b.frames[i] = outFrame{}
@@ -223,9 +230,21 @@ func (c *Conn) dropQueuedLocked() {
 // holds no buffer for it. Only the goroutine holding c.writing calls it.
 func (c *Conn) frameWriter() *layers.FrameWriter {
 	if c.fw.W == nil {
-		c.fw.Reset(c.raw, c.role, make([]byte, layers.MaxHeaderSize+layers.MaxControlPayload))
+		c.fw.Reset(c.sink(), c.role, make([]byte, layers.MaxHeaderSize+layers.MaxControlPayload))
 	}
 	return &c.fw
+}
+
+// sink is where the writer side writes: on a Linux TCP or Unix socket a
+// writer of raw system calls (see sockWriter), else the connection itself. Only
+// the goroutine holding c.writing calls it.
+func (c *Conn) sink() io.Writer {
+	if c.cr.raw != nil {
+		if w := c.cr.raw.writer(); w != nil {
+			return w
+		}
+	}
+	return c.raw
 }
 
 // writeData writes a data frame and completes it.
@@ -234,7 +253,7 @@ func (c *Conn) writeData(f *outFrame) error {
 	if f.direct {
 		err = c.frameWriter().WriteFrame(f.h, f.data)
 	} else {
-		_, err = c.raw.Write(f.data)
+		_, err = c.sink().Write(f.data)
 	}
 	c.release(f)
 	return err

@@ -1,0 +1,119 @@
+package pipeline
+
+import (
+	"io"
+	"os"
+	"syscall"
+	"unsafe"
+)
+
+// The socket is non-blocking, so a read or write on it never waits: it
+// only copies between the socket's buffer and ours. Made with
+// syscall.RawSyscall, it skips the runtime's entry into a blocking system
+// call, which with few Ps hands the P to another thread for any call longer
+// than a sysmon tick and wakes sysmon from its sleep whenever the process
+// was idle: costs a loopback echo paid on every message (see
+// docs/benchmarks.md). Waiting is still RawConn's, in the netpoller, with
+// its deadlines.
+
+// sysRead is read(2) on fd without the scheduler's blocking-call entry.
+func sysRead(fd uintptr, p []byte) (int, syscall.Errno) {
+	r, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(unsafe.SliceData(p))), uintptr(len(p)))
+	if e != 0 {
+		return 0, e
+	}
+	return int(r), 0
+}
+
+func (w *tcpWaiter) writer() io.Writer {
+	if w.sw == nil {
+		w.sw = &sockWriter{rc: w.rc}
+		w.sw.try = w.sw.tryWrite
+	}
+	return w.sw
+}
+
+// sockWriter writes to a non-blocking socket with writev(2) made as raw
+// system calls inside RawConn.Write, which waits in the netpoller (with the
+// write deadline) whenever the socket buffer is full.
+type sockWriter struct {
+	rc  syscall.RawConn
+	try func(fd uintptr) bool // cached method value: no allocation per write
+	vec [][]byte              // what is left to write
+	one [1][]byte
+	n   int64
+	err error
+}
+
+// Write writes p whole, or fails.
+func (s *sockWriter) Write(p []byte) (int, error) {
+	s.one[0] = p
+	n, err := s.WriteBuffers(s.one[:])
+	s.one[0] = nil
+	return int(n), err
+}
+
+// WriteBuffers writes the buffers in order, as few writev calls as the
+// socket takes, and returns how many bytes went out.
+func (s *sockWriter) WriteBuffers(bufs [][]byte) (int64, error) {
+	s.vec, s.n, s.err = bufs, 0, nil
+	err := s.rc.Write(s.try)
+	if err == nil {
+		err = s.err
+	}
+	n := s.n
+	s.vec, s.err = nil, nil
+	return n, err
+}
+
+// maxIovecs bounds one writev: the most the writer side hands over at once
+// (a batch of maxBatch frames) fits.
+const maxIovecs = maxBatch + 2
+
+// tryWrite runs inside RawConn.Write: writev until everything is written
+// (true), the socket is full (false: wait), or writing fails (true, s.err).
+func (s *sockWriter) tryWrite(fd uintptr) bool {
+	for {
+		for len(s.vec) > 0 && len(s.vec[0]) == 0 {
+			s.vec = s.vec[1:]
+		}
+		if len(s.vec) == 0 {
+			return true
+		}
+		var iov [maxIovecs]syscall.Iovec
+		k := 0
+		for _, b := range s.vec {
+			if k == len(iov) {
+				break
+			}
+			if len(b) > 0 {
+				iov[k].Base = unsafe.SliceData(b)
+				iov[k].SetLen(len(b))
+				k++
+			}
+		}
+		r, _, e := syscall.RawSyscall(syscall.SYS_WRITEV, fd, uintptr(unsafe.Pointer(&iov[0])), uintptr(k))
+		switch {
+		case e == syscall.EINTR:
+			continue
+		case e == syscall.EAGAIN:
+			return false
+		case e != 0:
+			s.err = os.NewSyscallError("writev", e)
+			return true
+		case r == 0:
+			s.err = io.ErrShortWrite // no progress; never loop on it
+			return true
+		}
+		s.n += int64(r)
+		for left := int(r); left > 0; {
+			if m := len(s.vec[0]); m <= left {
+				left -= m
+				s.vec = s.vec[1:]
+			} else {
+				s.vec[0] = s.vec[0][left:]
+				left = 0
+			}
+		}
+	}
+}
