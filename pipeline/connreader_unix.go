@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"sync/atomic"
 	"syscall"
 )
 
@@ -17,8 +18,29 @@ type tcpWaiter struct {
 	cr  *connReader
 	try func(fd uintptr) bool // cached method value: no allocation per fill
 	c   *Conn                 // set: try runs the fast path (pumpRead)
-	sw  *sockWriter           // the writer side's, made on first write
-	sr  *sockReader           // for reads into the caller's slice, made on first one
+	// The socket's reader into callers' slices and its writer, made on
+	// the first use of either: an idle connection holds neither.
+	io atomic.Pointer[sockIO]
+}
+
+type sockIO struct {
+	r sockReader
+	w sockWriter
+}
+
+// sockIO returns w's sockIO, making it if need be; the reader and the
+// writer goroutine may both ask first.
+func (w *tcpWaiter) sockIO() *sockIO {
+	if s := w.io.Load(); s != nil {
+		return s
+	}
+	s := &sockIO{r: sockReader{rc: w.rc}}
+	s.r.try = s.r.tryRead
+	s.w.init(w.rc)
+	if !w.io.CompareAndSwap(nil, s) {
+		return w.io.Load()
+	}
+	return s
 }
 
 func newRawWaiter(conn net.Conn) rawWaiter {
@@ -145,11 +167,7 @@ func (w *tcpWaiter) pumpRead(fd uintptr) bool {
 // read reads the socket straight into p, a read as large as the buffer or
 // larger.
 func (w *tcpWaiter) read(p []byte) (int, error) {
-	if w.sr == nil {
-		w.sr = &sockReader{rc: w.rc}
-		w.sr.try = w.sr.tryRead
-	}
-	return w.sr.read(p)
+	return w.sockIO().r.read(p)
 }
 
 // sockReader reads a socket into the caller's slice inside RawConn.Read,

@@ -26,11 +26,12 @@ func sysRead(fd uintptr, p []byte) (int, syscall.Errno) {
 }
 
 func (w *tcpWaiter) writer() io.Writer {
-	if w.sw == nil {
-		w.sw = &sockWriter{rc: w.rc}
-		w.sw.try = w.sw.tryWrite
-	}
-	return w.sw
+	return &w.sockIO().w
+}
+
+func (s *sockWriter) init(rc syscall.RawConn) {
+	s.rc = rc
+	s.try = s.tryWrite
 }
 
 // sockWriter writes to a non-blocking socket with writev(2) made as raw

@@ -9,6 +9,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 // tcpPair returns both ends of a loopback TCP connection.
@@ -131,5 +132,17 @@ func TestSockReader(t *testing.T) {
 	a.Close()
 	if _, err := r.read(p); !errors.Is(err, net.ErrClosed) {
 		t.Fatalf("read after Close: %v", err)
+	}
+}
+
+// Every connection holds a tcpWaiter, idle or not: keep it in the 48-byte
+// size class (the reader and writer of callers' slices are made on first
+// use, behind one pointer).
+func TestTCPWaiterSize(t *testing.T) {
+	if unsafe.Sizeof(uintptr(0)) != 8 {
+		t.Skip("sizes are for 64-bit platforms")
+	}
+	if n := unsafe.Sizeof(tcpWaiter{}); n > 48 {
+		t.Fatalf("tcpWaiter is %d bytes, past the 48-byte size class", n)
 	}
 }

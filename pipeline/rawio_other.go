@@ -23,6 +23,7 @@ func sysRead(fd uintptr, p []byte) (int, syscall.Errno) {
 // writer is nil here: the writer side writes to the net.Conn.
 func (w *tcpWaiter) writer() io.Writer { return nil }
 
-// sockWriter is Linux's (rawio_linux.go); tcpWaiter's field for it stays
-// nil here.
+// sockWriter is Linux's (rawio_linux.go); unused here.
 type sockWriter struct{}
+
+func (s *sockWriter) init(syscall.RawConn) {}
