@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/wspipe/wspipe/handshake"
+	"github.com/wspipe/wspipe/layers"
 	"github.com/wspipe/wspipe/pipeline"
 )
 
@@ -81,4 +82,47 @@ func ExampleOptions_onMessage() {
 	_, reply, _ := c.ReadMessage(ctx, nil)
 	fmt.Println(string(reply))
 	// Output: SHOUT
+}
+
+// A server that knows each message's length before reading it reads it
+// into a buffer of just that size, placed so that the echo goes out in
+// place, uncopied (this is how cmd/echo serves).
+func ExampleConn_MessageLen() {
+	opts := &pipeline.Options{
+		OnMessage: func(c *pipeline.Conn, typ pipeline.MessageType, r io.Reader) error {
+			n := c.MessageLen() // -1: fragmented or compressed, read to the end instead
+			if n < 0 {
+				return nil
+			}
+			buf := make([]byte, n+layers.MaxHeaderSize+64)
+			off := pipeline.PayloadOffset(buf, int(n))
+			msg := buf[off : off+int(n)]
+			// Binary only: a text message's UTF-8 is checked up to its
+			// end, so one is read to io.EOF before the reply (as
+			// echo.Handler does), not just to its length.
+			if _, err := io.ReadFull(r, msg); err != nil || typ == pipeline.Text {
+				return nil
+			}
+			fmt.Println("server read", n, "bytes")
+			return c.WriteMessage(context.Background(), typ, msg)
+		},
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		pipeline.Accept(w, r, &handshake.Server{}, opts)
+	}))
+	defer srv.Close()
+
+	ctx := context.Background()
+	c, _, err := pipeline.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http"), nil, nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer c.Close(pipeline.CloseNormal, "")
+	c.WriteMessage(ctx, pipeline.Binary, make([]byte, 100000))
+	_, reply, _ := c.ReadMessage(ctx, nil)
+	fmt.Println("client got", len(reply), "bytes")
+	// Output:
+	// server read 100000 bytes
+	// client got 100000 bytes
 }
