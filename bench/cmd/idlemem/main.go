@@ -59,7 +59,12 @@ func main() {
 	timeout := flag.Duration("timeout", 60*time.Second, "give up on a library after this long")
 	dialers := flag.Int("dialers", 32, "concurrent dialing goroutines")
 	heapProfile := flag.String("heapprofile", "", "write each server's heap profile with all connections open to `prefix`-<lib>.pprof")
+	flag.IntVar(&echoFirst, "echo", 0, "have each connection echo one binary message of this many bytes (at most 65535) before it idles: what a connection keeps after it was used")
+	flag.BoolVar(&pingFirst, "ping", false, "with -echo (at most 125): send a ping instead and read its pong")
 	flag.Parse()
+	if echoFirst < 0 || echoFirst > 0xFFFF || pingFirst && echoFirst > 125 {
+		fatalf("-echo must be 0 to 65535, and at most 125 with -ping")
+	}
 	if *n <= 0 {
 		fatalf("-n must be positive")
 	}
@@ -317,8 +322,65 @@ func handshake(ctx context.Context, d *net.Dialer, addr string) (net.Conn, error
 		c.Close()
 		return nil, fmt.Errorf("bad handshake response %q", resp)
 	}
+	if echoFirst > 0 {
+		if err := echoOnce(c, echoFirst); err != nil {
+			c.Close()
+			return nil, err
+		}
+	}
 	c.SetDeadline(time.Time{})
 	return c, nil
+}
+
+// echoFirst is -echo: bytes of the one message each connection echoes;
+// pingFirst (-ping) makes it a ping, answered by a pong.
+var (
+	echoFirst int
+	pingFirst bool
+)
+
+// echoOnce sends one masked binary message of n bytes (126 < n < 65536 or
+// smaller) and reads back its echo, checking it byte for byte.
+func echoOnce(c net.Conn, n int) error {
+	msg := make([]byte, n)
+	rand.Read(msg)
+	op := byte(0x82)
+	if pingFirst {
+		op = 0x89
+	}
+	frame := []byte{op}
+	if n < 126 {
+		frame = append(frame, 0x80|byte(n))
+	} else {
+		frame = append(frame, 0x80|126, byte(n>>8), byte(n))
+	}
+	var key [4]byte
+	rand.Read(key[:])
+	frame = append(frame, key[:]...)
+	for i, b := range msg {
+		frame = append(frame, b^key[i&3])
+	}
+	if _, err := c.Write(frame); err != nil {
+		return err
+	}
+	want := []byte{0x82}
+	if pingFirst {
+		want[0] = 0x8A
+	}
+	if n < 126 {
+		want = append(want, byte(n))
+	} else {
+		want = append(want, 126, byte(n>>8), byte(n))
+	}
+	want = append(want, msg...)
+	got := make([]byte, len(want))
+	if _, err := io.ReadFull(c, got); err != nil {
+		return fmt.Errorf("reading the echo: %w", err)
+	}
+	if !bytes.Equal(got, want) {
+		return errors.New("wrong echo")
+	}
+	return nil
 }
 
 // child is the server process: it serves lib's echo server on 127.0.0.1
