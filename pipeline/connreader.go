@@ -30,7 +30,9 @@ type rawWaiter interface {
 	// pump runs the fast path (see fast.go): it reads into cr's buffer
 	// whenever the socket is readable and calls c.consume, until that
 	// returns false or reading fails (kept in cr.err). It returns what
-	// ended the wait itself: a deadline or a closed connection.
+	// ended the wait itself: a closed connection, or errRespawn when the
+	// idle reader is to be replaced by a fresh goroutine. It clears
+	// c.inPump before it returns.
 	pump(cr *connReader, c *Conn) error
 	// read reads the socket into p, waiting until it is readable.
 	read(p []byte) (int, error)

@@ -3,11 +3,13 @@
 package pipeline
 
 import (
+	"errors"
 	"io"
 	"net"
 	"os"
 	"sync/atomic"
 	"syscall"
+	"time"
 )
 
 // tcpWaiter waits for a TCP socket to be readable with syscall.RawConn and
@@ -26,6 +28,54 @@ type tcpWaiter struct {
 type sockIO struct {
 	r sockReader
 	w sockWriter
+	// The idle kick of the fast path (see armIdle).
+	idle   *time.Timer
+	armed  atomic.Bool
+	kicked bool // guarded by Conn.mu
+}
+
+// idleRespawn is how long, in nanoseconds, a push-mode reader goroutine
+// that has handled frames waits idle before it is replaced by a fresh one
+// (see armIdle). A second; tests shorten it.
+var idleRespawn atomic.Int64
+
+func init() { idleRespawn.Store(int64(time.Second)) }
+
+// respawns counts replaced reader goroutines, for tests.
+var respawns atomic.Int64
+
+// armIdle runs when the fast path goes idle after handling frames. The
+// handler, and any reply, ran on the reader goroutine and may have grown
+// its stack to 4 KiB, which the runtime never shrinks back while the
+// goroutine waits (it shrinks only stacks less than a quarter used, guard
+// included). So a timer, armed once per period, kicks a reader still in
+// the fast path: a read deadline in the past ends its wait, and the reader
+// starts a fresh goroutine (2 KiB) in its place and ends. On a busy
+// connection that is one new goroutine a second.
+func (w *tcpWaiter) armIdle() {
+	s := w.sockIO()
+	if s.armed.Load() {
+		return
+	}
+	s.armed.Store(true)
+	if s.idle == nil {
+		c := w.c
+		s.idle = time.AfterFunc(time.Duration(idleRespawn.Load()), func() { s.kick(c) })
+		return
+	}
+	s.idle.Reset(time.Duration(idleRespawn.Load()))
+}
+
+// kick ends the reader's wait if it is in the fast path. Under c.mu, so
+// it cannot land after the reader has left the fast path (tcpWaiter.pump).
+func (s *sockIO) kick(c *Conn) {
+	s.armed.Store(false)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.inPump && !s.kicked {
+		s.kicked = true
+		c.raw.SetReadDeadline(time.Unix(1, 0))
+	}
 }
 
 // sockIO returns w's sockIO, making it if need be; the reader and the
@@ -104,10 +154,28 @@ func (w *tcpWaiter) tryRead(fd uintptr) bool {
 	}
 }
 
+// pump runs the fast path; see rawWaiter. It leaves the fast path
+// (c.inPump) and learns of a kick in one step under c.mu, so no kick
+// lands once it has left: its deadline would fail the ordinary path.
 func (w *tcpWaiter) pump(cr *connReader, c *Conn) error {
 	w.cr, w.c = cr, c
 	err := w.rc.Read(w.try)
 	w.cr, w.c = nil, nil
+	c.mu.Lock()
+	c.inPump = false
+	s := w.io.Load()
+	kicked := s != nil && s.kicked
+	if kicked {
+		s.kicked = false
+	}
+	c.mu.Unlock()
+	if kicked {
+		c.raw.SetReadDeadline(time.Time{})
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			respawns.Add(1)
+			return errRespawn
+		}
+	}
 	return err
 }
 
@@ -159,6 +227,7 @@ func (w *tcpWaiter) pumpRead(fd uintptr) bool {
 				return true
 			}
 			cr.release()
+			w.armIdle()
 			return false
 		}
 	}

@@ -21,6 +21,10 @@ import (
 // a read past the frames known to be buffered whole.
 var errWouldBlock = errors.New("websocket: internal: read past buffered frames")
 
+// errRespawn, from pump, asks the reader goroutine to hand over to a fresh
+// one (see tcpWaiter.armIdle).
+var errRespawn = errors.New("websocket: internal: respawn the reader")
+
 // pump runs the fast path until a message needs the ordinary path or
 // reading ends. A non-nil error ends reading, as the ordinary path's would.
 func (c *Conn) pump() error {
@@ -35,8 +39,10 @@ func (c *Conn) pump() error {
 		return c.readErr
 	}
 	c.setInPump(true)
-	err := cr.raw.pump(cr, c)
-	c.setInPump(false)
+	err := cr.raw.pump(cr, c) // clears c.inPump
+	if err == errRespawn {
+		return err
+	}
 	if c.readErr != nil {
 		return c.readErr
 	}

@@ -23,7 +23,11 @@ type event struct {
 // frames handled, and hands each data message to NextReader, waiting until
 // the application has finished with it.
 func (c *Conn) readLoop() error {
+	respawned := false
 	defer func() {
+		if respawned {
+			return // a fresh reader goroutine goes on
+		}
 		close(c.readDone)
 		if c.opts.OnClose != nil {
 			c.opts.OnClose(c, c.readErr)
@@ -33,6 +37,11 @@ func (c *Conn) readLoop() error {
 	for {
 		if fast {
 			if err := c.pump(); err != nil {
+				if err == errRespawn {
+					respawned = true
+					c.g.Go(c.readLoop)
+					return nil
+				}
 				return c.endRead(err)
 			}
 		}

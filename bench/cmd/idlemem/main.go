@@ -60,6 +60,7 @@ func main() {
 	dialers := flag.Int("dialers", 32, "concurrent dialing goroutines")
 	heapProfile := flag.String("heapprofile", "", "write each server's heap profile with all connections open to `prefix`-<lib>.pprof")
 	flag.IntVar(&echoFirst, "echo", 0, "have each connection echo one binary message of this many bytes (at most 65535) before it idles: what a connection keeps after it was used")
+	flag.DurationVar(&settle, "settle", 0, "wait this long after the last connection is open before measuring (a server may tidy idle connections after a while)")
 	flag.BoolVar(&pingFirst, "ping", false, "with -echo (at most 125): send a ping instead and read its pong")
 	flag.Parse()
 	if echoFirst < 0 || echoFirst > 0xFFFF || pingFirst && echoFirst > 125 {
@@ -211,8 +212,14 @@ func measure(ctx context.Context, lib string, n, dialers int, profile string) (r
 	}
 	res.dialElapsed = time.Since(start)
 
-	// Every client has its 101; wait until the server's goroutine count
-	// stops moving, so each connection has reached its idle read.
+	// Every client has its 101; after -settle, wait until the server's
+	// goroutine count stops moving, so each connection has reached its
+	// idle read.
+	select {
+	case <-time.After(settle):
+	case <-ctx.Done():
+		return res, ctx.Err()
+	}
 	prev := -1
 	for {
 		s, err := getStats()
@@ -337,6 +344,7 @@ func handshake(ctx context.Context, d *net.Dialer, addr string) (net.Conn, error
 var (
 	echoFirst int
 	pingFirst bool
+	settle    time.Duration // -settle
 )
 
 // echoOnce sends one masked binary message of n bytes (126 < n < 65536 or
