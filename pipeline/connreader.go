@@ -31,8 +31,8 @@ type rawWaiter interface {
 	// whenever the socket is readable and calls c.consume, until that
 	// returns false or reading fails (kept in cr.err). It returns what
 	// ended the wait itself: a closed connection, or errRespawn when the
-	// idle reader is to be replaced by a fresh goroutine. It clears
-	// c.inPump before it returns.
+	// idle reader is to be replaced by a fresh goroutine. It sets
+	// c.inPump while it runs.
 	pump(cr *connReader, c *Conn) error
 	// read reads the socket into p, waiting until it is readable.
 	read(p []byte) (int, error)

@@ -133,31 +133,46 @@ func (w *tcpWaiter) tryRead(fd uintptr) bool {
 	}
 	cr := w.cr
 	cr.acquire()
+	n, wait, err := readSocket(fd, *cr.buf)
+	if n > 0 {
+		cr.r, cr.w = 0, n
+		return true
+	}
+	cr.release()
+	if wait {
+		return false
+	}
+	cr.err = err
+	return true
+}
+
+// readSocket reads fd into p once, retrying on EINTR: n > 0 bytes, or wait
+// when the socket has nothing yet, or err (io.EOF at the end).
+func readSocket(fd uintptr, p []byte) (n int, wait bool, err error) {
 	for {
-		n, err := sysRead(fd, *cr.buf)
+		n, errno := sysRead(fd, p)
 		switch {
 		case n > 0:
-			cr.r, cr.w = 0, n
-			return true
-		case err == syscall.EINTR:
+			return n, false, nil
+		case errno == syscall.EINTR:
 			continue
-		case err == syscall.EAGAIN:
-			cr.release()
-			return false
-		case err != 0:
-			cr.err = os.NewSyscallError("read", err)
-		default:
-			cr.err = io.EOF
+		case errno == syscall.EAGAIN:
+			return 0, true, nil
+		case errno != 0:
+			return 0, false, os.NewSyscallError("read", errno)
 		}
-		cr.release()
-		return true
+		return 0, false, io.EOF
 	}
 }
 
-// pump runs the fast path; see rawWaiter. It leaves the fast path
-// (c.inPump) and learns of a kick in one step under c.mu, so no kick
-// lands once it has left: its deadline would fail the ordinary path.
+// pump runs the fast path; see rawWaiter. It marks the fast path in
+// c.inPump, and leaves it and learns of a kick in one step under c.mu, so
+// no kick lands once it has left: its deadline would fail the ordinary
+// path.
 func (w *tcpWaiter) pump(cr *connReader, c *Conn) error {
+	c.mu.Lock()
+	c.inPump = true
+	c.mu.Unlock()
 	w.cr, w.c = cr, c
 	err := w.rc.Read(w.try)
 	w.cr, w.c = nil, nil
@@ -197,21 +212,13 @@ func (w *tcpWaiter) pumpRead(fd uintptr) bool {
 		if cr.w == len(buf) {
 			return true // consume keeps no more than fits; be safe
 		}
-		n, err := sysRead(fd, buf[cr.w:])
-		switch {
-		case n > 0:
-		case err == syscall.EINTR:
-			continue
-		case err == syscall.EAGAIN:
+		n, wait, err := readSocket(fd, buf[cr.w:])
+		if n == 0 {
 			cr.releaseIfEmpty()
-			return false
-		case err != 0:
-			cr.err = os.NewSyscallError("read", err)
-			cr.releaseIfEmpty()
-			return true
-		default:
-			cr.err = io.EOF
-			cr.releaseIfEmpty()
+			if wait {
+				return false
+			}
+			cr.err = err
 			return true
 		}
 		cr.w += n
@@ -262,20 +269,7 @@ func (s *sockReader) read(p []byte) (int, error) {
 }
 
 func (s *sockReader) tryRead(fd uintptr) bool {
-	for {
-		n, err := sysRead(fd, s.p)
-		switch {
-		case n > 0:
-			s.n = n
-		case err == syscall.EINTR:
-			continue
-		case err == syscall.EAGAIN:
-			return false
-		case err != 0:
-			s.err = os.NewSyscallError("read", err)
-		default:
-			s.err = io.EOF
-		}
-		return true
-	}
+	n, wait, err := readSocket(fd, s.p)
+	s.n, s.err = n, err
+	return !wait
 }

@@ -38,8 +38,7 @@ func (c *Conn) pump() error {
 	if cr.r < cr.w && !c.consume() {
 		return c.readErr
 	}
-	c.setInPump(true)
-	err := cr.raw.pump(cr, c) // clears c.inPump
+	err := cr.raw.pump(cr, c)
 	if err == errRespawn {
 		return err
 	}
@@ -50,12 +49,6 @@ func (c *Conn) pump() error {
 		cr.err = err // for the ordinary path to meet, after any buffered bytes
 	}
 	return nil
-}
-
-func (c *Conn) setInPump(v bool) {
-	c.mu.Lock()
-	c.inPump = v
-	c.mu.Unlock()
 }
 
 // consume serves the frames buffered whole, within the socket's read

@@ -171,9 +171,7 @@ func (c *Conn) writeNextLocked() error {
 		}
 		c.mu.Unlock()
 		var err error
-		if bw, ok := c.sink().(interface {
-			WriteBuffers([][]byte) (int64, error)
-		}); ok {
+		if bw, ok := c.sink().(buffersWriter); ok {
 			_, err = bw.WriteBuffers(b.vec)
 		} else {
 			b.bufs = b.vec
@@ -235,9 +233,15 @@ func (c *Conn) frameWriter() *layers.FrameWriter {
 	return &c.fw
 }
 
+// buffersWriter writes several buffers in one call (a writev), as
+// sockWriter does; layers.FrameWriter looks for the same method.
+type buffersWriter interface {
+	WriteBuffers(bufs [][]byte) (int64, error)
+}
+
 // sink is where the writer side writes: on a Linux TCP or Unix socket a
-// writer of raw system calls (see sockWriter), else the connection itself. Only
-// the goroutine holding c.writing calls it.
+// writer of raw system calls (see sockWriter), else the connection itself.
+// Only the goroutine holding c.writing calls it.
 func (c *Conn) sink() io.Writer {
 	if c.cr.raw != nil {
 		if w := c.cr.raw.writer(); w != nil {
@@ -382,8 +386,9 @@ func (c *Conn) writeDirect(ctx context.Context, f *outFrame) error {
 
 // messageWriter is the io.WriteCloser NextWriter hands out. Small writes
 // fill a pooled buffer that is sent as one frame when full; a large write
-// on a server goes out without a copy when it sits in line (see aligned). With permessage-deflate, writes go
-// through the Deflater first, once the message has passed the threshold.
+// on a server goes out without a copy when it sits in line (see aligned).
+// With permessage-deflate, writes go through the Deflater first, once the
+// message has passed the threshold.
 type messageWriter struct {
 	c       *Conn
 	ctx     context.Context
