@@ -120,9 +120,9 @@ func (h *Handler) track(c *pipeline.Conn, remote any) {
 		go c.Close(pipeline.CloseGoingAway, "server shutting down")
 		return
 	}
-	select {
-	case <-c.Done(): // already ended: onClose has run or will find nothing
-	default:
+	// A connection that has already ended is left out: onClose has run or
+	// will find nothing. Err, not Done, so idle connections make no channel.
+	if c.Err() == nil {
 		if h.conns == nil {
 			h.conns = make(map[*pipeline.Conn]struct{})
 		}

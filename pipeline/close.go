@@ -64,8 +64,8 @@ func (c *Conn) Close(code CloseCode, reason string) error {
 	t := time.NewTimer(c.opts.CloseTimeout)
 	defer t.Stop()
 	select {
-	case <-c.readDone:
-	case <-c.dead:
+	case <-c.readDone.C():
+	case <-c.dead.C():
 	case <-t.C:
 	}
 	c.teardown()
@@ -86,16 +86,14 @@ func (c *Conn) CloseSend(code CloseCode, reason string) error {
 // requestClose queues the application's close frame; drop makes the
 // reader drop data still arriving.
 func (c *Conn) requestClose(code CloseCode, reason string, drop bool) error {
-	select {
-	case <-c.dead:
+	if c.dead.fired() {
 		return ErrClosed
-	default:
 	}
 	if !code.ValidOnWire() && code != layers.CloseNoStatus {
 		code = CloseNormal
 	}
 	if drop {
-		c.dropOnce.Do(func() { close(c.dropping) })
+		c.dropping.fire()
 	}
 	c.startClose(code, reason, false)
 	return nil
@@ -123,7 +121,7 @@ func (c *Conn) Ping(ctx context.Context) (time.Duration, error) {
 	select {
 	case at := <-ch:
 		return at.Sub(start), nil
-	case <-c.dead:
+	case <-c.dead.C():
 		return 0, ErrClosed
 	case <-ctx.Done():
 		return 0, ctx.Err()

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -32,8 +33,8 @@ type Conn struct {
 	in       msgReader
 	next     chan event    // reader goroutine -> NextReader
 	handback chan struct{} // message finished -> reader goroutine
-	readDone chan struct{} // closed when the reader goroutine ends
-	readErr  error         // why reading ended; set before readDone closes
+	readDone latch         // fires when the reader goroutine ends
+	readErr  error         // why reading ended; set before readDone fires
 
 	// Write side, guarded by mu.
 	mu           sync.Mutex
@@ -61,12 +62,11 @@ type Conn struct {
 
 	batch *writeBatch // the writer's scratch for writev, made on first use
 
-	msgTok     chan struct{} // one outgoing message at a time
+	msgTok     atomic.Pointer[chan struct{}] // one outgoing message at a time (see tok)
 	mw         messageWriter
-	dropping   chan struct{} // closed by Close: drop data still arriving
-	dropOnce   sync.Once
-	closeWrote chan struct{} // closed once our close frame is written
-	dead       chan struct{} // closed when the connection is torn down
+	dropping   latch // fired by Close: drop data still arriving
+	closeWrote latch // fires once our close frame is written
+	dead       latch // fires when the connection is torn down
 	deadOnce   sync.Once
 }
 
@@ -81,15 +81,10 @@ func NewConn(raw net.Conn, buffered []byte, role layers.Role, opts *Options) *Co
 // goroutine starts.
 func newConn(raw net.Conn, buffered []byte, role layers.Role, opts *Options, pmd *deflateState) *Conn {
 	c := &Conn{
-		pmd:        pmd,
-		raw:        raw,
-		role:       role,
-		opts:       opts.withDefaults(),
-		readDone:   make(chan struct{}),
-		msgTok:     make(chan struct{}, 1),
-		dropping:   make(chan struct{}),
-		closeWrote: make(chan struct{}),
-		dead:       make(chan struct{}),
+		pmd:  pmd,
+		raw:  raw,
+		role: role,
+		opts: opts.withDefaults(),
 	}
 	c.cr.init(raw, buffered, c.opts.ReadBufferSize)
 	c.fr.Reset(&c.cr, role)
@@ -137,7 +132,18 @@ func (c *Conn) NetConn() net.Conn { return c.raw }
 func (c *Conn) Wait() error { return c.g.Wait() }
 
 // Done is closed when the connection is torn down.
-func (c *Conn) Done() <-chan struct{} { return c.dead }
+func (c *Conn) Done() <-chan struct{} { return c.dead.C() }
+
+// Err returns nil until the connection is torn down, and after that (once
+// Done is closed) why: the peer's *CloseError if it sent a close frame,
+// else the reason the connection ended (ErrClosed after a Close). Unlike a
+// select on Done, it makes no channel, so it is the cheap check.
+func (c *Conn) Err() error {
+	if !c.dead.fired() {
+		return nil
+	}
+	return c.deadCause()
+}
 
 // teardown closes the TCP connection and wakes everything waiting on it.
 func (c *Conn) teardown() { c.teardownWith(ErrClosed) }
@@ -161,7 +167,7 @@ func (c *Conn) teardownWith(cause error) {
 		}
 		inPump := c.inPump
 		c.mu.Unlock()
-		close(c.dead)
+		c.dead.fire()
 		if inPump {
 			// The reader goroutine holds the socket inside its read
 			// callback, where Close would wait for it (or, called from
@@ -172,3 +178,7 @@ func (c *Conn) teardownWith(cause error) {
 		c.raw.Close()
 	})
 }
+
+// tok returns the one-slot channel whose token a message writer holds, made
+// on first use so that a connection that never writes keeps none.
+func (c *Conn) tok() chan struct{} { return *lazyChan(&c.msgTok, 1) }

@@ -57,10 +57,8 @@ func (c *Conn) pump() error {
 func (c *Conn) consume() bool {
 	cr := &c.cr
 	for cr.r < cr.w {
-		select {
-		case <-c.dead:
+		if c.dead.fired() {
 			return false
-		default:
 		}
 		n, data, need := scanFrames((*cr.buf)[cr.r:cr.w])
 		if n == 0 {
@@ -86,12 +84,10 @@ func (c *Conn) consume() bool {
 			c.readErr = err
 			return false
 		}
-		select {
-		case <-c.dropping: // Close has started: data is read and dropped
+		if c.dropping.fired() { // Close has started: data is read and dropped
 			io.Copy(io.Discard, &c.mr)
 			cr.fence = -1
 			continue
-		default:
 		}
 		err = c.pushCorked(op)
 		cr.fence = -1

@@ -28,7 +28,7 @@ func (c *Conn) readLoop() error {
 		if respawned {
 			return // a fresh reader goroutine goes on
 		}
-		close(c.readDone)
+		c.readDone.fire()
 		if c.opts.OnClose != nil {
 			c.opts.OnClose(c, c.readErr)
 		}
@@ -51,10 +51,8 @@ func (c *Conn) readLoop() error {
 			c.deliverEnd(err)
 			return c.endRead(err)
 		}
-		select {
-		case <-c.dropping:
+		if c.dropping.fired() {
 			continue // Close has started: data is read and dropped
-		default:
 		}
 		if c.opts.OnMessage != nil {
 			if err := c.pushCorked(op); err != nil {
@@ -64,15 +62,15 @@ func (c *Conn) readLoop() error {
 		}
 		select {
 		case c.next <- event{op: op}:
-		case <-c.dropping:
+		case <-c.dropping.C():
 			continue
-		case <-c.dead:
+		case <-c.dead.C():
 			c.readErr = c.deadCause()
 			return nil
 		}
 		select {
 		case <-c.handback:
-		case <-c.dead:
+		case <-c.dead.C():
 			c.readErr = c.deadCause()
 			return nil
 		}
@@ -96,8 +94,8 @@ func (c *Conn) deliverEnd(err error) {
 	defer t.Stop()
 	select {
 	case c.next <- event{err: err}:
-	case <-c.dropping:
-	case <-c.dead:
+	case <-c.dropping.C():
+	case <-c.dead.C():
 	case <-t.C:
 	}
 }
@@ -145,11 +143,9 @@ func (c *Conn) endRead(err error) error {
 		c.teardown()
 		return nil
 	}
-	select {
-	case <-c.dead:
+	if c.dead.fired() {
 		c.readErr = c.deadCause()
 		return nil
-	default:
 	}
 	if err == io.EOF {
 		err = io.ErrUnexpectedEOF // the peer left without a close frame
@@ -164,8 +160,8 @@ func (c *Conn) waitCloseWritten() {
 	t := time.NewTimer(c.opts.CloseTimeout)
 	defer t.Stop()
 	select {
-	case <-c.closeWrote:
-	case <-c.dead:
+	case <-c.closeWrote.C():
+	case <-c.dead.C():
 	case <-t.C:
 	}
 }
@@ -281,7 +277,7 @@ func (c *Conn) NextReader(ctx context.Context) (MessageType, io.Reader, error) {
 	var ev event
 	select {
 	case ev = <-c.next:
-	case <-c.readDone:
+	case <-c.readDone.C():
 		return 0, nil, c.readErr
 	case <-ctx.Done():
 		return 0, nil, ctx.Err()

@@ -148,7 +148,7 @@ func (c *Conn) writeNextLocked() error {
 		c.mu.Lock()
 		if err == nil {
 			c.closeSent = true
-			close(c.closeWrote)
+			c.closeWrote.fire()
 		}
 		return c.afterWriteLocked(err)
 	case c.dataHead < len(c.dataQ) && !c.closeSent:
@@ -324,7 +324,7 @@ func (c *Conn) submit(ctx context.Context, f outFrame) error {
 		c.mu.Unlock()
 		select {
 		case <-room:
-		case <-c.dead:
+		case <-c.dead.C():
 		case <-ctx.Done():
 			c.release(&f)
 			return ctx.Err()
@@ -444,9 +444,9 @@ func (c *Conn) NextWriter(ctx context.Context, typ MessageType) (io.WriteCloser,
 
 func (c *Conn) acquire(ctx context.Context) error {
 	select {
-	case c.msgTok <- struct{}{}:
+	case c.tok() <- struct{}{}:
 		return nil
-	case <-c.dead:
+	case <-c.dead.C():
 		return ErrClosed
 	case <-ctx.Done():
 		return ctx.Err()
@@ -733,7 +733,7 @@ func (w *messageWriter) Close() error {
 		w.buf = nil
 	}
 	w.open = false
-	<-w.c.msgTok
+	<-w.c.tok()
 	return err
 }
 
