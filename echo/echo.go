@@ -78,29 +78,55 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // any other request is passed to handOff with the bytes already read, for
 // an HTTP server to answer (a nil handOff closes the connection).
 func (h *Handler) ServeConn(conn net.Conn, path string, handOff func(conn net.Conn, head []byte)) {
-	h.mu.Lock()
-	down := h.shutdown
-	h.mu.Unlock()
-	if down {
+	// This runs on a fresh goroutine's 2 KiB stack, which the whole
+	// handshake fits in (see handshake.Server.UpgradeRaw): cold paths and
+	// the connection's start are calls of their own, so their frames are
+	// not part of this one.
+	if h.isShutdown() {
 		conn.Close()
 		return
 	}
 	opts := h.options()
 	res, err := pipeline.WithCompression(&h.Handshake, opts).UpgradeOrHandOff(conn, path, nil)
 	if err != nil {
-		var ho *handshake.HandOffError
-		if errors.As(err, &ho) && handOff != nil {
-			handOff(conn, ho.Head)
-			return
-		}
-		h.logger().Debug("handshake refused", "remote", conn.RemoteAddr(), "err", err)
-		conn.Close()
+		h.refused(conn, err, handOff)
 		return
 	}
-	h.track(pipeline.NewRawServerConn(conn, res, opts), conn.RemoteAddr())
+	h.start(conn, &res, opts)
+}
+
+// isShutdown reports whether Shutdown has begun.
+func (h *Handler) isShutdown() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.shutdown
+}
+
+// refused deals with a connection whose handshake ServeConn refused or
+// hands off.
+//
+//go:noinline
+func (h *Handler) refused(conn net.Conn, err error, handOff func(conn net.Conn, head []byte)) {
+	var ho *handshake.HandOffError
+	if errors.As(err, &ho) && handOff != nil {
+		handOff(conn, ho.Head)
+		return
+	}
+	h.logger().Debug("handshake refused", "remote", conn.RemoteAddr(), "err", err)
+	conn.Close()
+}
+
+// start starts echoing on conn after ServeConn's handshake.
+//
+//go:noinline
+func (h *Handler) start(conn net.Conn, res *handshake.RawResult, opts *pipeline.Options) {
+	h.track(pipeline.NewRawServerConn(conn, *res, opts), conn.RemoteAddr())
 }
 
 // options are the connection options with the handler's callbacks.
+// Not inlined: the copy escapes anyway, and it would swell ServeConn's frame.
+//
+//go:noinline
 func (h *Handler) options() *pipeline.Options {
 	opts := h.Options
 	opts.OnMessage = h.onMessage
@@ -112,8 +138,14 @@ func (h *Handler) options() *pipeline.Options {
 }
 
 // track registers a live connection for Shutdown.
+//
+//go:noinline (it runs on the handshake's goroutine: see ServeConn)
 func (h *Handler) track(c *pipeline.Conn, remote any) {
-	h.logger().Debug("connected", "remote", remote)
+	// Enabled first: Logger.log's frame (a whole Record) would grow a fresh
+	// goroutine's stack even when the level is off.
+	if l := h.logger(); l.Enabled(context.Background(), slog.LevelDebug) {
+		l.Debug("connected", "remote", remote)
+	}
 	h.mu.Lock()
 	if h.shutdown {
 		h.mu.Unlock()
@@ -259,7 +291,9 @@ func (h *Handler) onMessageReply(c *pipeline.Conn, typ pipeline.MessageType, r i
 }
 
 func (h *Handler) onClose(c *pipeline.Conn, err error) {
-	h.logger().Debug("disconnected", "remote", c.NetConn().RemoteAddr().String(), "err", err)
+	if l := h.logger(); l.Enabled(context.Background(), slog.LevelDebug) {
+		l.Debug("disconnected", "remote", c.NetConn().RemoteAddr().String(), "err", err)
+	}
 	h.mu.Lock()
 	delete(h.conns, c)
 	if h.idle != nil && len(h.conns) == 0 {

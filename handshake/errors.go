@@ -86,7 +86,11 @@ func (e *RequestError) Unwrap() []error {
 	return []error{e.Err, e.Cause}
 }
 
-// refuse builds a *RequestError.
+// refuse builds a *RequestError. Not inlined: refusals are the cold path,
+// and each inlined copy would add to its caller's frame (the raw upgrade
+// fits a goroutine's starting stack).
+//
+//go:noinline
 func refuse(status int, sentinel error, reason string, cause error) *RequestError {
 	return &RequestError{Status: status, Reason: reason, Err: sentinel, Cause: cause}
 }

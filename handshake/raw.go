@@ -2,6 +2,7 @@ package handshake
 
 import (
 	"bytes"
+	"crypto/sha1"
 	"encoding/base64"
 	"errors"
 	"net"
@@ -24,10 +25,23 @@ type RawResult struct {
 	Extensions []Extension
 }
 
-// rawBufs holds request buffers for UpgradeRaw.
-var rawBufs = sync.Pool{New: func() any {
-	b := make([]byte, DefaultMaxRequestBytes)
-	return &b
+// rawUpgrade is one raw upgrade's state: the request buffer and what was
+// parsed from it. It is pooled, and kept off the stack: the upgrade runs on
+// a connection's fresh goroutine, whose 2 KiB starting stack it fits in
+// (growing it would cost a copy per handshake), so it is done in steps
+// that run one after another (read, parse, respond), each with a small
+// frame, called from a driver that holds only a pointer.
+type rawUpgrade struct {
+	buf    []byte
+	n      int // bytes read into buf
+	end    int // index of the last header line's LF
+	endLen int // length of the blank line after it
+	req    rawRequest
+	resp   []byte // the 101, within buf
+}
+
+var rawUpgrades = sync.Pool{New: func() any {
+	return &rawUpgrade{buf: make([]byte, DefaultMaxRequestBytes)}
 }}
 
 // headEnd finds the blank line that ends a header block in b: it returns
@@ -62,7 +76,9 @@ func headEnd(b []byte) (int, int) {
 // Refusals, timeouts and deadlines behave as in UpgradeConn; the caller
 // closes conn after an error.
 func (s *Server) UpgradeRaw(conn net.Conn, onHeader func(name, value []byte) error) (RawResult, error) {
-	return s.upgradeRaw(conn, "", onHeader)
+	var res RawResult
+	err := s.upgradeRaw(&res, conn, "", onHeader)
+	return res, err
 }
 
 // HandOffError is UpgradeOrHandOff's answer to a request that is not a
@@ -81,26 +97,62 @@ func (e *HandOffError) Error() string { return "handshake: not a WebSocket upgra
 // (through a listener that yields the connection with those bytes first).
 // A WebSocket upgrade for path is handled, or refused, as UpgradeRaw does.
 func (s *Server) UpgradeOrHandOff(conn net.Conn, path string, onHeader func(name, value []byte) error) (RawResult, error) {
-	return s.upgradeRaw(conn, path, onHeader)
+	var res RawResult
+	err := s.upgradeRaw(&res, conn, path, onHeader)
+	return res, err
 }
 
-// upgradeRaw is UpgradeRaw, handing off what is not an upgrade for path
-// when path is not empty.
-func (s *Server) upgradeRaw(conn net.Conn, path string, onHeader func(name, value []byte) error) (RawResult, error) {
-	conn.SetDeadline(time.Now().Add(s.handshakeTimeout()))
-	defer conn.SetDeadline(time.Time{})
-
-	bp := rawBufs.Get().(*[]byte)
-	defer rawBufs.Put(bp)
-	limit := s.maxRequestBytes()
-	if len(*bp) < limit {
-		*bp = make([]byte, limit)
+// upgradeRaw is UpgradeRaw into res, handing off what is not an upgrade
+// for path when path is not empty.
+func (s *Server) upgradeRaw(res *RawResult, conn net.Conn, path string, onHeader func(name, value []byte) error) error {
+	u := rawUpgrades.Get().(*rawUpgrade)
+	setHandshakeDeadline(conn, s.handshakeTimeout())
+	err := s.readRawHead(u, conn)
+	if err == nil {
+		err = s.answerRaw(u, res, conn, path, onHeader)
 	}
-	buf := (*bp)[:limit]
+	if err == nil {
+		// Siblings, not nested: the SHA-1 call chain is deep.
+		rawAccept(u.buf[len(u.buf)-88:], u.req.key)
+		s.rawResponse(u, res)
+	}
+	if err == nil {
+		// Written from here, not from deeper down: the write's own call
+		// chain is about 450 bytes of stack.
+		if _, werr := conn.Write(u.resp); werr != nil {
+			err = writeError(werr)
+		}
+	}
+	setHandshakeDeadline(conn, 0)
+	u.req, u.resp = rawRequest{}, nil // drop references into the buffer and the request
+	rawUpgrades.Put(u)
+	return err
+}
 
-	// Read until the blank line that ends the header block.
-	n, end, endLen := 0, -1, 0
-	for end < 0 {
+// setHandshakeDeadline sets conn's deadline d from now, or clears it if d
+// is 0.
+//
+//go:noinline
+func setHandshakeDeadline(conn net.Conn, d time.Duration) {
+	var t time.Time
+	if d != 0 {
+		t = time.Now().Add(d)
+	}
+	conn.SetDeadline(t)
+}
+
+// readRawHead reads into u.buf until the blank line that ends the header
+// block.
+//
+//go:noinline
+func (s *Server) readRawHead(u *rawUpgrade, conn net.Conn) error {
+	limit := s.maxRequestBytes()
+	if len(u.buf) < limit {
+		u.buf = make([]byte, limit)
+	}
+	buf := u.buf[:limit]
+	n := 0
+	for {
 		if n == limit {
 			return s.rawRefuse(conn, refuse(http.StatusRequestHeaderFieldsTooLarge, ErrRequestTooLarge, "request header too large", nil))
 		}
@@ -108,170 +160,232 @@ func (s *Server) upgradeRaw(conn net.Conn, path string, onHeader func(name, valu
 		from := max(n-2, 0)
 		n += m
 		if i, skip := headEnd(buf[from:n]); i >= 0 {
-			end, endLen = from+i, skip
-			break
+			u.n, u.end, u.endLen = n, from+i, skip
+			return nil
 		}
 		if err != nil {
-			if isTimeout(err) {
-				return RawResult{}, refuse(0, ErrTimeout, "timeout reading request", err)
-			}
-			return RawResult{}, refuse(0, ErrMalformedRequest, "connection failed before end of request", err)
+			return readRefusal(err)
 		}
 	}
-	if path != "" && !isUpgradeFor(buf[:end+1], path) {
-		return RawResult{}, &HandOffError{Head: append([]byte(nil), buf[:n]...)}
-	}
-	var res RawResult
-	if rest := buf[end+endLen : n]; len(rest) > 0 {
-		res.Buffered = append([]byte(nil), rest...)
-	}
-	req, rerr := s.parseRaw(buf[:end+1], onHeader)
-	if rerr != nil {
-		return s.rawRefuse(conn, rerr)
-	}
-	res.Subprotocol = req.subprotocol
-	if s.Extensions != nil && len(req.extensions) > 0 {
-		offers, err := ParseExtensions(req.extensions)
-		if err != nil {
-			return s.rawRefuse(conn, refuse(http.StatusBadRequest, ErrBadExtensions, "malformed Sec-WebSocket-Extensions", err))
-		}
-		if len(offers) > 0 {
-			res.Extensions = s.Extensions(offers)
-			if err := validAccepted(res.Extensions, offers); err != nil {
-				return s.rawRefuse(conn, refuse(http.StatusInternalServerError, ErrExtensionsHook, "extension negotiation failed", err))
-			}
-		}
-	} else if len(req.extensions) > 0 {
-		// Still refuse a malformed header, as Upgrade does.
-		if _, err := ParseExtensions(req.extensions); err != nil {
-			return s.rawRefuse(conn, refuse(http.StatusBadRequest, ErrBadExtensions, "malformed Sec-WebSocket-Extensions", err))
-		}
-	}
-	// The accept value goes at the end of the buffer, the response at its
-	// start: the request bytes are no longer needed.
-	acc := appendAcceptKey(buf[len(buf)-28:len(buf)-28], req.key)
-	resp := s.appendResponse(buf[:0:len(buf)-28], acc, res.Subprotocol, res.Extensions)
-	if _, err := conn.Write(resp); err != nil {
-		return RawResult{}, writeError(err)
-	}
-	return res, nil
 }
 
-func (s *Server) rawRefuse(conn net.Conn, e *RequestError) (RawResult, error) {
+// readRefusal is the error for a request whose read failed with err.
+//
+//go:noinline
+func readRefusal(err error) error {
+	if isTimeout(err) {
+		return refuse(0, ErrTimeout, "timeout reading request", err)
+	}
+	return refuse(0, ErrMalformedRequest, "connection failed before end of request", err)
+}
+
+// answerRaw hands off, refuses or accepts the request head in u.
+//
+//go:noinline
+func (s *Server) answerRaw(u *rawUpgrade, res *RawResult, conn net.Conn, path string, onHeader func(name, value []byte) error) error {
+	head := u.buf[:u.end+1]
+	if path != "" && !isUpgradeFor(head, path) {
+		return &HandOffError{Head: bytes.Clone(u.buf[:u.n])}
+	}
+	if u.n > u.end+u.endLen {
+		res.Buffered = bytes.Clone(u.buf[u.end+u.endLen : u.n])
+	}
+	if rerr := s.parseRaw(&u.req, head, onHeader); rerr != nil {
+		return s.rawRefuse(conn, rerr)
+	}
+	res.Subprotocol = u.req.subprotocol
+	if len(u.req.extensions) > 0 {
+		if rerr := s.rawExtensions(res, u.req.extensions); rerr != nil {
+			return s.rawRefuse(conn, rerr)
+		}
+	}
+	return nil
+}
+
+// rawResponse builds the 101 into u.resp, at the start of the buffer (the
+// request bytes are no longer needed); rawAccept has put the accept value
+// at its end.
+//
+//go:noinline
+func (s *Server) rawResponse(u *rawUpgrade, res *RawResult) {
+	n := len(u.buf)
+	u.resp = s.appendResponse(u.buf[:0:n-88], u.buf[n-28:], res.Subprotocol, res.Extensions)
+}
+
+// rawAccept writes the accept value for key into the last 28 of the 88
+// bytes of b. The key is 24 bytes (validKeyBytes checked it): key and GUID
+// are hashed in the 60 bytes before, not in an array on the stack.
+//
+//go:noinline
+func rawAccept(b, key []byte) {
+	sum := sha1.Sum(append(append(b[:0], key...), websocketGUID...))
+	base64.StdEncoding.Encode(b[60:88], sum[:])
+}
+
+// rawExtensions negotiates the extensions offered in the header values
+// offered, into res.Extensions. Without a Server.Extensions hook, nothing
+// is accepted, but a malformed header is still refused, as Upgrade does.
+func (s *Server) rawExtensions(res *RawResult, offered []string) *RequestError {
+	offers, err := ParseExtensions(offered)
+	if err != nil {
+		return refuse(http.StatusBadRequest, ErrBadExtensions, "malformed Sec-WebSocket-Extensions", err)
+	}
+	if s.Extensions == nil || len(offers) == 0 {
+		return nil
+	}
+	res.Extensions = s.Extensions(offers)
+	if err := validAccepted(res.Extensions, offers); err != nil {
+		return refuse(http.StatusInternalServerError, ErrExtensionsHook, "extension negotiation failed", err)
+	}
+	return nil
+}
+
+// rawRefuse writes e's refusal, if it has a status, and returns e.
+//
+//go:noinline
+func (s *Server) rawRefuse(conn net.Conn, e *RequestError) error {
 	if e.Status != 0 {
 		conn.Write(rawRefusal(e)) // best effort; the caller closes conn
 	}
-	return RawResult{}, e
+	return e
 }
 
-// rawRequest is what parseRaw keeps of a request; key aliases the buffer.
+// rawRequest is what parseRaw gathers from a request head; the slices
+// alias the buffer. It lives in the pooled rawUpgrade, not on the stack.
 type rawRequest struct {
 	key         []byte
 	subprotocol string
 	extensions  []string
+
+	get                            bool // the method is GET
+	major, minor                   int  // HTTP version
+	host, origin, version          []byte
+	hosts, origins, versions, keys int
+	upgrade, connection, body      bool
+	best                           int // index of the best subprotocol offered
 }
 
 var errRejected = errors.New("handshake: request rejected by the application")
 
 // parseRaw parses and validates a request head (the request line and
 // header lines, each ending in LF or CR LF), in the order negotiate checks.
-func (s *Server) parseRaw(head []byte, onHeader func(name, value []byte) error) (rawRequest, *RequestError) {
-	var req rawRequest
+// Each step is a call of its own, so that only one step's frame is on the
+// stack at a time.
+func (s *Server) parseRaw(req *rawRequest, head []byte, onHeader func(name, value []byte) error) *RequestError {
 	line, head := cutLine(head)
+	if rerr := req.requestLine(line); rerr != nil {
+		return rerr
+	}
+	req.best = len(s.Subprotocols)
+	for len(head) > 0 {
+		line, head = cutLine(head)
+		if rerr := s.rawHeader(req, line, onHeader); rerr != nil {
+			return rerr
+		}
+	}
+	return s.checkRaw(req)
+}
+
+// requestLine parses the request line; the method and version are checked
+// later, in checkRaw, after the header lines.
+func (req *rawRequest) requestLine(line []byte) *RequestError {
 	method, rest, _ := bytes.Cut(line, []byte{' '})
 	target, proto, ok := bytes.Cut(rest, []byte{' '})
 	if !ok || len(method) == 0 || len(target) == 0 || bytes.IndexByte(proto, ' ') >= 0 {
-		return req, refuse(http.StatusBadRequest, ErrMalformedRequest, "malformed request", nil)
+		return refuse(http.StatusBadRequest, ErrMalformedRequest, "malformed request", nil)
 	}
 	major, minor, ok := http.ParseHTTPVersion(string(proto))
 	if !ok || !validTarget(target) {
-		return req, refuse(http.StatusBadRequest, ErrMalformedRequest, "malformed request", nil)
+		return refuse(http.StatusBadRequest, ErrMalformedRequest, "malformed request", nil)
 	}
-	var (
-		host, origin, version          []byte
-		hosts, origins, versions, keys int
-		upgrade, connection, body      bool
-		best                           = len(s.Subprotocols)
-	)
-	for len(head) > 0 {
-		line, head = cutLine(head)
-		if len(line) == 0 || isOWS(line[0]) {
-			// Obsolete line folding, or a stray blank line.
-			return req, refuse(http.StatusBadRequest, ErrMalformedRequest, "malformed request", nil)
-		}
-		name, value, ok := bytes.Cut(line, []byte{':'})
-		if !ok || !isTokenBytes(name) {
-			return req, refuse(http.StatusBadRequest, ErrMalformedRequest, "malformed request", nil)
-		}
-		value = bytes.Trim(value, " \t")
-		if bytes.ContainsFunc(value, func(r rune) bool { return r < ' ' && r != '\t' || r == 0x7f }) {
-			return req, refuse(http.StatusBadRequest, ErrMalformedRequest, "malformed request", nil)
-		}
-		if onHeader != nil {
-			if err := onHeader(name, value); err != nil {
-				var re *RequestError
-				if errors.As(err, &re) {
-					return req, re
-				}
-				return req, refuse(http.StatusForbidden, errRejected, "request rejected", err)
+	req.get, req.major, req.minor = string(method) == http.MethodGet, major, minor
+	return nil
+}
+
+// rawHeader takes in one header line.
+func (s *Server) rawHeader(req *rawRequest, line []byte, onHeader func(name, value []byte) error) *RequestError {
+	if len(line) == 0 || isOWS(line[0]) {
+		// Obsolete line folding, or a stray blank line.
+		return refuse(http.StatusBadRequest, ErrMalformedRequest, "malformed request", nil)
+	}
+	name, value, ok := bytes.Cut(line, []byte{':'})
+	if !ok || !isTokenBytes(name) {
+		return refuse(http.StatusBadRequest, ErrMalformedRequest, "malformed request", nil)
+	}
+	value = bytes.Trim(value, " \t")
+	if bytes.ContainsFunc(value, func(r rune) bool { return r < ' ' && r != '\t' || r == 0x7f }) {
+		return refuse(http.StatusBadRequest, ErrMalformedRequest, "malformed request", nil)
+	}
+	if onHeader != nil {
+		if err := onHeader(name, value); err != nil {
+			var re *RequestError
+			if errors.As(err, &re) {
+				return re
 			}
-		}
-		switch {
-		case asciiEqualFold(name, "Host"):
-			host, hosts = value, hosts+1
-		case asciiEqualFold(name, "Upgrade"):
-			upgrade = upgrade || hasTokenBytes(value, "websocket")
-		case asciiEqualFold(name, "Connection"):
-			connection = connection || hasTokenBytes(value, "upgrade")
-		case asciiEqualFold(name, "Sec-WebSocket-Version"):
-			version, versions = value, versions+1
-		case asciiEqualFold(name, "Sec-WebSocket-Key"):
-			req.key, keys = value, keys+1
-		case asciiEqualFold(name, "Origin"):
-			origin, origins = value, origins+1
-		case asciiEqualFold(name, "Sec-WebSocket-Protocol"):
-			best = s.bestSubprotocol(value, best)
-		case asciiEqualFold(name, "Sec-WebSocket-Extensions"):
-			req.extensions = append(req.extensions, string(value))
-		case asciiEqualFold(name, "Content-Length"):
-			body = body || !bytes.Equal(value, []byte("0"))
-		case asciiEqualFold(name, "Transfer-Encoding"):
-			body = true
+			return refuse(http.StatusForbidden, errRejected, "request rejected", err)
 		}
 	}
 	switch {
-	case string(method) != http.MethodGet:
-		return req, refuse(http.StatusMethodNotAllowed, ErrBadMethod, "method must be GET", nil)
-	case major < 1 || major == 1 && minor < 1:
-		return req, refuse(http.StatusBadRequest, ErrBadProtocol, "HTTP/1.1 or later required", nil)
-	case hosts != 1 || len(host) == 0:
-		return req, refuse(http.StatusBadRequest, ErrMalformedRequest, "missing Host header", nil)
-	case body:
-		return req, refuse(http.StatusBadRequest, ErrMalformedRequest, "request body not allowed", nil)
-	case !upgrade:
-		return req, refuse(http.StatusBadRequest, ErrBadUpgrade, `Upgrade header must contain "websocket"`, nil)
-	case !connection:
-		return req, refuse(http.StatusBadRequest, ErrBadConnection, `Connection header must contain "Upgrade"`, nil)
-	case versions != 1 || string(version) != "13":
-		return req, refuse(http.StatusUpgradeRequired, ErrBadVersion, "Sec-WebSocket-Version must be 13", nil)
-	case keys != 1:
-		return req, refuse(http.StatusBadRequest, ErrBadKey, "exactly one Sec-WebSocket-Key required", nil)
+	case asciiEqualFold(name, "Host"):
+		req.host, req.hosts = value, req.hosts+1
+	case asciiEqualFold(name, "Upgrade"):
+		req.upgrade = req.upgrade || hasTokenBytes(value, "websocket")
+	case asciiEqualFold(name, "Connection"):
+		req.connection = req.connection || hasTokenBytes(value, "upgrade")
+	case asciiEqualFold(name, "Sec-WebSocket-Version"):
+		req.version, req.versions = value, req.versions+1
+	case asciiEqualFold(name, "Sec-WebSocket-Key"):
+		req.key, req.keys = value, req.keys+1
+	case asciiEqualFold(name, "Origin"):
+		req.origin, req.origins = value, req.origins+1
+	case asciiEqualFold(name, "Sec-WebSocket-Protocol"):
+		req.best = s.bestSubprotocol(value, req.best)
+	case asciiEqualFold(name, "Sec-WebSocket-Extensions"):
+		req.extensions = append(req.extensions, string(value))
+	case asciiEqualFold(name, "Content-Length"):
+		req.body = req.body || !bytes.Equal(value, []byte("0"))
+	case asciiEqualFold(name, "Transfer-Encoding"):
+		req.body = true
+	}
+	return nil
+}
+
+// checkRaw checks what the request line and header lines gave, and picks
+// the subprotocol.
+func (s *Server) checkRaw(req *rawRequest) *RequestError {
+	switch {
+	case !req.get:
+		return refuse(http.StatusMethodNotAllowed, ErrBadMethod, "method must be GET", nil)
+	case req.major < 1 || req.major == 1 && req.minor < 1:
+		return refuse(http.StatusBadRequest, ErrBadProtocol, "HTTP/1.1 or later required", nil)
+	case req.hosts != 1 || len(req.host) == 0:
+		return refuse(http.StatusBadRequest, ErrMalformedRequest, "missing Host header", nil)
+	case req.body:
+		return refuse(http.StatusBadRequest, ErrMalformedRequest, "request body not allowed", nil)
+	case !req.upgrade:
+		return refuse(http.StatusBadRequest, ErrBadUpgrade, `Upgrade header must contain "websocket"`, nil)
+	case !req.connection:
+		return refuse(http.StatusBadRequest, ErrBadConnection, `Connection header must contain "Upgrade"`, nil)
+	case req.versions != 1 || string(req.version) != "13":
+		return refuse(http.StatusUpgradeRequired, ErrBadVersion, "Sec-WebSocket-Version must be 13", nil)
+	case req.keys != 1:
+		return refuse(http.StatusBadRequest, ErrBadKey, "exactly one Sec-WebSocket-Key required", nil)
 	case !validKeyBytes(req.key):
-		return req, refuse(http.StatusBadRequest, ErrBadKey, "invalid Sec-WebSocket-Key", nil)
+		return refuse(http.StatusBadRequest, ErrBadKey, "invalid Sec-WebSocket-Key", nil)
 	}
-	if origins > 1 && !s.DangerouslyAllowAnyOrigin {
-		return req, refuse(403, ErrForbiddenOrigin, "malformed Origin header", errors.New("more than one Origin header"))
+	if req.origins > 1 && !s.DangerouslyAllowAnyOrigin {
+		return refuse(403, ErrForbiddenOrigin, "malformed Origin header", errors.New("more than one Origin header"))
 	}
-	if origins == 1 && !s.DangerouslyAllowAnyOrigin && !sameOrigin(origin, host) {
+	if req.origins == 1 && !s.DangerouslyAllowAnyOrigin && !sameOrigin(req.origin, req.host) {
 		// The slow path, with allocations, for patterns and refusals.
-		if e := s.checkOrigin([]string{string(origin)}, string(host)); e != nil {
-			return req, e
+		if e := s.checkOrigin([]string{string(req.origin)}, string(req.host)); e != nil {
+			return e
 		}
 	}
-	if best < len(s.Subprotocols) {
-		req.subprotocol = s.Subprotocols[best]
+	if req.best < len(s.Subprotocols) {
+		req.subprotocol = s.Subprotocols[req.best]
 	}
-	return req, nil
+	return nil
 }
 
 // cutLine splits b after its first LF, dropping the line's CR LF or LF.

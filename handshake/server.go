@@ -215,29 +215,39 @@ func (s *Server) appendResponse(b, accept []byte, subprotocol string, extensions
 		b = append(b, "\r\n"...)
 	}
 	if len(s.Header) > 0 {
-		names := make([]string, 0, len(s.Header))
-		for k := range s.Header {
-			if isToken(k) && !slices.Contains(reservedHeaders, http.CanonicalHeaderKey(k)) {
-				names = append(names, k)
-			}
-		}
-		slices.Sort(names)
-		for _, k := range names {
-			for _, v := range s.Header[k] {
-				b = append(b, k...)
-				b = append(b, ": "...)
-				for i := 0; i < len(v); i++ {
-					if c := v[i]; isCTL(c) && c != '\t' {
-						b = append(b, ' ')
-					} else {
-						b = append(b, c)
-					}
-				}
-				b = append(b, "\r\n"...)
-			}
-		}
+		b = s.appendHeader(b)
 	}
 	return append(b, "\r\n"...)
+}
+
+// appendHeader appends the lines of s.Header that a 101 may carry, sorted
+// by name. It is a function of its own so that its map iteration does not
+// swell appendResponse's frame.
+//
+//go:noinline
+func (s *Server) appendHeader(b []byte) []byte {
+	names := make([]string, 0, len(s.Header))
+	for k := range s.Header {
+		if isToken(k) && !slices.Contains(reservedHeaders, http.CanonicalHeaderKey(k)) {
+			names = append(names, k)
+		}
+	}
+	slices.Sort(names)
+	for _, k := range names {
+		for _, v := range s.Header[k] {
+			b = append(b, k...)
+			b = append(b, ": "...)
+			for i := 0; i < len(v); i++ {
+				if c := v[i]; isCTL(c) && c != '\t' {
+					b = append(b, ' ')
+				} else {
+					b = append(b, c)
+				}
+			}
+			b = append(b, "\r\n"...)
+		}
+	}
+	return b
 }
 
 // rawRefusal builds the HTTP error response for e, for UpgradeConn.

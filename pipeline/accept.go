@@ -53,17 +53,35 @@ func AcceptConn(raw net.Conn, hs *handshake.Server, opts *Options) (*Conn, error
 // If opts.Compression is set and the handshake accepted permessage-deflate,
 // messages are compressed with the negotiated parameters.
 func NewServerConn(res *handshake.Result, opts *Options) *Conn {
+	return newServerConn(res.Conn, &handshake.RawResult{Buffered: res.Buffered,
+		Subprotocol: res.Subprotocol, Extensions: res.Extensions}, opts)
+}
+
+// newServerConn is NewServerConn and NewRawServerConn. It runs on the
+// goroutine that did the handshake, often a fresh one, whose starting
+// stack it fits in: few words of arguments, and the compression set-up in
+// a call of its own.
+func newServerConn(conn net.Conn, res *handshake.RawResult, opts *Options) *Conn {
 	var pmd *deflateState
 	if opts != nil && opts.Compression != nil {
-		if ext, ok := findDeflate(res.Extensions); ok {
-			if p, err := handshake.ParseDeflateParams(ext); err == nil {
-				pmd = newDeflateState(layers.RoleServer, p, opts.Compression)
-			}
-		}
+		pmd = acceptedDeflate(res.Extensions, opts.Compression)
 	}
-	c := newConn(res.Conn, res.Buffered, layers.RoleServer, opts, pmd)
+	c := newConn(conn, res.Buffered, layers.RoleServer, opts, pmd)
 	c.subprotocol = res.Subprotocol
 	return c
+}
+
+// acceptedDeflate returns the permessage-deflate state for the extensions a
+// server accepted, or nil if permessage-deflate is not among them.
+//
+//go:noinline
+func acceptedDeflate(exts []handshake.Extension, cfg *Compression) *deflateState {
+	if ext, ok := findDeflate(exts); ok {
+		if p, err := handshake.ParseDeflateParams(ext); err == nil {
+			return newDeflateState(layers.RoleServer, p, cfg)
+		}
+	}
+	return nil
 }
 
 // Subprotocol returns the subprotocol the handshake selected, or "".
@@ -72,6 +90,5 @@ func (c *Conn) Subprotocol() string { return c.subprotocol }
 // NewRawServerConn starts a server Conn on conn after a raw handshake
 // (handshake.Server.UpgradeRaw or UpgradeOrHandOff) that yielded res.
 func NewRawServerConn(conn net.Conn, res handshake.RawResult, opts *Options) *Conn {
-	return NewServerConn(&handshake.Result{Conn: conn, Buffered: res.Buffered,
-		Subprotocol: res.Subprotocol, Extensions: res.Extensions}, opts)
+	return newServerConn(conn, &res, opts)
 }

@@ -84,8 +84,8 @@ func newConn(raw net.Conn, buffered []byte, role layers.Role, opts *Options, pmd
 		pmd:  pmd,
 		raw:  raw,
 		role: role,
-		opts: opts.withDefaults(),
 	}
+	c.opts.setDefaults(opts)
 	c.cr.init(raw, buffered, c.opts.ReadBufferSize)
 	c.fr.Reset(&c.cr, role)
 	if c.opts.MaxFrameSize > 0 {

@@ -90,10 +90,12 @@ type Options struct {
 	OnClose func(c *Conn, err error)
 }
 
-func (o *Options) withDefaults() Options {
-	var v Options
+// setDefaults sets v to o (or the zero Options) with defaults filled in,
+// in place: newConn uses it on its Conn's copy, with no Options-sized
+// temporary on the stack.
+func (v *Options) setDefaults(o *Options) {
 	if o != nil {
-		v = *o
+		*v = *o
 	}
 	if v.MaxMessageSize == 0 {
 		v.MaxMessageSize = DefaultMaxMessageSize
@@ -113,5 +115,4 @@ func (o *Options) withDefaults() Options {
 	if v.ReadBufferSize < 64 {
 		v.ReadBufferSize = DefaultReadBufferSize
 	}
-	return v
 }

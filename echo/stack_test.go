@@ -1,0 +1,103 @@
+package echo
+
+import (
+	"bufio"
+	"crypto/sha1"
+	"net"
+	"net/http"
+	"runtime"
+	"runtime/debug"
+	"testing"
+	"unsafe"
+)
+
+// onFreshStack runs f on a new goroutine and reports whether that
+// goroutine's stack was copied to grow meanwhile: the address of a local
+// changes when it is.
+func onFreshStack(f func()) (moved bool) {
+	done := make(chan bool)
+	go func() {
+		var mark byte
+		before := uintptr(unsafe.Pointer(&mark))
+		f()
+		done <- uintptr(unsafe.Pointer(&mark)) != before
+	}()
+	return <-done
+}
+
+func raceBuild() bool {
+	bi, _ := debug.ReadBuildInfo()
+	for _, s := range bi.Settings {
+		if s.Key == "-race" {
+			return s.Value == "true"
+		}
+	}
+	return false
+}
+
+// A handshake through ServeConn, up to the connection's start, fits in the
+// 2 KiB stack a goroutine starts with: growing it would copy the stack
+// once per handshake (about 3 % of a handshake's CPU).
+func TestServeConnFitsStartingStack(t *testing.T) {
+	if runtime.GOARCH != "amd64" || raceBuild() {
+		t.Skip("frame sizes are checked on amd64 without -race")
+	}
+	if onFreshStack(func() { sha1.Sum([]byte("key")) }) {
+		t.Skip("this CPU's SHA-1 block function alone needs a bigger stack")
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	h := &Handler{}
+	// The first handshakes fill pools and grow the timer heap, on longer
+	// paths. After them, an allocation now and then takes the runtime's
+	// slow path (a new span for Conns, say), deeper than the stack has room
+	// for: a few may grow, not most.
+	const warm, n = 8, 48
+	grew := 0
+	for i := range warm + n {
+		errc := make(chan error, 1)
+		go func() { errc <- handshakeAndClose(ln.Addr().String()) }()
+		conn, err := ln.Accept()
+		if err != nil {
+			t.Fatal(err)
+		}
+		moved := onFreshStack(func() { h.ServeConn(conn, "/", nil) })
+		if err := <-errc; err != nil {
+			t.Fatal(err)
+		}
+		if moved && i >= warm {
+			grew++
+		}
+	}
+	t.Logf("%d of %d handshakes grew the goroutine's stack", grew, n)
+	if grew > n/6 {
+		t.Fatalf("%d of %d handshakes grew the goroutine's stack", grew, n)
+	}
+}
+
+// handshakeAndClose upgrades a connection to addr and closes it again.
+func handshakeAndClose(addr string) error {
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	req := "GET / HTTP/1.1\r\nHost: " + addr + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+	if _, err := c.Write([]byte(req)); err != nil {
+		return err
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusSwitchingProtocols {
+		return &net.OpError{Op: "handshake", Err: http.ErrNotSupported}
+	}
+	// A masked close frame, code 1000, with a zero key.
+	_, err = c.Write([]byte{0x88, 0x82, 0, 0, 0, 0, 0x03, 0xe8})
+	return err
+}
