@@ -133,6 +133,18 @@ func (fw *FrameWriter) WriteFrame(h Header, p []byte) error {
 		}
 		return writeAll(fw.W, b)
 	}
+	return fw.writeLarge(h, hl, p)
+}
+
+// writeLarge writes a frame whose header (hl bytes, in fw.buf) and payload
+// p do not fit fw.buf together: header and payload in one vectored write,
+// or masked through fw.buf a bufferful at a time. A call of its own, so
+// that a small frame (a pong, a close written by a server's reader
+// goroutine on its 2 KiB stack) does not carry this frame.
+//
+//go:noinline
+func (fw *FrameWriter) writeLarge(h Header, hl int, p []byte) error {
+	hdr := fw.buf[:hl]
 	if !h.Masked {
 		fw.vec[0], fw.vec[1] = hdr, p
 		var err error

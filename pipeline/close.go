@@ -32,15 +32,31 @@ func (c *Conn) beginClose(code CloseCode, reason string, urgent, here bool) {
 		}
 		// Whatever happens to the handshake, the connection ends: the
 		// close frame may be stuck behind a peer that does not read.
-		c.closeTimer = time.AfterFunc(2*c.opts.CloseTimeout, c.teardown)
+		c.armCloseTimer()
 	}
 	c.mu.Unlock()
 	if write {
-		// Bounded as the wait for a writer goroutine would be; a failed
-		// write tears the connection down itself.
-		c.raw.SetWriteDeadline(time.Now().Add(c.opts.CloseTimeout))
+		c.setCloseDeadline()
 		c.writeLoop()
 	}
+}
+
+// armCloseTimer ends the connection if closing has not finished within
+// twice CloseTimeout. c.mu is held.
+//
+//go:noinline
+func (c *Conn) armCloseTimer() {
+	c.closeTimer = time.AfterFunc(2*c.opts.CloseTimeout, c.teardown)
+}
+
+// setCloseDeadline bounds the close frame's write as the wait for a writer
+// goroutine would be; a failed write tears the connection down itself. (A
+// call of its own: its time values would swell beginClose's frame, under
+// which the reader goroutine writes the close.)
+//
+//go:noinline
+func (c *Conn) setCloseDeadline() {
+	c.raw.SetWriteDeadline(time.Now().Add(c.opts.CloseTimeout))
 }
 
 // fail closes the connection with code, ahead of queued data: for a send

@@ -19,7 +19,7 @@ type tcpWaiter struct {
 	rc  syscall.RawConn
 	cr  *connReader
 	try func(fd uintptr) bool // cached method value: no allocation per fill
-	c   *Conn                 // set: try runs the fast path (pumpRead)
+	c   *Conn                 // set: try runs the fast path (see newTry)
 	// The socket's reader into callers' slices and its writer, made on
 	// the first use of either: an idle connection holds neither.
 	io atomic.Pointer[sockIO]
@@ -110,7 +110,7 @@ func newRawWaiter(conn net.Conn) rawWaiter {
 		return nil
 	}
 	w := &tcpWaiter{rc: rc}
-	w.try = w.tryRead
+	w.try = w.newTry()
 	return w
 }
 
@@ -121,16 +121,71 @@ func (w *tcpWaiter) fill(cr *connReader) error {
 	if err != nil {
 		return err // a deadline or a closed connection
 	}
-	err, cr.err = cr.err, nil // tryRead's
+	err, cr.err = cr.err, nil // the read callback's
 	return err
 }
 
-// tryRead runs inside RawConn.Read: a non-blocking read into a pooled
-// buffer. On EAGAIN it gives the buffer back and asks to wait.
-func (w *tcpWaiter) tryRead(fd uintptr) bool {
-	if w.c != nil {
-		return w.pumpRead(fd)
+// newTry returns w's read callback, which runs inside RawConn.Read: a
+// non-blocking read into a pooled buffer. On EAGAIN it gives the buffer
+// back and asks to wait. In the fast path (w.c set) it also serves what it
+// read. (A closure, not a method value: a method value adds a wrapper's
+// frame under every message.)
+func (w *tcpWaiter) newTry() func(fd uintptr) bool {
+	return func(fd uintptr) bool {
+		if w.c == nil {
+			return w.fillRead(fd)
+		}
+		// The fast path, written out here rather than called: one frame fewer
+		// under every message it serves, on a stack that starts at 2 KiB. Every
+		// call reads first: RawConn.Read forgets readiness seen before it
+		// began. After a read that did not fill the buffer the socket is empty,
+		// and any byte arriving later marks it readable anew, so it asks to
+		// wait without reading again. It waits only between messages: with part
+		// of one buffered, it leaves.
+		cr := w.cr
+		for {
+			cr.acquire()
+			buf := *cr.buf
+			if cr.r > 0 {
+				// Keep an unfinished frame at the start, with room after it.
+				cr.w = copy(buf, buf[cr.r:cr.w])
+				cr.r = 0
+			}
+			if cr.w == len(buf) {
+				return true // consume keeps no more than fits; be safe
+			}
+			n, wait, err := readSocket(fd, buf[cr.w:])
+			if n == 0 {
+				cr.releaseIfEmpty()
+				if wait {
+					return false
+				}
+				cr.err = err
+				return true
+			}
+			cr.w += n
+			drained := cr.w < len(buf)
+			if !w.c.consume() {
+				cr.releaseIfEmpty()
+				return true
+			}
+			if drained {
+				if cr.r < cr.w {
+					// A message has begun but the rest is not here: the
+					// ordinary path streams it, answering pings inside it and
+					// failing bad UTF-8 without waiting for its end.
+					return true
+				}
+				cr.release()
+				w.armIdle()
+				return false
+			}
+		}
 	}
+}
+
+// fillRead is the read callback outside the fast path.
+func (w *tcpWaiter) fillRead(fd uintptr) bool {
 	cr := w.cr
 	cr.acquire()
 	n, wait, err := readSocket(fd, *cr.buf)
@@ -185,59 +240,23 @@ func (w *tcpWaiter) pump(cr *connReader, c *Conn) error {
 	}
 	c.mu.Unlock()
 	if kicked {
-		c.raw.SetReadDeadline(time.Time{})
-		if errors.Is(err, os.ErrDeadlineExceeded) {
-			respawns.Add(1)
-			return errRespawn
-		}
+		return afterKick(c, err)
 	}
 	return err
 }
 
-// pumpRead runs inside RawConn.Read. Every call reads first: RawConn.Read
-// forgets readiness seen before it began. After a read that did not fill
-// the buffer the socket is empty, and any byte arriving later marks it
-// readable anew, so it asks to wait without reading again. It waits only
-// between messages: with part of one buffered, it leaves.
-func (w *tcpWaiter) pumpRead(fd uintptr) bool {
-	cr := w.cr
-	for {
-		cr.acquire()
-		buf := *cr.buf
-		if cr.r > 0 {
-			// Keep an unfinished frame at the start, with room after it.
-			cr.w = copy(buf, buf[cr.r:cr.w])
-			cr.r = 0
-		}
-		if cr.w == len(buf) {
-			return true // consume keeps no more than fits; be safe
-		}
-		n, wait, err := readSocket(fd, buf[cr.w:])
-		if n == 0 {
-			cr.releaseIfEmpty()
-			if wait {
-				return false
-			}
-			cr.err = err
-			return true
-		}
-		cr.w += n
-		drained := cr.w < len(buf)
-		if !w.c.consume() {
-			return true
-		}
-		if drained {
-			if cr.r < cr.w {
-				// A message has begun but the rest is not here: the
-				// ordinary path streams it, answering pings inside it and
-				// failing bad UTF-8 without waiting for its end.
-				return true
-			}
-			cr.release()
-			w.armIdle()
-			return false
-		}
+// afterKick clears the deadline of an idle kick, and turns the read error
+// it caused into errRespawn. A call of its own, to keep pump's frame, which
+// is under every message the fast path serves, small.
+//
+//go:noinline
+func afterKick(c *Conn, err error) error {
+	c.raw.SetReadDeadline(time.Time{})
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		respawns.Add(1)
+		return errRespawn
 	}
+	return err
 }
 
 // read reads the socket straight into p, a read as large as the buffer or

@@ -36,6 +36,7 @@ func (c *Conn) pump() error {
 	// reads before the reader goroutine ends (and sets it for good).
 	c.readErr = nil
 	if cr.r < cr.w && !c.consume() {
+		cr.releaseIfEmpty()
 		return c.readErr
 	}
 	err := cr.raw.pump(cr, c)
@@ -54,6 +55,9 @@ func (c *Conn) pump() error {
 // consume serves the frames buffered whole, within the socket's read
 // callback. It returns false to leave the fast path: with c.readErr set
 // if reading must end, else for a message that does not fit the buffer.
+//
+// The buffer, once read to its end, is its callers' to give back
+// (releaseIfEmpty): the reads under it keep it.
 func (c *Conn) consume() bool {
 	cr := &c.cr
 	for cr.r < cr.w {
@@ -85,7 +89,7 @@ func (c *Conn) consume() bool {
 			return false
 		}
 		if c.dropping.fired() { // Close has started: data is read and dropped
-			io.Copy(io.Discard, &c.mr)
+			c.discard()
 			cr.fence = -1
 			continue
 		}
@@ -148,3 +152,9 @@ func scanFrames(b []byte) (n int, data bool, need int) {
 		}
 	}
 }
+
+// discard reads and drops the rest of the current message. A call of its
+// own, to keep io.Copy's frame out of consume's.
+//
+//go:noinline
+func (c *Conn) discard() { io.Copy(io.Discard, &c.mr) }

@@ -71,6 +71,44 @@ func (s *sockWriter) WriteBuffers(bufs [][]byte) (int64, error) {
 // (a batch of maxBatch frames) fits.
 const maxIovecs = maxBatch + 2
 
+// writev2 makes one writev(2) of up to two buffers (a frame, or a header
+// and its payload: nearly every write). Its iovecs take 32 bytes of stack,
+// not writevMany's 288: a pong or a close frame written by the reader
+// goroutine stays within a fresh goroutine's stack.
+func writev2(fd uintptr, vec [][]byte) (uintptr, syscall.Errno) {
+	var iov [2]syscall.Iovec
+	k := fillIovecs(iov[:], vec)
+	r, _, e := syscall.RawSyscall(syscall.SYS_WRITEV, fd, uintptr(unsafe.Pointer(&iov[0])), uintptr(k))
+	return r, e
+}
+
+// writevMany makes one writev(2) of up to maxIovecs buffers.
+//
+//go:noinline
+func writevMany(fd uintptr, vec [][]byte) (uintptr, syscall.Errno) {
+	var iov [maxIovecs]syscall.Iovec
+	k := fillIovecs(iov[:], vec)
+	r, _, e := syscall.RawSyscall(syscall.SYS_WRITEV, fd, uintptr(unsafe.Pointer(&iov[0])), uintptr(k))
+	return r, e
+}
+
+// fillIovecs points iov at vec's non-empty buffers, as many as fit, and
+// returns how many it filled.
+func fillIovecs(iov []syscall.Iovec, vec [][]byte) int {
+	k := 0
+	for _, b := range vec {
+		if k == len(iov) {
+			break
+		}
+		if len(b) > 0 {
+			iov[k].Base = unsafe.SliceData(b)
+			iov[k].SetLen(len(b))
+			k++
+		}
+	}
+	return k
+}
+
 // tryWrite runs inside RawConn.Write: writev until everything is written
 // (true), the socket is full (false: wait), or writing fails (true, s.err).
 func (s *sockWriter) tryWrite(fd uintptr) bool {
@@ -81,19 +119,13 @@ func (s *sockWriter) tryWrite(fd uintptr) bool {
 		if len(s.vec) == 0 {
 			return true
 		}
-		var iov [maxIovecs]syscall.Iovec
-		k := 0
-		for _, b := range s.vec {
-			if k == len(iov) {
-				break
-			}
-			if len(b) > 0 {
-				iov[k].Base = unsafe.SliceData(b)
-				iov[k].SetLen(len(b))
-				k++
-			}
+		var r uintptr
+		var e syscall.Errno
+		if len(s.vec) <= 2 {
+			r, e = writev2(fd, s.vec)
+		} else {
+			r, e = writevMany(fd, s.vec)
 		}
-		r, _, e := syscall.RawSyscall(syscall.SYS_WRITEV, fd, uintptr(unsafe.Pointer(&iov[0])), uintptr(k))
 		switch {
 		case e == syscall.EINTR:
 			continue

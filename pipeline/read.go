@@ -23,62 +23,91 @@ type event struct {
 // frames handled, and hands each data message to NextReader, waiting until
 // the application has finished with it.
 func (c *Conn) readLoop() error {
-	respawned := false
-	defer func() {
-		if respawned {
-			return // a fresh reader goroutine goes on
-		}
-		c.readDone.fire()
-		if c.opts.OnClose != nil {
-			c.opts.OnClose(c, c.readErr)
-		}
-	}()
+	// No defer for the end: it would add to this frame, which is under
+	// everything the reader goroutine does. (A panic in OnMessage ends the
+	// program anyway: the errgroup does not recover it.)
 	fast := c.opts.OnMessage != nil && c.cr.raw != nil
 	for {
 		if fast {
 			if err := c.pump(); err != nil {
 				if err == errRespawn {
-					respawned = true
-					c.g.Go(c.readLoop)
+					c.respawn() // a fresh reader goroutine goes on
 					return nil
 				}
-				return c.endRead(err)
+				return c.readEnded(c.endRead(err))
 			}
 		}
-		c.cr.wait()
-		op, err := c.mr.Next()
-		if err != nil {
-			c.deliverEnd(err)
-			return c.endRead(err)
-		}
-		if c.dropping.fired() {
-			continue // Close has started: data is read and dropped
-		}
-		if c.opts.OnMessage != nil {
-			if err := c.pushCorked(op); err != nil {
-				return c.endRead(err)
-			}
-			continue
-		}
-		select {
-		case c.next <- event{op: op}:
-		case <-c.dropping.C():
-			continue
-		case <-c.dead.C():
-			c.readErr = c.deadCause()
-			return nil
-		}
-		select {
-		case <-c.handback:
-		case <-c.dead.C():
-			c.readErr = c.deadCause()
-			return nil
-		}
-		if c.in.err != nil {
-			// The application's read failed; the connection is failing.
-			return c.endRead(c.in.err)
+		if stop, err := c.readOne(); stop {
+			return c.readEnded(err)
 		}
 	}
+}
+
+// readEnded finishes the reader goroutine, whose result is err: readDone
+// fires and OnClose runs.
+//
+//go:noinline
+func (c *Conn) readEnded(err error) error {
+	c.readDone.fire()
+	if c.opts.OnClose != nil {
+		c.opts.OnClose(c, c.readErr)
+	}
+	return err
+}
+
+// respawn starts a fresh reader goroutine to take over from this one.
+//
+//go:noinline
+func (c *Conn) respawn() { c.g.Go(c.readLoop) }
+
+// readOne reads a message on the ordinary path and delivers it; stop
+// reports that reading is over, with readLoop's result. It is a call of
+// its own so that readLoop's frame, under everything the fast path does,
+// stays small (a fresh reader goroutine has a 2 KiB stack).
+//
+//go:noinline
+func (c *Conn) readOne() (stop bool, err error) {
+	c.cr.wait()
+	op, err := c.mr.Next()
+	if err != nil {
+		c.deliverEnd(err)
+		return true, c.endRead(err)
+	}
+	if c.dropping.fired() {
+		return false, nil // Close has started: data is read and dropped
+	}
+	if c.opts.OnMessage != nil {
+		if err := c.pushCorked(op); err != nil {
+			return true, c.endRead(err)
+		}
+		return false, nil
+	}
+	return c.handOver(op)
+}
+
+// handOver hands a data message to NextReader and waits until the
+// application has finished with it; stop reports that reading is over,
+// with readLoop's result.
+func (c *Conn) handOver(op layers.Opcode) (stop bool, err error) {
+	select {
+	case c.next <- event{op: op}:
+	case <-c.dropping.C():
+		return false, nil
+	case <-c.dead.C():
+		c.readErr = c.deadCause()
+		return true, nil
+	}
+	select {
+	case <-c.handback:
+	case <-c.dead.C():
+		c.readErr = c.deadCause()
+		return true, nil
+	}
+	if c.in.err != nil {
+		// The application's read failed; the connection is failing.
+		return true, c.endRead(c.in.err)
+	}
+	return false, nil
 }
 
 // deliverEnd hands a peer's close or bad input that came between messages

@@ -133,61 +133,91 @@ func (c *Conn) writeNextLocked() error {
 	}
 	closeReady := c.closeFrame != nil && !c.closeSent &&
 		(c.closeUrgent || c.dataHead == len(c.dataQ))
+	// Each case is a call of its own, so that only one case's frame is on
+	// the stack: this runs on the reader goroutine too (a pong, the close
+	// frame), often at the bottom of a fresh 2 KiB stack.
 	switch {
 	case len(c.ctrlQ) > 0 && !c.closeSent:
-		f := c.ctrlQ[0]
-		c.ctrlQ = append(c.ctrlQ[:0], c.ctrlQ[1:]...)
-		c.mu.Unlock()
-		err := c.frameWriter().WriteFrame(layers.Header{Fin: true, Opcode: f.op}, f.p[:f.n])
-		c.mu.Lock()
-		return c.afterWriteLocked(err)
+		return c.writeControlLocked()
 	case closeReady:
-		f := c.closeFrame
-		c.mu.Unlock()
-		err := c.frameWriter().WriteFrame(layers.Header{Fin: true, Opcode: layers.OpClose}, f.p[:f.n])
-		c.mu.Lock()
-		if err == nil {
-			c.closeSent = true
-			c.closeWrote.fire()
-		}
-		return c.afterWriteLocked(err)
+		return c.writeCloseLocked()
 	case c.dataHead < len(c.dataQ) && !c.closeSent:
 		if c.dataHead+1 == len(c.dataQ) {
-			f := c.popDataLocked()
-			c.mu.Unlock()
-			err := c.writeData(&f)
-			c.mu.Lock()
-			return c.afterWriteLocked(err)
+			return c.writeOneLocked()
 		}
-		// Several frames wait: coalesce them into one writev.
-		if c.batch == nil {
-			c.batch = new(writeBatch)
-		}
-		b := c.batch
-		for c.dataHead < len(c.dataQ) && len(b.frames) < maxBatch {
-			f := c.popDataLocked()
-			b.frames = append(b.frames, f)
-			b.vec = append(b.vec, f.data)
-		}
-		c.mu.Unlock()
-		var err error
-		if bw, ok := c.sink().(buffersWriter); ok {
-			_, err = bw.WriteBuffers(b.vec)
-		} else {
-			b.bufs = b.vec
-			_, err = b.bufs.WriteTo(c.raw)
-		}
-		for i := range b.frames {
-			c.release(&b.frames[i])
-			b.frames[i] = outFrame{}
-		}
-		clear(b.vec)
-		b.frames, b.vec = b.frames[:0], b.vec[:0]
-		c.mu.Lock()
-		return c.afterWriteLocked(err)
+		return c.writeBatchLocked()
 	}
 	c.dropQueuedLocked()
 	return io.EOF
+}
+
+// writeControlLocked writes the first queued control frame.
+//
+//go:noinline
+func (c *Conn) writeControlLocked() error {
+	f := c.ctrlQ[0]
+	c.ctrlQ = append(c.ctrlQ[:0], c.ctrlQ[1:]...)
+	c.mu.Unlock()
+	err := c.frameWriter().WriteFrame(layers.Header{Fin: true, Opcode: f.op}, f.p[:f.n])
+	c.mu.Lock()
+	return c.afterWriteLocked(err)
+}
+
+// writeCloseLocked writes our close frame.
+//
+//go:noinline
+func (c *Conn) writeCloseLocked() error {
+	f := c.closeFrame
+	c.mu.Unlock()
+	err := c.frameWriter().WriteFrame(layers.Header{Fin: true, Opcode: layers.OpClose}, f.p[:f.n])
+	c.mu.Lock()
+	if err == nil {
+		c.closeSent = true
+		c.closeWrote.fire()
+	}
+	return c.afterWriteLocked(err)
+}
+
+// writeOneLocked writes the one queued data frame.
+//
+//go:noinline
+func (c *Conn) writeOneLocked() error {
+	f := c.popDataLocked()
+	c.mu.Unlock()
+	err := c.writeData(&f)
+	c.mu.Lock()
+	return c.afterWriteLocked(err)
+}
+
+// writeBatchLocked coalesces the queued data frames into one writev.
+//
+//go:noinline
+func (c *Conn) writeBatchLocked() error {
+	if c.batch == nil {
+		c.batch = new(writeBatch)
+	}
+	b := c.batch
+	for c.dataHead < len(c.dataQ) && len(b.frames) < maxBatch {
+		f := c.popDataLocked()
+		b.frames = append(b.frames, f)
+		b.vec = append(b.vec, f.data)
+	}
+	c.mu.Unlock()
+	var err error
+	if bw, ok := c.sink().(buffersWriter); ok {
+		_, err = bw.WriteBuffers(b.vec)
+	} else {
+		b.bufs = b.vec
+		_, err = b.bufs.WriteTo(c.raw)
+	}
+	for i := range b.frames {
+		c.release(&b.frames[i])
+		b.frames[i] = outFrame{}
+	}
+	clear(b.vec)
+	b.frames, b.vec = b.frames[:0], b.vec[:0]
+	c.mu.Lock()
+	return c.afterWriteLocked(err)
 }
 
 func (c *Conn) afterWriteLocked(err error) error {
