@@ -18,7 +18,7 @@ import (
 type tcpWaiter struct {
 	rc  syscall.RawConn
 	cr  *connReader
-	try func(fd uintptr) bool // cached method value: no allocation per fill
+	try func(fd uintptr) bool // the read callback, made once (newTry): no allocation per fill
 	c   *Conn                 // set: try runs the fast path (see newTry)
 	// The socket's reader into callers' slices and its writer, made on
 	// the first use of either: an idle connection holds neither.
@@ -135,13 +135,14 @@ func (w *tcpWaiter) newTry() func(fd uintptr) bool {
 		if w.c == nil {
 			return w.fillRead(fd)
 		}
-		// The fast path, written out here rather than called: one frame fewer
-		// under every message it serves, on a stack that starts at 2 KiB. Every
-		// call reads first: RawConn.Read forgets readiness seen before it
-		// began. After a read that did not fill the buffer the socket is empty,
-		// and any byte arriving later marks it readable anew, so it asks to
-		// wait without reading again. It waits only between messages: with part
-		// of one buffered, it leaves.
+		// The fast path, written out here rather than called: one frame
+		// fewer under every message it serves, on a stack that starts at
+		// 2 KiB. Every call reads first: RawConn.Read forgets readiness
+		// seen before it began. After a read that did not fill the buffer
+		// the socket is empty, and any byte arriving later marks it
+		// readable anew, so it asks to wait without reading again. It
+		// waits only between messages: with part of one buffered, it
+		// leaves.
 		cr := w.cr
 		for {
 			cr.acquire()
