@@ -7,7 +7,8 @@
 # there, so it also works for a non-root user on a machine that has them.
 #
 # Sections, in order, stopping at the first failure:
-#   gofmt, go vet, go test -race, fuzz (each Fuzz target for FUZZTIME),
+#   gofmt, go vet, go test -race, the allocation/size/stack checks that
+#   -race skips (on an ordinary build), fuzz (each Fuzz target for FUZZTIME),
 #   nested modules (go test in every other directory with a go.mod; in
 #   interop/ that runs wspipe against Chromium, Node's ws, Python's
 #   websockets, gorilla and coder, WSPIPE_INTEROP=1 making a missing peer a
@@ -129,6 +130,13 @@ go vet ./...
 section "go test -race"
 echo "WSPIPE_BROWSER=1: cmd/echo's TestBrowser drives /usr/bin/chromium through test/browser/run.mjs"
 go test -race -count=1 ./...
+
+# ---------------------------------------------------------------------------
+section "go test, the checks -race skips"
+# Allocation counts, size classes and stack depth differ under -race (its
+# instrumentation allocates, sync.Pool drops items, frames grow), so those
+# tests skip there; they run here on an ordinary build.
+go test -count=1 -run 'Alloc|SizeClass|Size$|FitsStarting' ./...
 
 # ---------------------------------------------------------------------------
 section "fuzz ($FUZZTIME each)"
