@@ -126,3 +126,35 @@ func ExampleConn_MessageLen() {
 	// server read 100000 bytes
 	// client got 100000 bytes
 }
+
+// Err tells whether a connection has ended, and why, without a select on
+// Done: nil while it is open; here, after the server's close, its code and
+// reason.
+func ExampleConn_Err() {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := pipeline.Accept(w, r, &handshake.Server{}, nil)
+		if err != nil {
+			return
+		}
+		c.ReadMessage(r.Context(), nil) // one message, then goodbye
+		c.Close(pipeline.CloseGoingAway, "bye")
+	}))
+	defer srv.Close()
+
+	ctx := context.Background()
+	c, _, err := pipeline.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http"), nil, nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println("open:", c.Err())
+	c.WriteMessage(ctx, pipeline.Text, []byte("hello"))
+	_, _, err = c.ReadMessage(ctx, nil) // returns once the server's close arrives
+	fmt.Println("read:", err)
+	<-c.Done()
+	fmt.Println("ended:", c.Err())
+	// Output:
+	// open: <nil>
+	// read: websocket: closed by peer: 1001 going away: bye
+	// ended: websocket: closed by peer: 1001 going away: bye
+}
