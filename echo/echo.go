@@ -50,6 +50,17 @@ func (h *Handler) logger() *slog.Logger {
 	return slog.Default()
 }
 
+// debug returns the logger if it logs at Debug level, else nil. Asking
+// first skips building the record's arguments, and Logger.log's frame (a
+// whole Record), which would grow a fresh goroutine's stack even with the
+// level off.
+func (h *Handler) debug() *slog.Logger {
+	if l := h.logger(); l.Enabled(context.Background(), slog.LevelDebug) {
+		return l
+	}
+	return nil
+}
+
 // ServeHTTP upgrades the request and returns; the connection echoes on
 // until it closes.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -66,7 +77,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	c, err := pipeline.Accept(w, r, &h.Handshake, h.options())
 	if err != nil {
-		h.logger().Debug("handshake refused", "remote", r.RemoteAddr, "err", err)
+		if l := h.debug(); l != nil {
+			l.Debug("handshake refused", "remote", r.RemoteAddr, "err", err)
+		}
 		return
 	}
 	h.track(c, r.RemoteAddr)
@@ -79,9 +92,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // an HTTP server to answer (a nil handOff closes the connection).
 func (h *Handler) ServeConn(conn net.Conn, path string, handOff func(conn net.Conn, head []byte)) {
 	// This runs on a fresh goroutine's 2 KiB stack, which the whole
-	// handshake fits in (see handshake.Server.UpgradeRaw): cold paths and
-	// the connection's start are calls of their own, so their frames are
-	// not part of this one.
+	// handshake fits in (docs/architecture.md, "How cmd/echo serves"):
+	// cold paths and the connection's start are calls of their own, so
+	// their frames are not part of this one.
 	if h.isShutdown() {
 		conn.Close()
 		return
@@ -112,7 +125,9 @@ func (h *Handler) refused(conn net.Conn, err error, handOff func(conn net.Conn, 
 		handOff(conn, ho.Head)
 		return
 	}
-	h.logger().Debug("handshake refused", "remote", conn.RemoteAddr(), "err", err)
+	if l := h.debug(); l != nil {
+		l.Debug("handshake refused", "remote", conn.RemoteAddr(), "err", err)
+	}
 	conn.Close()
 }
 
@@ -137,13 +152,12 @@ func (h *Handler) options() *pipeline.Options {
 	return &opts
 }
 
-// track registers a live connection for Shutdown.
+// track registers a live connection for Shutdown. Not inlined: it runs on
+// the handshake's goroutine (see ServeConn).
 //
-//go:noinline (it runs on the handshake's goroutine: see ServeConn)
+//go:noinline
 func (h *Handler) track(c *pipeline.Conn, remote any) {
-	// Enabled first: Logger.log's frame (a whole Record) would grow a fresh
-	// goroutine's stack even when the level is off.
-	if l := h.logger(); l.Enabled(context.Background(), slog.LevelDebug) {
+	if l := h.debug(); l != nil {
 		l.Debug("connected", "remote", remote)
 	}
 	h.mu.Lock()
@@ -291,7 +305,7 @@ func (h *Handler) onMessageReply(c *pipeline.Conn, typ pipeline.MessageType, r i
 }
 
 func (h *Handler) onClose(c *pipeline.Conn, err error) {
-	if l := h.logger(); l.Enabled(context.Background(), slog.LevelDebug) {
+	if l := h.debug(); l != nil {
 		l.Debug("disconnected", "remote", c.NetConn().RemoteAddr().String(), "err", err)
 	}
 	h.mu.Lock()

@@ -14,21 +14,25 @@ const websocketGUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 // GUID. The result has no trailing newline. The key is used as given; it is
 // not trimmed or decoded.
 func AcceptKey(key string) string {
-	var b [28]byte
+	var b [acceptRoom]byte
 	return string(appendAcceptKey(b[:0], key))
 }
 
-// appendAcceptKey appends AcceptKey(key) to dst without allocating for
-// keys of the standard 24 bytes.
+// acceptRoom is the room appendAcceptKey hashes in for a key of the
+// standard 24 bytes: the key and the GUID. The accept value (28 bytes)
+// then takes the first part of it.
+const acceptRoom = 24 + len(websocketGUID)
+
+// appendAcceptKey appends AcceptKey(key) to dst. Key and GUID are hashed
+// in dst's spare capacity, then overwritten by the accept value: with
+// acceptRoom bytes to spare (every caller here has them, the raw upgrade
+// in its request buffer) it allocates nothing and puts no array on the
+// stack, which the raw upgrade's 2 KiB goroutine stack has no room for.
 func appendAcceptKey[T string | []byte](dst []byte, key T) []byte {
-	var in [24 + len(websocketGUID)]byte
-	buf := in[:0]
-	if len(key) > 24 {
-		buf = make([]byte, 0, len(key)+len(websocketGUID))
-	}
-	buf = append(append(buf, key...), websocketGUID...)
-	sum := sha1.Sum(buf)
-	var out [28]byte
-	base64.StdEncoding.Encode(out[:], sum[:])
-	return append(dst, out[:]...)
+	n := len(dst)
+	dst = append(append(dst, key...), websocketGUID...)
+	sum := sha1.Sum(dst[n:])
+	dst = dst[:n+28]
+	base64.StdEncoding.Encode(dst[n:], sum[:])
+	return dst
 }

@@ -2,7 +2,6 @@ package handshake
 
 import (
 	"bytes"
-	"crypto/sha1"
 	"encoding/base64"
 	"errors"
 	"net"
@@ -112,8 +111,10 @@ func (s *Server) upgradeRaw(res *RawResult, conn net.Conn, path string, onHeader
 		err = s.answerRaw(u, res, conn, path, onHeader)
 	}
 	if err == nil {
-		// Siblings, not nested: the SHA-1 call chain is deep.
-		rawAccept(u.buf[len(u.buf)-88:], u.req.key)
+		// The accept value goes at the end of the buffer, hashed in the
+		// room there; computed here, not in rawResponse: the SHA-1 call
+		// chain is deep.
+		appendAcceptKey(u.buf[len(u.buf)-acceptRoom:len(u.buf)-acceptRoom], u.req.key)
 		s.rawResponse(u, res)
 	}
 	if err == nil {
@@ -202,24 +203,14 @@ func (s *Server) answerRaw(u *rawUpgrade, res *RawResult, conn net.Conn, path st
 	return nil
 }
 
-// rawResponse builds the 101 into u.resp, at the start of the buffer (the
-// request bytes are no longer needed); rawAccept has put the accept value
-// at its end.
+// rawResponse builds the 101 into u.resp, from the start of the buffer
+// (the request bytes are no longer needed), with the accept value that
+// upgradeRaw put at its end.
 //
 //go:noinline
 func (s *Server) rawResponse(u *rawUpgrade, res *RawResult) {
-	n := len(u.buf)
-	u.resp = s.appendResponse(u.buf[:0:n-88], u.buf[n-28:], res.Subprotocol, res.Extensions)
-}
-
-// rawAccept writes the accept value for key into the last 28 of the 88
-// bytes of b. The key is 24 bytes (validKeyBytes checked it): key and GUID
-// are hashed in the 60 bytes before, not in an array on the stack.
-//
-//go:noinline
-func rawAccept(b, key []byte) {
-	sum := sha1.Sum(append(append(b[:0], key...), websocketGUID...))
-	base64.StdEncoding.Encode(b[60:88], sum[:])
+	tail := len(u.buf) - acceptRoom
+	u.resp = s.appendResponse(u.buf[:0:tail], u.buf[tail:tail+28], res.Subprotocol, res.Extensions)
 }
 
 // rawExtensions negotiates the extensions offered in the header values
