@@ -261,21 +261,16 @@ func echoKnown(c *pipeline.Conn, typ pipeline.MessageType, r io.Reader, n int) {
 	}
 }
 
-// fill reads r into buf until the message ends (done) or buf is full. Any
-// error but the message's io.EOF is returned as is: a cut connection is
-// not a message end.
+// fill reads r into buf until the message ends (done) or buf is full, with
+// pipeline.ReadFull, which on TCP waits for a large message in big pieces.
+// Any error but the message's io.EOF is returned as is: a cut connection
+// is not a message end.
 func fill(r io.Reader, buf []byte) (n int, done bool, err error) {
-	for n < len(buf) {
-		m, err := r.Read(buf[n:])
-		n += m
-		if err == io.EOF {
-			return n, true, nil
-		}
-		if err != nil {
-			return n, false, err
-		}
+	n, err = pipeline.ReadFull(r, buf)
+	if err == io.EOF {
+		return n, true, nil
 	}
-	return n, false, nil
+	return n, false, err
 }
 
 var replyBufs = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}

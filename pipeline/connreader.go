@@ -22,6 +22,11 @@ type connReader struct {
 	raw    rawWaiter // nil: block in conn.Read with a buffer
 	err    error     // a failure of wait, for the next Read
 	fence  int       // in the fast path, reads stop here; -1 outside it
+	// whole: the reader above wants every byte it asks for, not what is
+	// there (msgReader.readFull). Reads past the buffer then may wait for
+	// all of p, which is never more than the rest of a frame.
+	whole bool
+	lowat bool // whole reads may wait so: the socket is TCP and lowatOK
 }
 
 // rawWaiter fills a connReader's buffer once its socket is readable.
@@ -34,8 +39,9 @@ type rawWaiter interface {
 	// idle reader is to be replaced by a fresh goroutine. It sets
 	// c.inPump while it runs.
 	pump(cr *connReader, c *Conn) error
-	// read reads the socket into p, waiting until it is readable.
-	read(p []byte) (int, error)
+	// read reads the socket into p, waiting until it is readable; with
+	// whole, until all of p may be there (see tcpWaiter.read).
+	read(p []byte, whole bool) (int, error)
 	// writer returns the writer side's way to the socket, made on first
 	// use; only the goroutine writing to the connection calls it.
 	writer() io.Writer
@@ -45,6 +51,8 @@ func (cr *connReader) init(conn net.Conn, prefix []byte, size int) {
 	cr.conn, cr.prefix, cr.size, cr.fence = conn, prefix, size, -1
 	cr.pool = bufPool(size)
 	cr.raw = newRawWaiter(conn)
+	_, tcp := conn.(*net.TCPConn)
+	cr.lowat = tcp && lowatOK
 }
 
 func (cr *connReader) acquire() {
@@ -97,7 +105,7 @@ func (cr *connReader) Read(p []byte) (int, error) {
 		}
 		if len(p) >= cr.size {
 			if cr.raw != nil {
-				return cr.raw.read(p)
+				return cr.raw.read(p, cr.whole && cr.lowat)
 			}
 			return cr.conn.Read(p)
 		}

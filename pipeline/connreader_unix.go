@@ -28,6 +28,10 @@ type tcpWaiter struct {
 type sockIO struct {
 	r sockReader
 	w sockWriter
+	// The socket's SO_RCVLOWAT as last set, 0 or 1 for the kernel's
+	// default: only raised by r (see tcpWaiter.read) and only touched by
+	// the goroutine reading the connection.
+	lowat int
 	// The idle kick of the fast path (see armIdle).
 	idle   *time.Timer
 	armed  atomic.Bool
@@ -84,7 +88,8 @@ func (w *tcpWaiter) sockIO() *sockIO {
 	if s := w.io.Load(); s != nil {
 		return s
 	}
-	s := &sockIO{r: sockReader{rc: w.rc}}
+	s := &sockIO{}
+	s.r = sockReader{rc: w.rc, lowat: &s.lowat}
 	s.r.try = s.r.tryRead
 	s.w.init(w.rc)
 	if !w.io.CompareAndSwap(nil, s) {
@@ -159,6 +164,7 @@ func (w *tcpWaiter) newTry() func(fd uintptr) bool {
 			if n == 0 {
 				cr.releaseIfEmpty()
 				if wait {
+					w.lowerLowat(fd)
 					return false
 				}
 				cr.err = err
@@ -196,10 +202,23 @@ func (w *tcpWaiter) fillRead(fd uintptr) bool {
 	}
 	cr.release()
 	if wait {
+		w.lowerLowat(fd)
 		return false
 	}
 	cr.err = err
 	return true
+}
+
+// lowerLowat puts SO_RCVLOWAT back to one byte, if a whole read raised it,
+// before a wait for whatever comes next. Out of line: the fast path's
+// frame is under every message.
+//
+//go:noinline
+func (w *tcpWaiter) lowerLowat(fd uintptr) {
+	if s := w.io.Load(); s != nil && s.lowat > 1 {
+		setLowat(fd, 1)
+		s.lowat = 1
+	}
 }
 
 // readSocket reads fd into p once, retrying on EINTR: n > 0 bytes, or wait
@@ -260,25 +279,47 @@ func afterKick(c *Conn, err error) error {
 	return err
 }
 
+// Bounds of the SO_RCVLOWAT a whole read asks for: below lowatMin bytes a
+// wait is worth no system call to save wakeups, and no mark goes above
+// lowatMax, so a large message is still read in pieces of that size as it
+// arrives, and the kernel grows a socket's receive buffer (to about twice
+// the mark) no further for it.
+const (
+	lowatMin = 16 << 10
+	lowatMax = 1 << 20
+)
+
 // read reads the socket straight into p, a read as large as the buffer or
-// larger.
-func (w *tcpWaiter) read(p []byte) (int, error) {
-	return w.sockIO().r.read(p)
+// larger. With whole, the caller wants all of p, p is no more than the
+// peer must send anyway (the rest of a frame) and the socket is TCP on a
+// kernel that takes the mark (lowatOK): a wait then asks the kernel, by
+// SO_RCVLOWAT, not to report the socket readable before len(p) bytes (at
+// most lowatMax) are there. A large message otherwise arrives in many small
+// pieces, each a wakeup, a read and a wait; with the mark it is one or two.
+func (w *tcpWaiter) read(p []byte, whole bool) (int, error) {
+	want := 1
+	if whole && len(p) >= lowatMin {
+		want = min(len(p), lowatMax)
+	}
+	return w.sockIO().r.read(p, want)
 }
 
 // sockReader reads a socket into the caller's slice inside RawConn.Read,
 // which waits in the netpoller (with the read deadline) until the socket
 // is readable.
 type sockReader struct {
-	rc  syscall.RawConn
-	try func(fd uintptr) bool // cached method value: no allocation per read
-	p   []byte
-	n   int
-	err error
+	rc    syscall.RawConn
+	try   func(fd uintptr) bool // cached method value: no allocation per read
+	p     []byte
+	n     int
+	err   error
+	want  int  // the SO_RCVLOWAT to wait with
+	lowat *int // the socket's, as last set (tcpWaiter.lowat)
 }
 
-func (s *sockReader) read(p []byte) (int, error) {
-	s.p, s.n, s.err = p, 0, nil
+// read reads the socket into p, waiting with SO_RCVLOWAT set to want.
+func (s *sockReader) read(p []byte, want int) (int, error) {
+	s.p, s.n, s.err, s.want = p, 0, nil, want
 	err := s.rc.Read(s.try)
 	if err == nil {
 		err = s.err
@@ -291,5 +332,11 @@ func (s *sockReader) read(p []byte) (int, error) {
 func (s *sockReader) tryRead(fd uintptr) bool {
 	n, wait, err := readSocket(fd, s.p)
 	s.n, s.err = n, err
+	if wait && s.want != max(*s.lowat, 1) {
+		// Set only now, when there is a wait to save: a read that finds
+		// all it wants costs no system call more.
+		setLowat(fd, s.want)
+		*s.lowat = s.want
+	}
 	return !wait
 }

@@ -127,6 +127,44 @@ func ExampleConn_MessageLen() {
 	// client got 100000 bytes
 }
 
+// ReadFull reads a message into a buffer, to the buffer's end or the
+// message's. On Linux TCP the connection then waits for a large message in
+// big pieces rather than waking for each one the network delivers.
+func ExampleReadFull() {
+	done := make(chan struct{})
+	opts := &pipeline.Options{
+		OnMessage: func(c *pipeline.Conn, typ pipeline.MessageType, r io.Reader) error {
+			defer close(done)
+			buf := make([]byte, 1<<20)
+			n, err := pipeline.ReadFull(r, buf)
+			switch err {
+			case io.EOF:
+				fmt.Println("the whole message:", n, "bytes")
+			case nil:
+				fmt.Println("the first", n, "bytes of a larger message")
+			default:
+				fmt.Println(err)
+			}
+			return nil
+		},
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		pipeline.Accept(w, r, &handshake.Server{}, opts)
+	}))
+	defer srv.Close()
+
+	ctx := context.Background()
+	c, _, err := pipeline.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http"), nil, nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer c.Close(pipeline.CloseNormal, "")
+	c.WriteMessage(ctx, pipeline.Binary, make([]byte, 300000))
+	<-done
+	// Output: the whole message: 300000 bytes
+}
+
 // Err tells whether a connection has ended, and why, without a select on
 // Done: nil while it is open; here, after the server's close, its code and
 // reason.

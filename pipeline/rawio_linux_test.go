@@ -117,20 +117,20 @@ func TestSockReader(t *testing.T) {
 	r := rawSide(t, a)
 	p := make([]byte, 100)
 	a.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
-	if _, err := r.read(p); !errors.Is(err, os.ErrDeadlineExceeded) {
+	if _, err := r.read(p, false); !errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Fatalf("read past the deadline: %v", err)
 	}
 	a.SetReadDeadline(time.Time{})
 	b.Write([]byte("hello"))
-	if n, err := r.read(p); err != nil || string(p[:n]) != "hello" {
+	if n, err := r.read(p, false); err != nil || string(p[:n]) != "hello" {
 		t.Fatalf("read: %q, %v", p[:n], err)
 	}
 	b.Close()
-	if n, err := r.read(p); n != 0 || err != io.EOF {
+	if n, err := r.read(p, false); n != 0 || err != io.EOF {
 		t.Fatalf("read at the end: %d, %v", n, err)
 	}
 	a.Close()
-	if _, err := r.read(p); !errors.Is(err, net.ErrClosed) {
+	if _, err := r.read(p, false); !errors.Is(err, net.ErrClosed) {
 		t.Fatalf("read after Close: %v", err)
 	}
 }

@@ -252,10 +252,7 @@ type msgReader struct {
 // back to the reader goroutine.
 func (m *msgReader) Read(p []byte) (int, error) {
 	if !m.active {
-		if m.err != nil {
-			return 0, m.c.userError(m.err)
-		}
-		return 0, io.EOF
+		return 0, m.endErr()
 	}
 	n, err := m.r.Read(p)
 	if err != nil {
@@ -263,6 +260,65 @@ func (m *msgReader) Read(p []byte) (int, error) {
 		if m.err != nil {
 			return n, m.c.userError(m.err)
 		}
+	}
+	return n, err
+}
+
+// readFull reads the message into p until p is full (nil) or the message
+// ends (io.EOF, perhaps with p full too), telling the reads beneath that
+// it wants every byte it asks for (connReader.whole).
+func (m *msgReader) readFull(p []byte) (n int, err error) {
+	if !m.active {
+		return 0, m.endErr()
+	}
+	cr := &m.c.cr
+	cr.whole = true
+	for n < len(p) && err == nil {
+		var k int
+		k, err = m.r.Read(p[n:])
+		n += k
+	}
+	// Cleared before finish hands the connection back to the reader
+	// goroutine, which reads cr next.
+	cr.whole = false
+	if err != nil {
+		m.finish(err)
+		if m.err != nil {
+			return n, m.c.userError(m.err)
+		}
+	}
+	return n, err
+}
+
+// endErr is what a read of a message that has ended returns.
+func (m *msgReader) endErr() error {
+	if m.err != nil {
+		return m.c.userError(m.err)
+	}
+	return io.EOF
+}
+
+// ReadFull reads r into p until p is full or r ends, as io.ReadFull does,
+// but the end of r is no error: it returns the bytes read and io.EOF if r
+// ended (which may happen with p full too), nil if p is full and r may have
+// more, or the error that stopped the read.
+//
+// When r is the reader of a message from a Conn (NextReader, OnMessage), it
+// also lets the Conn wait for data in bigger pieces: on Linux TCP, a read
+// of a large frame asks the kernel (SO_RCVLOWAT) not to wake the reader
+// until what p still needs of the frame, up to 1 MiB, has arrived, where a
+// plain Read returns whatever is there. A large message then costs a few
+// wakeups and reads instead of one for each piece the network delivers. It
+// never waits for more than the frame still holds, which the peer must
+// send anyway.
+func ReadFull(r io.Reader, p []byte) (n int, err error) {
+	if m, ok := r.(*msgReader); ok {
+		return m.readFull(p)
+	}
+	for n < len(p) && err == nil {
+		var k int
+		k, err = r.Read(p[n:])
+		n += k
 	}
 	return n, err
 }
@@ -400,12 +456,13 @@ func (c *Conn) ReadMessage(ctx context.Context, buf []byte) (MessageType, []byte
 	if err != nil {
 		return 0, buf[:0], err
 	}
+	m := r.(*msgReader)
 	buf = buf[:0]
 	for {
 		if len(buf) == cap(buf) {
 			buf = append(buf, 0)[:len(buf)]
 		}
-		n, err := r.Read(buf[len(buf):cap(buf)])
+		n, err := m.readFull(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+n]
 		if err == io.EOF {
 			return typ, buf, nil

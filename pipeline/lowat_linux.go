@@ -1,0 +1,45 @@
+package pipeline
+
+import (
+	"syscall"
+	"unsafe"
+)
+
+// lowatOK reports whether the kernel honours SO_RCVLOWAT in the way
+// sockReader relies on: a TCP socket reported readable only once that many
+// bytes are queued, or sooner when its receive buffer or window could not
+// take them, on memory pressure, at the peer's FIN or on an error, so that
+// waiting for bytes the peer must send anyway can never hang. The last
+// fixes to that (hangs under memory pressure, 2020, and with large skbs,
+// late 2020) are in every release from 5.11 on.
+var lowatOK = kernelAtLeast(5, 11)
+
+// setLowat sets fd's SO_RCVLOWAT to n bytes. The kernel caps it at half
+// the largest receive buffer and grows the socket's buffer to hold it.
+func setLowat(fd uintptr, n int) {
+	v := int32(n)
+	syscall.RawSyscall6(syscall.SYS_SETSOCKOPT, fd, syscall.SOL_SOCKET, syscall.SO_RCVLOWAT,
+		uintptr(unsafe.Pointer(&v)), unsafe.Sizeof(v), 0)
+}
+
+// kernelAtLeast reports whether the running kernel's release is at least
+// major.minor.
+func kernelAtLeast(major, minor int) bool {
+	var u syscall.Utsname
+	if syscall.Uname(&u) != nil {
+		return false
+	}
+	var rel [2]int
+	i := 0
+	for _, c := range u.Release {
+		switch {
+		case c >= '0' && c <= '9':
+			rel[i] = rel[i]*10 + int(c-'0')
+		case c == '.' && i == 0:
+			i++
+		default:
+			return rel[0] > major || rel[0] == major && rel[1] >= minor
+		}
+	}
+	return rel[0] > major || rel[0] == major && rel[1] >= minor
+}

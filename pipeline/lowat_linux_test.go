@@ -1,0 +1,223 @@
+package pipeline
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/wspipe/wspipe/layers"
+)
+
+// sockLowat reads c's SO_RCVLOWAT.
+func sockLowat(t *testing.T, c syscall.Conn) int {
+	t.Helper()
+	rc, err := c.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v int
+	var serr error
+	rc.Control(func(fd uintptr) { v, serr = syscall.GetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVLOWAT) })
+	if serr != nil {
+		t.Fatal(serr)
+	}
+	return v
+}
+
+// waitLowat polls c's SO_RCVLOWAT until it is want.
+func waitLowat(t *testing.T, c syscall.Conn, want int, what string) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		got := sockLowat(t, c)
+		if got == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: SO_RCVLOWAT is %d, want %d", what, got, want)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// A whole read of a large frame waits for the rest of it with one mark,
+// never for more than the frame holds, and the mark is gone before the
+// connection waits for the next message.
+func TestReadFullLowat(t *testing.T) {
+	if !lowatOK {
+		t.Skip("the kernel's SO_RCVLOWAT is not used here")
+	}
+	client, server := tcpPair(t)
+	c := NewConn(server, nil, layers.RoleServer, &Options{})
+	defer func() { server.Close(); c.Wait() }()
+
+	const size, first = 1 << 20, 100 << 10
+	payload := make([]byte, size)
+	for i := range payload {
+		payload[i] = byte(i * 7)
+	}
+	type result struct {
+		n   int
+		err error
+	}
+	buf := make([]byte, 2*size)
+	done := make(chan result, 1)
+	go func() {
+		_, r, err := c.NextReader(context.Background())
+		if err != nil {
+			done <- result{0, err}
+			return
+		}
+		n, err := ReadFull(r, buf)
+		done <- result{n, err}
+	}()
+
+	// Header and the first part: once the reader has taken what is there,
+	// it waits for the rest of the frame, not for all of buf.
+	wire := maskedFrame(true, layers.OpBinary, payload)
+	hdr := len(wire) - size
+	client.Write(wire[:hdr+first])
+	waitLowat(t, server, size-first, "waiting inside the frame")
+
+	// Less than the mark: the reader sleeps on (a wakeup would read it and
+	// set a smaller mark).
+	client.Write(wire[hdr+first : hdr+first+200<<10])
+	time.Sleep(50 * time.Millisecond)
+	if got := sockLowat(t, server); got != size-first {
+		t.Fatalf("after part of the rest: SO_RCVLOWAT %d, want %d still", got, size-first)
+	}
+	select {
+	case r := <-done:
+		t.Fatalf("ReadFull returned before the frame was complete: %d, %v", r.n, r.err)
+	default:
+	}
+
+	client.Write(wire[hdr+first+200<<10:])
+	select {
+	case r := <-done:
+		if r.n != size || r.err != io.EOF {
+			t.Fatalf("ReadFull: %d, %v; want %d, io.EOF", r.n, r.err, size)
+		}
+		if !bytes.Equal(buf[:size], payload) {
+			t.Fatal("ReadFull: payload differs")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("ReadFull did not return once the frame was complete")
+	}
+
+	// Waiting for the next message, the mark is one byte again: a small
+	// message is delivered.
+	got := make(chan string, 1)
+	go func() {
+		_, r, err := c.NextReader(context.Background())
+		if err != nil {
+			got <- err.Error()
+			return
+		}
+		b, _ := io.ReadAll(r)
+		got <- string(b)
+	}()
+	waitLowat(t, server, 1, "between messages")
+	client.Write(maskedFrame(true, layers.OpText, []byte("small")))
+	select {
+	case s := <-got:
+		if s != "small" {
+			t.Fatalf("next message: %q", s)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a small message after a large one was not delivered")
+	}
+}
+
+// The mark covers no more than the current frame of a fragmented message,
+// however much the caller's buffer could take.
+func TestReadFullLowatFrame(t *testing.T) {
+	if !lowatOK {
+		t.Skip("the kernel's SO_RCVLOWAT is not used here")
+	}
+	client, server := tcpPair(t)
+	c := NewConn(server, nil, layers.RoleServer, &Options{})
+	defer func() { server.Close(); c.Wait() }()
+
+	const frame, first = 200 << 10, 50 << 10
+	payload := bytes.Repeat([]byte("wspipe!"), 2*frame/7+1)[:2*frame]
+	buf := make([]byte, 1<<20)
+	done := make(chan int, 1)
+	go func() {
+		_, r, err := c.NextReader(context.Background())
+		if err != nil {
+			done <- -1
+			return
+		}
+		n, err := ReadFull(r, buf)
+		if err != io.EOF {
+			n = -1
+		}
+		done <- n
+	}()
+	f1 := maskedFrame(false, layers.OpBinary, payload[:frame])
+	f2 := maskedFrame(true, layers.OpContinuation, payload[frame:])
+	hdr := len(f1) - frame
+	client.Write(f1[:hdr+first])
+	waitLowat(t, server, frame-first, "inside the first frame")
+	client.Write(f1[hdr+first:])
+	// Between frames the reader waits for a header: any byte will do.
+	waitLowat(t, server, 1, "between the frames")
+	client.Write(f2)
+	select {
+	case n := <-done:
+		if n != 2*frame || !bytes.Equal(buf[:n], payload) {
+			t.Fatalf("ReadFull: %d bytes, want %d and the same payload", n, 2*frame)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("ReadFull did not return")
+	}
+}
+
+// A plain Read waits for any byte, as io.Reader's convention asks: no mark.
+func TestReadNoLowat(t *testing.T) {
+	if !lowatOK {
+		t.Skip("the kernel's SO_RCVLOWAT is not used here")
+	}
+	client, server := tcpPair(t)
+	c := NewConn(server, nil, layers.RoleServer, &Options{})
+	defer func() { server.Close(); c.Wait() }()
+	const size, first = 1 << 20, 100 << 10
+	payload := make([]byte, size)
+	got := make(chan int, 4)
+	go func() {
+		_, r, err := c.NextReader(context.Background())
+		if err != nil {
+			return
+		}
+		buf := make([]byte, size)
+		total := 0
+		for {
+			n, err := r.Read(buf)
+			total += n
+			got <- total
+			if err != nil {
+				return
+			}
+		}
+	}()
+	wire := maskedFrame(true, layers.OpBinary, payload)
+	hdr := len(wire) - size
+	client.Write(wire[:hdr+first])
+	// Reads return what has come: first all that was sent, in pieces.
+	deadline := time.After(5 * time.Second)
+	for total := 0; total < first; {
+		select {
+		case total = <-got:
+		case <-deadline:
+			t.Fatalf("Read returned %d of the %d bytes sent", total, first)
+		}
+	}
+	if v := sockLowat(t, server); v > 1 {
+		t.Fatalf("plain Read set SO_RCVLOWAT %d", v)
+	}
+	client.Write(wire[hdr+first:])
+}
