@@ -9,7 +9,9 @@
 // io.Reader and NextWriter a new outgoing one as an io.WriteCloser, so
 // io.Copy works both ways and a message of any size passes through without
 // being held in memory. ReadMessage and WriteMessage handle whole messages
-// in caller-owned buffers.
+// in caller-owned buffers, and ReadFull fills a buffer from a message,
+// waiting for a large one in big pieces rather than in every piece the
+// network delivers.
 //
 // With Options.OnMessage the connection runs in push mode instead: the
 // reader goroutine hands each message to OnMessage, and nothing else waits

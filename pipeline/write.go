@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -49,15 +50,55 @@ const maxBatch = 16
 
 var bufPools sync.Map // frame buffer size -> *sync.Pool
 
+// sizedPool is a buffer pool with its size, for bufPool's cache.
+type sizedPool struct {
+	size int
+	pool *sync.Pool
+}
+
+// poolCache holds the first few sizes asked for, set once each and never
+// replaced: a process uses a handful (the read buffer and the frame
+// buffers of its Options), and a message takes and gives back buffers
+// several times, where a sync.Map lookup hashes its key each time.
+var poolCache [4]atomic.Pointer[sizedPool]
+
+// bufPool returns the pool of buffers of size bytes.
 func bufPool(size int) *sync.Pool {
-	if p, ok := bufPools.Load(size); ok {
-		return p.(*sync.Pool)
+	for i := range poolCache {
+		sp := poolCache[i].Load()
+		if sp == nil {
+			break
+		}
+		if sp.size == size {
+			return sp.pool
+		}
 	}
-	p, _ := bufPools.LoadOrStore(size, &sync.Pool{New: func() any {
-		b := make([]byte, size)
-		return &b
-	}})
-	return p.(*sync.Pool)
+	return bufPoolSlow(size)
+}
+
+func bufPoolSlow(size int) *sync.Pool {
+	v, ok := bufPools.Load(size)
+	if !ok {
+		v, _ = bufPools.LoadOrStore(size, &sync.Pool{New: func() any {
+			b := make([]byte, size)
+			return &b
+		}})
+	}
+	p := v.(*sync.Pool)
+	for i := range poolCache {
+		sp := poolCache[i].Load()
+		if sp == nil {
+			if poolCache[i].CompareAndSwap(nil, &sizedPool{size, p}) {
+				break
+			}
+			sp = poolCache[i].Load() // another goroutine filled the slot
+		}
+		if sp.size == size {
+			break
+		}
+	}
+	// With the cache full, later sizes stay with the sync.Map.
+	return p
 }
 
 // queueControl queues a control frame ahead of data. It never blocks.
