@@ -221,3 +221,48 @@ func TestReadNoLowat(t *testing.T) {
 	}
 	client.Write(wire[hdr+first:])
 }
+
+// A whole read waiting with a mark still ends when the peer goes away
+// mid-frame (its FIN wakes the reader whatever the mark) and when the
+// connection is closed under it.
+func TestReadFullLowatEnds(t *testing.T) {
+	if !lowatOK {
+		t.Skip("the kernel's SO_RCVLOWAT is not used here")
+	}
+	for _, how := range []string{"peer FIN", "peer reset", "local close"} {
+		t.Run(how, func(t *testing.T) {
+			client, server := tcpPair(t)
+			c := NewConn(server, nil, layers.RoleServer, &Options{CloseTimeout: 100 * time.Millisecond})
+			defer func() { server.Close(); c.Wait() }()
+			const size, first = 1 << 20, 64 << 10
+			done := make(chan error, 1)
+			go func() {
+				_, r, err := c.NextReader(context.Background())
+				if err == nil {
+					_, err = ReadFull(r, make([]byte, size))
+				}
+				done <- err
+			}()
+			wire := maskedFrame(true, layers.OpBinary, make([]byte, size))
+			client.Write(wire[:len(wire)-size+first])
+			waitLowat(t, server, size-first, "waiting inside the frame")
+			switch how {
+			case "peer FIN":
+				client.CloseWrite()
+			case "peer reset":
+				client.SetLinger(0)
+				client.Close()
+			case "local close":
+				c.Close(CloseGoingAway, "")
+			}
+			select {
+			case err := <-done:
+				if err == nil || err == io.EOF {
+					t.Fatalf("ReadFull of a frame cut short: %v, want an error", err)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("ReadFull still waiting")
+			}
+		})
+	}
+}
