@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -187,18 +188,16 @@ func TestReadNoLowat(t *testing.T) {
 	defer func() { server.Close(); c.Wait() }()
 	const size, first = 1 << 20, 100 << 10
 	payload := make([]byte, size)
-	got := make(chan int, 4)
+	var got atomic.Int64 // bytes read so far
 	go func() {
 		_, r, err := c.NextReader(context.Background())
 		if err != nil {
 			return
 		}
 		buf := make([]byte, size)
-		total := 0
 		for {
 			n, err := r.Read(buf)
-			total += n
-			got <- total
+			got.Add(int64(n))
 			if err != nil {
 				return
 			}
@@ -208,13 +207,12 @@ func TestReadNoLowat(t *testing.T) {
 	hdr := len(wire) - size
 	client.Write(wire[:hdr+first])
 	// Reads return what has come: first all that was sent, in pieces.
-	deadline := time.After(5 * time.Second)
-	for total := 0; total < first; {
-		select {
-		case total = <-got:
-		case <-deadline:
-			t.Fatalf("Read returned %d of the %d bytes sent", total, first)
+	deadline := time.Now().Add(5 * time.Second)
+	for got.Load() < first {
+		if time.Now().After(deadline) {
+			t.Fatalf("Read returned %d of the %d bytes sent", got.Load(), first)
 		}
+		time.Sleep(time.Millisecond)
 	}
 	if v := sockLowat(t, server); v > 1 {
 		t.Fatalf("plain Read set SO_RCVLOWAT %d", v)
