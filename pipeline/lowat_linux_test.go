@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"net"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -44,16 +45,25 @@ func waitLowat(t *testing.T, c syscall.Conn, want int, what string) {
 	}
 }
 
+// lowatConn returns a server Conn on one end of a loopback TCP connection
+// and the raw socket of the other end, or skips the test where
+// SO_RCVLOWAT is not used.
+func lowatConn(t *testing.T, opts *Options) (client, server *net.TCPConn, c *Conn) {
+	t.Helper()
+	if !lowatOK {
+		t.Skip("the kernel's SO_RCVLOWAT is not used here")
+	}
+	client, server = tcpPair(t)
+	c = NewConn(server, nil, layers.RoleServer, opts)
+	t.Cleanup(func() { server.Close(); c.Wait() })
+	return client, server, c
+}
+
 // A whole read of a large frame waits for the rest of it with one mark,
 // never for more than the frame holds, and the mark is gone before the
 // connection waits for the next message.
 func TestReadFullLowat(t *testing.T) {
-	if !lowatOK {
-		t.Skip("the kernel's SO_RCVLOWAT is not used here")
-	}
-	client, server := tcpPair(t)
-	c := NewConn(server, nil, layers.RoleServer, &Options{})
-	defer func() { server.Close(); c.Wait() }()
+	client, server, c := lowatConn(t, &Options{})
 
 	const size, first = 1 << 20, 100 << 10
 	payload := make([]byte, size)
@@ -136,12 +146,7 @@ func TestReadFullLowat(t *testing.T) {
 // The mark covers no more than the current frame of a fragmented message,
 // however much the caller's buffer could take.
 func TestReadFullLowatFrame(t *testing.T) {
-	if !lowatOK {
-		t.Skip("the kernel's SO_RCVLOWAT is not used here")
-	}
-	client, server := tcpPair(t)
-	c := NewConn(server, nil, layers.RoleServer, &Options{})
-	defer func() { server.Close(); c.Wait() }()
+	client, server, c := lowatConn(t, &Options{})
 
 	const frame, first = 200 << 10, 50 << 10
 	payload := bytes.Repeat([]byte("wspipe!"), 2*frame/7+1)[:2*frame]
@@ -180,12 +185,7 @@ func TestReadFullLowatFrame(t *testing.T) {
 
 // A plain Read waits for any byte, as io.Reader's convention asks: no mark.
 func TestReadNoLowat(t *testing.T) {
-	if !lowatOK {
-		t.Skip("the kernel's SO_RCVLOWAT is not used here")
-	}
-	client, server := tcpPair(t)
-	c := NewConn(server, nil, layers.RoleServer, &Options{})
-	defer func() { server.Close(); c.Wait() }()
+	client, server, c := lowatConn(t, &Options{})
 	const size, first = 1 << 20, 100 << 10
 	payload := make([]byte, size)
 	var got atomic.Int64 // bytes read so far
@@ -224,14 +224,9 @@ func TestReadNoLowat(t *testing.T) {
 // mid-frame (its FIN wakes the reader whatever the mark) and when the
 // connection is closed under it.
 func TestReadFullLowatEnds(t *testing.T) {
-	if !lowatOK {
-		t.Skip("the kernel's SO_RCVLOWAT is not used here")
-	}
 	for _, how := range []string{"peer FIN", "peer reset", "local close"} {
 		t.Run(how, func(t *testing.T) {
-			client, server := tcpPair(t)
-			c := NewConn(server, nil, layers.RoleServer, &Options{CloseTimeout: 100 * time.Millisecond})
-			defer func() { server.Close(); c.Wait() }()
+			client, server, c := lowatConn(t, &Options{CloseTimeout: 100 * time.Millisecond})
 			const size, first = 1 << 20, 64 << 10
 			done := make(chan error, 1)
 			go func() {
