@@ -314,7 +314,7 @@ type sockReader struct {
 	n     int
 	err   error
 	want  int  // the SO_RCVLOWAT to wait with
-	lowat *int // the socket's, as last set (tcpWaiter.lowat)
+	lowat *int // the socket's, as last set (sockIO.lowat)
 }
 
 // read reads the socket into p, waiting with SO_RCVLOWAT set to want.

@@ -29,17 +29,17 @@ func kernelAtLeast(major, minor int) bool {
 	if syscall.Uname(&u) != nil {
 		return false
 	}
-	var rel [2]int
+	var rel [2]int // major, minor
 	i := 0
 	for _, c := range u.Release {
-		switch {
-		case c >= '0' && c <= '9':
+		if c >= '0' && c <= '9' {
 			rel[i] = rel[i]*10 + int(c-'0')
-		case c == '.' && i == 0:
-			i++
-		default:
-			return rel[0] > major || rel[0] == major && rel[1] >= minor
+			continue
 		}
+		if c != '.' || i == len(rel)-1 {
+			break
+		}
+		i++
 	}
 	return rel[0] > major || rel[0] == major && rel[1] >= minor
 }

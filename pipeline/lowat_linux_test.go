@@ -3,6 +3,7 @@ package pipeline
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"sync/atomic"
@@ -257,5 +258,37 @@ func TestReadFullLowatEnds(t *testing.T) {
 				t.Fatal("ReadFull still waiting")
 			}
 		})
+	}
+}
+
+func TestKernelAtLeast(t *testing.T) {
+	var u syscall.Utsname
+	if err := syscall.Uname(&u); err != nil {
+		t.Fatal(err)
+	}
+	var rel []byte
+	for _, c := range u.Release {
+		if c == 0 {
+			break
+		}
+		rel = append(rel, byte(c))
+	}
+	var major, minor int
+	if _, err := fmt.Sscanf(string(rel), "%d.%d", &major, &minor); err != nil {
+		t.Fatalf("release %q: %v", rel, err)
+	}
+	for _, tc := range []struct {
+		major, minor int
+		want         bool
+	}{
+		{major, minor, true},
+		{major, minor + 1, false},
+		{major + 1, 0, false},
+		{major - 1, minor + 100, true},
+		{major, 0, true},
+	} {
+		if got := kernelAtLeast(tc.major, tc.minor); got != tc.want {
+			t.Errorf("release %s: kernelAtLeast(%d, %d) = %v, want %v", rel, tc.major, tc.minor, got, tc.want)
+		}
 	}
 }
