@@ -28,10 +28,6 @@ type tcpWaiter struct {
 type sockIO struct {
 	r sockReader
 	w sockWriter
-	// The socket's SO_RCVLOWAT as last set, 0 or 1 for the kernel's
-	// default: only raised by r (see tcpWaiter.read) and only touched by
-	// the goroutine reading the connection.
-	lowat int
 	// The idle kick of the fast path (see armIdle).
 	idle   *time.Timer
 	armed  atomic.Bool
@@ -88,8 +84,7 @@ func (w *tcpWaiter) sockIO() *sockIO {
 	if s := w.io.Load(); s != nil {
 		return s
 	}
-	s := &sockIO{}
-	s.r = sockReader{rc: w.rc, lowat: &s.lowat}
+	s := &sockIO{r: sockReader{rc: w.rc, lowat: 1}}
 	s.r.try = s.r.tryRead
 	s.w.init(w.rc)
 	if !w.io.CompareAndSwap(nil, s) {
@@ -215,9 +210,9 @@ func (w *tcpWaiter) fillRead(fd uintptr) bool {
 //
 //go:noinline
 func (w *tcpWaiter) lowerLowat(fd uintptr) {
-	if s := w.io.Load(); s != nil && s.lowat > 1 {
+	if s := w.io.Load(); s != nil && s.r.lowat > 1 {
 		setLowat(fd, 1)
-		s.lowat = 1
+		s.r.lowat = 1
 	}
 }
 
@@ -308,13 +303,16 @@ func (w *tcpWaiter) read(p []byte, whole bool) (int, error) {
 // which waits in the netpoller (with the read deadline) until the socket
 // is readable.
 type sockReader struct {
-	rc    syscall.RawConn
-	try   func(fd uintptr) bool // cached method value: no allocation per read
-	p     []byte
-	n     int
-	err   error
-	want  int  // the SO_RCVLOWAT to wait with
-	lowat *int // the socket's, as last set (sockIO.lowat)
+	rc   syscall.RawConn
+	try  func(fd uintptr) bool // cached method value: no allocation per read
+	p    []byte
+	n    int
+	err  error
+	want int // the SO_RCVLOWAT to wait with
+	// The socket's SO_RCVLOWAT as last set, 1 (the kernel's default)
+	// until a whole read raises it. Only the goroutine reading the
+	// connection touches it; tcpWaiter.lowerLowat puts it back.
+	lowat int
 }
 
 // read reads the socket into p, waiting with SO_RCVLOWAT set to want.
@@ -332,11 +330,11 @@ func (s *sockReader) read(p []byte, want int) (int, error) {
 func (s *sockReader) tryRead(fd uintptr) bool {
 	n, wait, err := readSocket(fd, s.p)
 	s.n, s.err = n, err
-	if wait && s.want != max(*s.lowat, 1) {
+	if wait && s.want != s.lowat {
 		// Set only now, when there is a wait to save: a read that finds
 		// all it wants costs no system call more.
 		setLowat(fd, s.want)
-		*s.lowat = s.want
+		s.lowat = s.want
 	}
 	return !wait
 }

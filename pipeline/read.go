@@ -273,11 +273,7 @@ func (m *msgReader) readFull(p []byte) (n int, err error) {
 	}
 	cr := &m.c.cr
 	cr.whole = true
-	for n < len(p) && err == nil {
-		var k int
-		k, err = m.r.Read(p[n:])
-		n += k
-	}
+	n, err = fill(m.r, p)
 	// Cleared before finish hands the connection back to the reader
 	// goroutine, which reads cr next.
 	cr.whole = false
@@ -315,6 +311,11 @@ func ReadFull(r io.Reader, p []byte) (n int, err error) {
 	if m, ok := r.(*msgReader); ok {
 		return m.readFull(p)
 	}
+	return fill(r, p)
+}
+
+// fill reads r into p until p is full or a read fails (io.EOF included).
+func fill(r io.Reader, p []byte) (n int, err error) {
 	for n < len(p) && err == nil {
 		var k int
 		k, err = r.Read(p[n:])
@@ -452,11 +453,11 @@ func (c *Conn) push(op layers.Opcode) error {
 // up to MaxMessageSize, and returns the message type and the filled slice
 // (which aliases buf when it fits).
 func (c *Conn) ReadMessage(ctx context.Context, buf []byte) (MessageType, []byte, error) {
-	typ, r, err := c.NextReader(ctx)
+	typ, _, err := c.NextReader(ctx) // the reader is &c.in
 	if err != nil {
 		return 0, buf[:0], err
 	}
-	m := r.(*msgReader)
+	m := &c.in
 	buf = buf[:0]
 	for {
 		if len(buf) == cap(buf) {
