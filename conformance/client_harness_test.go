@@ -94,7 +94,7 @@ func echoLoop(ctx context.Context, c *pipeline.Conn) error {
 		select {
 		case <-c.Done():
 		case <-ctx.Done():
-			c.NetConn().Close()
+			c.UnderlyingConn().Close()
 		}
 		c.Wait()
 	}()

@@ -301,7 +301,7 @@ func (h *Handler) onMessageReply(c *pipeline.Conn, typ pipeline.MessageType, r i
 
 func (h *Handler) onClose(c *pipeline.Conn, err error) {
 	if l := h.debug(); l != nil {
-		l.Debug("disconnected", "remote", c.NetConn().RemoteAddr().String(), "err", err)
+		l.Debug("disconnected", "remote", c.UnderlyingConn().RemoteAddr().String(), "err", err)
 	}
 	h.mu.Lock()
 	delete(h.conns, c)

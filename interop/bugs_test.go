@@ -69,7 +69,7 @@ func TestBug_DeflateWireLimit(t *testing.T) {
 			res <- result{nil, err}
 			return
 		}
-		defer c.NetConn().Close()
+		defer c.UnderlyingConn().Close()
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		_, m, err := c.ReadMessage(ctx, nil)

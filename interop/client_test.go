@@ -43,7 +43,7 @@ func dialer(sp serverPeer, pki *testPKI) func(t *testing.T, ctx context.Context,
 		if resp.StatusCode != 101 {
 			t.Errorf("Dial %s: status %s", u, resp.Status)
 		}
-		t.Cleanup(func() { c.NetConn().Close() }) // if the test failed halfway
+		t.Cleanup(func() { c.UnderlyingConn().Close() }) // if the test failed halfway
 		l.c = c
 		l.answer = strings.Join(resp.Header.Values("Sec-WebSocket-Extensions"), ", ")
 		return l

@@ -316,7 +316,7 @@ func dialRefused(t *testing.T, name string, sp serverPeer, o handshake.DeflateOf
 		c, resp, err := pipeline.Dial(ctx, "ws://"+sp.ws+"/?id="+id, &handshake.Client{HandshakeTimeout: 10 * time.Second},
 			&pipeline.Options{Compression: &pipeline.Compression{Offer: o}})
 		if err == nil {
-			c.NetConn().Close()
+			c.UnderlyingConn().Close()
 			t.Fatalf("Dial offering %q: answer %q accepted; want an error matching handshake.ErrBadDeflateResponse",
 				o.Extension().Name, resp.Header.Get("Sec-WebSocket-Extensions"))
 		}

@@ -326,8 +326,8 @@ func runScenarios(t *testing.T, p pairing) {
 	})
 
 	scenario("wss", 30*time.Second, connCfg{tls: true, protocols: offeredProtocols}, func(t *testing.T, ctx context.Context, l *link) {
-		if _, ok := l.c.NetConn().(interface{ ConnectionState() tls.ConnectionState }); !ok {
-			t.Errorf("the connection is a %T, not TLS", l.c.NetConn())
+		if _, ok := l.c.UnderlyingConn().(interface{ ConnectionState() tls.ConnectionState }); !ok {
+			t.Errorf("the connection is a %T, not TLS", l.c.UnderlyingConn())
 		}
 		if got := l.c.Subprotocol(); got != wantProtocol {
 			t.Errorf("wspipe's Subprotocol() = %q, want %q", got, wantProtocol)

@@ -149,7 +149,7 @@ func (s *ourServer) connector(peer clientPeer) func(t *testing.T, ctx context.Co
 		case <-wait.Done():
 			t.Fatalf("no connection from the peer to %s: %v", u, wait.Err())
 		}
-		t.Cleanup(func() { l.c.NetConn().Close() }) // if the test failed halfway
+		t.Cleanup(func() { l.c.UnderlyingConn().Close() }) // if the test failed halfway
 		return l
 	}
 }

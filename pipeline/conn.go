@@ -124,8 +124,11 @@ func newConn(raw net.Conn, buffered []byte, role layers.Role, opts *Options, pmd
 	return c
 }
 
-// NetConn returns the underlying connection.
-func (c *Conn) NetConn() net.Conn { return c.raw }
+// UnderlyingConn returns the raw stream under the WebSocket (the TCP or
+// TLS connection, as gorilla/websocket names it). Reading or writing it
+// directly corrupts the WebSocket stream; it is for addresses, TLS state
+// and socket options. For a net.Conn that carries messages, see NetConn.
+func (c *Conn) UnderlyingConn() net.Conn { return c.raw }
 
 // Wait blocks until the connection's goroutines have ended and returns the
 // first error one of them returned.

@@ -121,8 +121,8 @@ func TestDialTLS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := c.NetConn().(*tls.Conn); !ok {
-		t.Errorf("NetConn is %T, want *tls.Conn", c.NetConn())
+	if _, ok := c.UnderlyingConn().(*tls.Conn); !ok {
+		t.Errorf("UnderlyingConn is %T, want *tls.Conn", c.UnderlyingConn())
 	}
 	echoRoundTrip(t, c, pipeline.Text, "secret")
 	closeAndCheck(t, c)
@@ -170,7 +170,7 @@ func TestDialPipelinedFrame(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer func() { c.NetConn().Close(); <-done }()
+	defer func() { c.UnderlyingConn().Close(); <-done }()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	typ, msg, err := c.ReadMessage(ctx, nil)

@@ -49,7 +49,7 @@ func Dial(ctx context.Context, url string, srv Server) (*Client, error) {
 	hdr := resp.Header.Values("Sec-WebSocket-Extensions")
 	ext := strings.Join(hdr, ", ")
 	if err := checkAnswer(hdr, srv); err != nil {
-		c.NetConn().Close()
+		c.UnderlyingConn().Close()
 		return nil, fmt.Errorf("%s: %w", srv.Name, err)
 	}
 	return &Client{Conn: c, Extensions: ext}, nil
@@ -99,17 +99,17 @@ func (c *Client) RoundTrip(ctx context.Context, msg []byte) error {
 // pipeline's CloseTimeout).
 func (c *Client) Close() error {
 	c.Conn.Close(pipeline.CloseNormal, "")
-	return c.NetConn().Close()
+	return c.UnderlyingConn().Close()
 }
 
 // Abort drops the connection without a closing handshake.
-func (c *Client) Abort() error { return c.NetConn().Close() }
+func (c *Client) Abort() error { return c.UnderlyingConn().Close() }
 
 // WireBytes returns the TCP payload bytes this connection has received and
 // sent so far (tcpi_bytes_received and tcpi_bytes_sent): what the server's
 // compression put on the wire, frame headers included.
 func (c *Client) WireBytes() (received, sent uint64, err error) {
-	tc, ok := c.NetConn().(*net.TCPConn)
+	tc, ok := c.UnderlyingConn().(*net.TCPConn)
 	if !ok {
 		return 0, 0, errors.New("compress: not a TCP connection")
 	}
