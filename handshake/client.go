@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -87,35 +88,62 @@ type HandshakeError struct {
 	// Err matches one of the sentinel errors with errors.Is and says what
 	// was wrong.
 	Err error
+
+	url string // the URL dialed, without its query, for the message
 }
 
-// Error describes the failure and the response's status. It never includes
-// the body, which is the server's text.
+// Error says what went wrong in one line, with the status and, for a
+// refusal, the server's reason: the first line of the body (or an HTML
+// page's title), stripped of control characters and escape sequences and
+// cut to 120 bytes. A 2xx or 3xx answer is reported as the URL not being
+// a WebSocket endpoint, with a redirect's Location.
 func (e *HandshakeError) Error() string {
 	msg := "handshake: failed"
 	if e.Err != nil {
 		msg = e.Err.Error()
 	}
-	if e.Status != "" {
-		msg += " (status " + printable(e.Status) + ")"
-	} else if e.StatusCode != 0 {
-		msg += fmt.Sprintf(" (status %d)", e.StatusCode)
+	status := oneLine(e.Status, maxStatusLen)
+	if status == "" && e.StatusCode != 0 {
+		status = strconv.Itoa(e.StatusCode)
+	}
+	switch {
+	case status == "":
+		return msg
+	case e.StatusCode == http.StatusSwitchingProtocols:
+		// A 101 that does not validate: Err says why.
+		return msg + " (status " + status + ")"
+	case errors.Is(e.Err, ErrBadStatus) && e.StatusCode >= 200 && e.StatusCode < 400:
+		return e.notEndpoint(status)
+	}
+	msg += ": " + status
+	if r := serverReason(e.Body, e.Header.Get("Content-Type"), status); r != "" {
+		msg += ": " + r
 	}
 	return msg
 }
 
+// notEndpoint is the message for a 2xx or 3xx answer to the upgrade: what
+// a web page or a redirect gives, which are no WebSocket endpoint.
+func (e *HandshakeError) notEndpoint(status string) string {
+	target := "the URL"
+	if e.url != "" {
+		target = e.url
+	}
+	msg := "handshake: " + target + " is not a WebSocket endpoint: the server answered " + status
+	if e.StatusCode >= 300 {
+		if loc := oneLine(e.Header.Get("Location"), maxLocationLen); loc != "" {
+			msg += ", a redirect to " + loc
+		}
+		return msg + " (Dial does not follow redirects)"
+	}
+	if ct := oneLine(e.Header.Get("Content-Type"), maxStatusLen); ct != "" {
+		msg += " (" + ct + ")"
+	}
+	return msg + " instead of 101 Switching Protocols"
+}
+
 // Unwrap returns Err.
 func (e *HandshakeError) Unwrap() error { return e.Err }
-
-// printable replaces control characters in s, which came from the network.
-func printable(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return '?'
-		}
-		return r
-	}, s)
-}
 
 // Client holds the client's handshake settings. The zero value is usable:
 // it offers no subprotocol and no extension, uses the proxy named by the
@@ -177,6 +205,13 @@ type dialTarget struct {
 	hostname string   // host without port or brackets, for TLS
 	addr     string   // host:port to connect to
 	host     string   // Host header value: the port is omitted if default
+}
+
+// shown is the URL for error messages: without its query, which often
+// carries a token (browsers cannot send an Authorization header).
+func (t *dialTarget) shown() string {
+	u := url.URL{Scheme: t.u.Scheme, Host: t.u.Host, Path: t.u.Path, RawPath: t.u.RawPath}
+	return u.String()
 }
 
 // parseDialTarget parses and checks a WebSocket URL.
@@ -437,6 +472,7 @@ func (c *Client) Dial(ctx context.Context, rawURL string) (*Result, *http.Respon
 			Header:     resp.Header,
 			Body:       body,
 			Err:        ErrBadStatus,
+			url:        t.shown(),
 		}
 	}
 	resp.Body = http.NoBody

@@ -742,14 +742,3 @@ func TestDialTLS(t *testing.T) {
 		}
 	})
 }
-
-func TestHandshakeErrorMessage(t *testing.T) {
-	e := &handshake.HandshakeError{StatusCode: 404, Status: "404 Not\x1b[31mFound", Err: handshake.ErrBadStatus, Body: []byte("secret body")}
-	want := "handshake: server refused the upgrade (status 404 Not?[31mFound)"
-	if e.Error() != want {
-		t.Errorf("Error() = %q, want %q", e.Error(), want)
-	}
-	if !errors.Is(e, handshake.ErrBadStatus) || errors.Is(e, handshake.ErrProxy) {
-		t.Error("errors.Is does not follow Err")
-	}
-}

@@ -233,7 +233,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			fmt.Fprintln(stderr, "wscat: interrupted")
 			return exitInterrupted
 		}
-		fmt.Fprintf(stderr, "wscat: %s\n", describeDialError(err))
+		// A refusal's message carries the status and the server's reason
+		// (handshake.HandshakeError).
+		fmt.Fprintf(stderr, "wscat: %s\n", oneLine(err.Error()))
 		return exitFailure
 	}
 	if !cfg.onceSet && isTerminal(stdin) {
@@ -407,26 +409,6 @@ func connectionEnded(c *pipeline.Conn, err error, stderr io.Writer, failNormal b
 		return exitOK
 	}
 	return exitFailure
-}
-
-// describeDialError turns a Dial error into one line, adding the start
-// of a refusal's body.
-func describeDialError(err error) string {
-	msg := err.Error()
-	var he *handshake.HandshakeError
-	if errors.As(err, &he) && len(he.Body) > 0 {
-		body := strings.TrimSpace(string(he.Body))
-		if i := strings.IndexAny(body, "\r\n"); i >= 0 {
-			body = body[:i]
-		}
-		if len(body) > 100 {
-			body = body[:100] + "..."
-		}
-		if body != "" {
-			msg += fmt.Sprintf(": %q", strings.ToValidUTF8(body, "?"))
-		}
-	}
-	return oneLine(msg)
 }
 
 // oneLine replaces line breaks and other control characters.

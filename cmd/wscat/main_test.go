@@ -202,6 +202,9 @@ func TestRefusedHandshake(t *testing.T) {
 		t.Errorf("got %+v", r)
 	}
 	oneLineContaining(t, "stderr", r.stderr, "wscat: ", "404", "404 page not found")
+	if n := strings.Count(r.stderr, "404 page not found"); n != 1 {
+		t.Errorf("the server's reason appears %d times in %q, want once", n, r.stderr)
+	}
 }
 
 func TestConnectionRefused(t *testing.T) {
