@@ -2,12 +2,16 @@ package echo
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
+	"net"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/wspipe/wspipe/handshake"
 	"github.com/wspipe/wspipe/pipeline"
 )
 
@@ -47,5 +51,66 @@ func TestShutdownClosesConnectionsWithGoingAway(t *testing.T) {
 	// New connections are refused after Shutdown.
 	if _, resp, err := pipeline.Dial(ctx, url, nil, nil); err == nil || resp == nil || resp.StatusCode != 503 {
 		t.Fatalf("dial after Shutdown: %v", err)
+	}
+}
+
+// serveLoopback accepts connections on a loopback listener and serves each
+// with serve, until the test ends. It returns the listener's address.
+func serveLoopback(t *testing.T, serve func(net.Conn)) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				serve(c)
+			}()
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		wg.Wait()
+	})
+	return ln.Addr().String()
+}
+
+func TestWSSToPlainListenerFailsAtOnce(t *testing.T) {
+	// Before, the raw handshake waited for the end of a request head, and
+	// the client for a ServerHello, until a timeout.
+	h := &Handler{}
+	serveConn := serveLoopback(t, func(c net.Conn) { h.ServeConn(c, "/", nil) })
+	acceptConn := serveLoopback(t, func(c net.Conn) {
+		if pc, err := pipeline.AcceptConn(c, nil, nil); err == nil {
+			pc.Close(pipeline.CloseNormal, "")
+		}
+		c.Close()
+	})
+	for name, addr := range map[string]string{"ServeConn": serveConn, "pipeline.AcceptConn": acceptConn} {
+		t.Run(name, func(t *testing.T) {
+			// The context is a safety net: the handshake timeout is longer,
+			// so a wait for a ServerHello shows as a context error.
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			c, _, err := pipeline.Dial(ctx, "wss://"+addr+"/", &handshake.Client{HandshakeTimeout: time.Minute}, nil)
+			if err == nil {
+				c.Close(pipeline.CloseNormal, "")
+				t.Fatal("wss:// to a plain listener succeeded")
+			}
+			var rh tls.RecordHeaderError
+			if !errors.As(err, &rh) || !strings.Contains(err.Error(), "not TLS") {
+				t.Fatalf("err = %v, want crypto/tls's RecordHeaderError, explained", err)
+			}
+		})
 	}
 }

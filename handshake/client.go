@@ -571,11 +571,32 @@ func (c *Client) connect(d *dialState, t *dialTarget) (net.Conn, func() bool, er
 		cfg.NextProtos = slices.DeleteFunc(slices.Clone(cfg.NextProtos), func(p string) bool { return p == "h2" })
 		tc := tls.Client(conn, cfg)
 		if err := tc.HandshakeContext(d.ctx); err != nil {
-			return fail(d.fail("TLS handshake with "+t.addr, err))
+			return fail(d.tlsFail(t.addr, err))
 		}
 		conn = tc
 	}
 	return conn, stop, nil
+}
+
+// tlsFail wraps the error of a failed TLS handshake with addr, saying so
+// when the server is plainly not speaking TLS: it answered with something
+// else, such as plain HTTP (crypto/tls's RecordHeaderError, which it still
+// matches), or closed the connection without answering.
+func (d *dialState) tlsFail(addr string, err error) error {
+	what := "TLS handshake with " + addr
+	if e := d.ended(what, err); e != nil {
+		return e
+	}
+	var rh tls.RecordHeaderError
+	switch {
+	case errors.As(err, &rh) && bytes.HasPrefix(rh.RecordHeader[:], []byte("HTTP/")):
+		return fmt.Errorf("handshake: %s: the server answered in plain HTTP, not TLS (for a server without TLS, use ws://): %w", what, err)
+	case errors.As(err, &rh):
+		return fmt.Errorf("handshake: %s: the server's answer is not TLS: %w", what, err)
+	case errors.Is(err, io.EOF):
+		return fmt.Errorf("handshake: %s: the server closed the connection without a TLS answer (does it speak TLS?): %w", what, err)
+	}
+	return fmt.Errorf("handshake: %s: %w", what, err)
 }
 
 // readResponseHead reads a response's status line and headers from conn,

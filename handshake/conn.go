@@ -50,6 +50,14 @@ func (l *limitedReader) Read(p []byte) (int, error) {
 func readRequest(r io.Reader, max int) (*http.Request, []byte, *RequestError) {
 	lr := &limitedReader{r: r, n: max}
 	br := bufio.NewReaderSize(lr, min(max, 4096))
+	if p, err := br.Peek(1); err == nil && p[0] == recordTypeHandshake {
+		// A TLS ClientHello: answer it at once, as the raw upgrade does,
+		// after reading its record (see Server.refuseTLS).
+		if h, err := br.Peek(5); err == nil {
+			br.Discard(5 + (int(h[3])<<8 | int(h[4])))
+		}
+		return nil, nil, tlsRefusal()
+	}
 	req, err := http.ReadRequest(br)
 	if err != nil {
 		switch {
@@ -81,6 +89,11 @@ func readRequest(r io.Reader, max int) (*http.Request, []byte, *RequestError) {
 // should then close conn. No response is written when reading timed out
 // (ErrTimeout) or failed, because the client is not listening. Deadlines
 // are cleared before UpgradeConn returns, in every case.
+//
+// A TLS ClientHello (a wss:// client at a port without TLS) is refused
+// with 400 as soon as its first byte arrives, rather than waiting for a
+// request that never comes: the client's TLS then fails at once, seeing
+// an answer that is not TLS.
 func (s *Server) UpgradeConn(conn net.Conn) (*Result, error) {
 	conn.SetDeadline(time.Now().Add(s.handshakeTimeout()))
 	defer conn.SetDeadline(time.Time{})

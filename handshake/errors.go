@@ -95,6 +95,22 @@ func refuse(status int, sentinel error, reason string, cause error) *RequestErro
 	return &RequestError{Status: status, Reason: reason, Err: sentinel, Cause: cause}
 }
 
+// recordTypeHandshake is the first byte of a TLS ClientHello (the type of
+// its record); no HTTP request starts with it.
+const recordTypeHandshake = 0x16
+
+// errTLSRequest is the cause of the refusal of a TLS ClientHello.
+var errTLSRequest = errors.New("the request is a TLS ClientHello")
+
+// tlsRefusal is the refusal of a TLS ClientHello sent to a server without
+// TLS: a wss:// URL for a ws:// endpoint.
+//
+//go:noinline
+func tlsRefusal() *RequestError {
+	return refuse(http.StatusBadRequest, ErrMalformedRequest,
+		"TLS handshake on a port without TLS: use ws://, not wss://", errTLSRequest)
+}
+
 // refusalHeaders returns the extra header lines a refusal carries.
 func (e *RequestError) refusalHeaders() [][2]string {
 	switch e.Err {

@@ -35,6 +35,7 @@ var requestSeeds = []string{
 	"GET / HTTP/1.1\r\nHost: a\r\n folded\r\n\r\n",
 	"\r\n\r\n",
 	"",
+	"\x16\x03\x01\x00\x06\x01\x00\x00\x02\x03\x03", // a TLS ClientHello's start
 	"GET /" + strings.Repeat("a", 5000) + " HTTP/1.1\r\n\r\n",
 }
 

@@ -72,8 +72,8 @@ func headEnd(b []byte) (int, int) {
 // chooses to send beyond a plain handshake: bytes pipelined after the
 // request, and extension offers when Server.Extensions is set.
 //
-// Refusals, timeouts and deadlines behave as in UpgradeConn; the caller
-// closes conn after an error.
+// Refusals (a TLS ClientHello's too), timeouts and deadlines behave as in
+// UpgradeConn; the caller closes conn after an error.
 func (s *Server) UpgradeRaw(conn net.Conn, onHeader func(name, value []byte) error) (RawResult, error) {
 	var res RawResult
 	err := s.upgradeRaw(&res, conn, "", onHeader)
@@ -160,6 +160,9 @@ func (s *Server) readRawHead(u *rawUpgrade, conn net.Conn) error {
 		m, err := conn.Read(buf[n:])
 		from := max(n-2, 0)
 		n += m
+		if n > 0 && buf[0] == recordTypeHandshake {
+			return s.refuseTLS(conn, buf, n)
+		}
 		if i, skip := headEnd(buf[from:n]); i >= 0 {
 			u.n, u.end, u.endLen = n, from+i, skip
 			return nil
@@ -168,6 +171,33 @@ func (s *Server) readRawHead(u *rawUpgrade, conn net.Conn) error {
 			return readRefusal(err)
 		}
 	}
+}
+
+// refuseTLS answers a TLS ClientHello, the first n bytes in buf, with a
+// plain-HTTP 400: a TLS client reports that answer at once as not TLS
+// (crypto/tls: a RecordHeaderError), where waiting for a blank line would
+// keep it waiting for a ServerHello until a timeout. The ClientHello's
+// record is read whole first, as far as buf holds it, so that closing the
+// connection with its bytes unread does not reset it before the client
+// has read the answer.
+//
+//go:noinline
+func (s *Server) refuseTLS(conn net.Conn, buf []byte, n int) error {
+	for {
+		want := 5 // the record header, then the record
+		if n >= want {
+			want = min(want+(int(buf[3])<<8|int(buf[4])), len(buf))
+		}
+		if n >= want {
+			break
+		}
+		m, err := conn.Read(buf[n:want])
+		n += m
+		if err != nil {
+			break // answer anyway, best effort
+		}
+	}
+	return s.rawRefuse(conn, tlsRefusal())
 }
 
 // readRefusal is the error for a request whose read failed with err.

@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"errors"
 	"math/big"
 	"net"
 	"os"
@@ -86,4 +87,28 @@ func TestTLSFlagsGoTogether(t *testing.T) {
 	if _, err := parseFlags([]string{"-tls-cert", "x.pem"}, &syncBuffer{}); err == nil {
 		t.Fatal("-tls-cert without -tls-key accepted")
 	}
+}
+
+func TestWSSToPlainServerFailsAtOnce(t *testing.T) {
+	s := startRun(t, "-addr", "127.0.0.1:0")
+	// The context is a safety net: the handshake timeout is longer, so a
+	// wait for a ServerHello (what happened before) shows as a context error.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	wss := "wss" + strings.TrimPrefix(s.url, "ws")
+	c, _, err := pipeline.Dial(ctx, wss, &handshake.Client{HandshakeTimeout: time.Minute}, nil)
+	if err == nil {
+		c.Close(pipeline.CloseNormal, "")
+		t.Fatal("wss:// to the plain server succeeded")
+	}
+	var rh tls.RecordHeaderError
+	if !errors.As(err, &rh) || !strings.Contains(err.Error(), "use ws://") {
+		t.Fatalf("err = %v, want crypto/tls's RecordHeaderError, explained", err)
+	}
+	// The server is unharmed.
+	c, _, err = pipeline.Dial(ctx, s.url, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close(pipeline.CloseNormal, "")
 }
