@@ -31,8 +31,10 @@ type Handler struct {
 	Options pipeline.Options
 	// Reply answers "Received <msg>. Thanks!" instead of echoing.
 	Reply bool
-	// Page, if set, serves plain GET requests that do not ask for an
-	// upgrade, such as a browser console page.
+	// Page, if set, serves requests that do not come from a WebSocket
+	// client (handshake.IsWebSocketRequest), such as a browser's GET of a
+	// console page. A client's request whose upgrade headers a proxy
+	// dropped gets the handshake's 400, which names the missing header.
 	Page http.Handler
 	// Logger receives connection events; nil means slog.Default().
 	Logger *slog.Logger
@@ -64,7 +66,7 @@ func (h *Handler) debug() *slog.Logger {
 // ServeHTTP upgrades the request and returns; the connection echoes on
 // until it closes.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if h.Page != nil && !handshake.IsUpgradeRequest(r) {
+	if h.Page != nil && !handshake.IsWebSocketRequest(r) {
 		h.Page.ServeHTTP(w, r)
 		return
 	}

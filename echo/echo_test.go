@@ -1,10 +1,13 @@
 package echo
 
 import (
+	"bufio"
 	"context"
 	"crypto/tls"
 	"errors"
+	"io"
 	"net"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
@@ -113,4 +116,73 @@ func TestWSSToPlainListenerFailsAtOnce(t *testing.T) {
 			}
 		})
 	}
+}
+
+// proxiedRequest is a WebSocket client's request as a proxy that drops
+// hop-by-hop headers passes it on: without Upgrade and Connection.
+const proxiedRequest = "GET / HTTP/1.1\r\nHost: example.com\r\nConnection: close\r\n" +
+	"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+
+// checkProxyRefusal fails unless resp is a 400 whose body names the
+// missing Upgrade header and a proxy.
+func checkProxyRefusal(t *testing.T, resp *http.Response) {
+	t.Helper()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), "Upgrade: websocket") || !strings.Contains(string(body), "proxy") {
+		t.Errorf("got %s %q, want 400 naming the Upgrade header and a proxy", resp.Status, body)
+	}
+}
+
+func TestClientRequestWithoutUpgradeIsRefusedNotPaged(t *testing.T) {
+	page := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "the page") })
+	h := &Handler{Page: page}
+
+	t.Run("ServeHTTP", func(t *testing.T) {
+		srv := httptest.NewServer(h)
+		defer srv.Close()
+		resp, err := http.Get(srv.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || string(body) != "the page" {
+			t.Fatalf("plain GET: %s %q, want the page", resp.Status, body)
+		}
+		req, _ := http.NewRequest("GET", srv.URL, nil)
+		req.Header.Set("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")
+		req.Header.Set("Sec-WebSocket-Version", "13")
+		resp, err = http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		checkProxyRefusal(t, resp)
+	})
+	t.Run("ServeConn", func(t *testing.T) {
+		handedOff := make(chan struct{}, 1)
+		addr := serveLoopback(t, func(c net.Conn) {
+			h.ServeConn(c, "/", func(c net.Conn, _ []byte) {
+				handedOff <- struct{}{}
+				c.Close()
+			})
+		})
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		io.WriteString(c, proxiedRequest)
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			t.Fatalf("no answer: %v", err)
+		}
+		checkProxyRefusal(t, resp)
+		select {
+		case <-handedOff:
+			t.Error("the request was handed off to the page server")
+		default:
+		}
+	})
 }

@@ -20,7 +20,7 @@ func ExampleServer_Upgrade() {
 	s := &handshake.Server{Subprotocols: []string{"chat"}}
 	chosen := make(chan string, 1)
 	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !handshake.IsUpgradeRequest(r) {
+		if !handshake.IsWebSocketRequest(r) {
 			fmt.Fprintln(w, "this is a WebSocket endpoint")
 			return
 		}

@@ -90,11 +90,13 @@ type HandOffError struct {
 func (e *HandOffError) Error() string { return "handshake: not a WebSocket upgrade for this path" }
 
 // UpgradeOrHandOff is UpgradeRaw for a server that also speaks plain HTTP
-// on the same port: a request whose target's path is not path, or that
-// does not ask for a WebSocket upgrade, gets no answer; the error is then
-// a *HandOffError with the bytes read, to be replayed to an http.Server
-// (through a listener that yields the connection with those bytes first).
-// A WebSocket upgrade for path is handled, or refused, as UpgradeRaw does.
+// on the same port: a request whose target's path is not path, or that is
+// not a WebSocket client's (neither an Upgrade to "websocket" nor a
+// Sec-WebSocket-Key, as IsWebSocketRequest says), gets no answer; the
+// error is then a *HandOffError with the bytes read, to be replayed to an
+// http.Server (through a listener that yields the connection with those
+// bytes first). A WebSocket client's request for path is handled, or
+// refused, as UpgradeRaw does.
 func (s *Server) UpgradeOrHandOff(conn net.Conn, path string, onHeader func(name, value []byte) error) (RawResult, error) {
 	var res RawResult
 	err := s.upgradeRaw(&res, conn, path, onHeader)
@@ -378,15 +380,15 @@ func (s *Server) checkRaw(req *rawRequest) *RequestError {
 	case !req.get:
 		return refuse(http.StatusMethodNotAllowed, ErrBadMethod, "method must be GET", nil)
 	case req.major < 1 || req.major == 1 && req.minor < 1:
-		return refuse(http.StatusBadRequest, ErrBadProtocol, "HTTP/1.1 or later required", nil)
+		return badProtocol(req.keys > 0)
 	case req.hosts != 1 || len(req.host) == 0:
 		return refuse(http.StatusBadRequest, ErrMalformedRequest, "missing Host header", nil)
 	case req.body:
 		return refuse(http.StatusBadRequest, ErrMalformedRequest, "request body not allowed", nil)
 	case !req.upgrade:
-		return refuse(http.StatusBadRequest, ErrBadUpgrade, `Upgrade header must contain "websocket"`, nil)
+		return badUpgrade(req.keys > 0)
 	case !req.connection:
-		return refuse(http.StatusBadRequest, ErrBadConnection, `Connection header must contain "Upgrade"`, nil)
+		return badConnection(req.keys > 0)
 	case req.versions != 1 || string(req.version) != "13":
 		return refuse(http.StatusUpgradeRequired, ErrBadVersion, "Sec-WebSocket-Version must be 13", nil)
 	case req.keys != 1:
@@ -515,9 +517,11 @@ func validTarget(t []byte) bool {
 	return err == nil
 }
 
-// isUpgradeFor reports whether the request head asks for a WebSocket
-// upgrade (an Upgrade header listing "websocket") of a target whose path
-// is path.
+// isUpgradeFor reports whether the request head is a WebSocket client's,
+// for a target whose path is path: it has an Upgrade header listing
+// "websocket" or a Sec-WebSocket-Key header, as IsWebSocketRequest says.
+// A client's request whose Upgrade or Connection a proxy dropped is thus
+// refused with a reason, not handed off.
 func isUpgradeFor(head []byte, path string) bool {
 	line, head := cutLine(head)
 	_, rest, _ := bytes.Cut(line, []byte{' '})
@@ -529,7 +533,8 @@ func isUpgradeFor(head []byte, path string) bool {
 	for len(head) > 0 {
 		line, head = cutLine(head)
 		name, value, _ := bytes.Cut(line, []byte{':'})
-		if asciiEqualFold(name, "Upgrade") && hasTokenBytes(bytes.Trim(value, " \t"), "websocket") {
+		if asciiEqualFold(name, "Upgrade") && hasTokenBytes(bytes.Trim(value, " \t"), "websocket") ||
+			asciiEqualFold(name, "Sec-WebSocket-Key") {
 			return true
 		}
 	}

@@ -97,11 +97,62 @@ type negotiation struct {
 }
 
 // IsUpgradeRequest reports whether r asks for a WebSocket upgrade, that is
-// whether its Upgrade header lists the token "websocket". Handlers use it
-// to serve something else to plain GET requests. It does not validate the
-// rest of the handshake.
+// whether its Upgrade header lists the token "websocket". It does not
+// validate the rest of the handshake. To choose between an upgrade and a
+// page, prefer IsWebSocketRequest.
 func IsUpgradeRequest(r *http.Request) bool {
 	return hasToken(r.Header.Values("Upgrade"), "websocket")
+}
+
+// IsWebSocketRequest reports whether r comes from a WebSocket client: it
+// asks for an upgrade to "websocket" or carries a Sec-WebSocket-Key. Use it
+// to choose between Upgrade and serving something else, such as a page,
+// to a plain GET: a client's request whose Upgrade and Connection headers
+// a proxy dropped (they are hop-by-hop, and proxies drop them unless told
+// otherwise) then gets Upgrade's 400 naming the missing header, not a
+// page it cannot use.
+func IsWebSocketRequest(r *http.Request) bool {
+	return IsUpgradeRequest(r) || len(r.Header.Values("Sec-WebSocket-Key")) > 0
+}
+
+// Reasons for the refusals a proxy in between can cause, given when the
+// request carries a Sec-WebSocket-Key (it comes from a WebSocket client):
+// Upgrade and Connection are hop-by-hop headers, which a proxy drops
+// unless configured to pass them on, and some proxies speak HTTP/1.0
+// upstream by default.
+const (
+	reasonProxyUpgrade    = `missing "Upgrade: websocket" header; a proxy may have dropped it (proxies must pass on Upgrade and Connection)`
+	reasonProxyConnection = `missing "Connection: Upgrade" header; a proxy may have dropped it (proxies must pass on Upgrade and Connection)`
+	reasonProxyProtocol   = "HTTP/1.1 or later required; a proxy may have sent HTTP/1.0 (proxies must use HTTP/1.1 and pass on Upgrade and Connection)"
+)
+
+// badProtocol, badUpgrade and badConnection are the refusals for a request
+// that is not HTTP/1.1, lacks Upgrade: websocket or lacks Connection:
+// Upgrade; fromClient says it carries a Sec-WebSocket-Key. Not inlined:
+// cold paths of the raw upgrade (see refuse).
+//
+//go:noinline
+func badProtocol(fromClient bool) *RequestError {
+	if fromClient {
+		return refuse(http.StatusBadRequest, ErrBadProtocol, reasonProxyProtocol, nil)
+	}
+	return refuse(http.StatusBadRequest, ErrBadProtocol, "HTTP/1.1 or later required", nil)
+}
+
+//go:noinline
+func badUpgrade(fromClient bool) *RequestError {
+	if fromClient {
+		return refuse(http.StatusBadRequest, ErrBadUpgrade, reasonProxyUpgrade, nil)
+	}
+	return refuse(http.StatusBadRequest, ErrBadUpgrade, `Upgrade header must contain "websocket"`, nil)
+}
+
+//go:noinline
+func badConnection(fromClient bool) *RequestError {
+	if fromClient {
+		return refuse(http.StatusBadRequest, ErrBadConnection, reasonProxyConnection, nil)
+	}
+	return refuse(http.StatusBadRequest, ErrBadConnection, `Connection header must contain "Upgrade"`, nil)
 }
 
 // negotiate validates r and decides the subprotocol and extensions.
@@ -109,8 +160,10 @@ func (s *Server) negotiate(r *http.Request) (*negotiation, *RequestError) {
 	if r.Method != http.MethodGet {
 		return nil, refuse(http.StatusMethodNotAllowed, ErrBadMethod, "method must be GET", nil)
 	}
+	h := r.Header
+	fromClient := len(h.Values("Sec-WebSocket-Key")) > 0
 	if !r.ProtoAtLeast(1, 1) {
-		return nil, refuse(http.StatusBadRequest, ErrBadProtocol, "HTTP/1.1 or later required", nil)
+		return nil, badProtocol(fromClient)
 	}
 	if r.Host == "" {
 		return nil, refuse(http.StatusBadRequest, ErrMalformedRequest, "missing Host header", nil)
@@ -118,12 +171,11 @@ func (s *Server) negotiate(r *http.Request) (*negotiation, *RequestError) {
 	if r.ContentLength > 0 || len(r.TransferEncoding) > 0 {
 		return nil, refuse(http.StatusBadRequest, ErrMalformedRequest, "request body not allowed", nil)
 	}
-	h := r.Header
 	if !hasToken(h.Values("Upgrade"), "websocket") {
-		return nil, refuse(http.StatusBadRequest, ErrBadUpgrade, `Upgrade header must contain "websocket"`, nil)
+		return nil, badUpgrade(fromClient)
 	}
 	if !hasToken(h.Values("Connection"), "upgrade") {
-		return nil, refuse(http.StatusBadRequest, ErrBadConnection, `Connection header must contain "Upgrade"`, nil)
+		return nil, badConnection(fromClient)
 	}
 	if v := h.Values("Sec-WebSocket-Version"); len(v) != 1 || trimOWS(v[0]) != "13" {
 		return nil, refuse(http.StatusUpgradeRequired, ErrBadVersion, "Sec-WebSocket-Version must be 13", nil)

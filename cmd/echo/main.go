@@ -5,7 +5,10 @@
 // on the path "/", sending every message back unchanged. With -reply it
 // answers the way the tutorial's server does: "Received <msg>. Thanks!".
 // A plain GET of the path (a browser opening the URL) returns a small HTML
-// console page that connects back to the server.
+// console page that connects back to the server. A WebSocket client's
+// request (one with a Sec-WebSocket-Key) that lacks "Upgrade: websocket"
+// or "Connection: Upgrade", as after a proxy that drops them, gets a 400
+// naming the missing header instead.
 //
 // Usage:
 //

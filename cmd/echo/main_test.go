@@ -423,3 +423,37 @@ func TestShutdownClosesWithGoingAway(t *testing.T) {
 		t.Errorf("exit status %d, want 0; stderr:\n%s", status, s.stderr)
 	}
 }
+
+func TestProxyDroppedUpgradeGets400(t *testing.T) {
+	// A WebSocket client's request after a proxy that drops hop-by-hop
+	// headers: it must learn why, not get the console page.
+	s := startRun(t, "-addr", "127.0.0.1:0")
+	host := strings.TrimSuffix(strings.TrimPrefix(s.url, "ws://"), "/")
+	for name, req := range map[string]string{
+		"Upgrade and Connection dropped": "GET / HTTP/1.1\r\nHost: " + host + "\r\nConnection: close\r\n" +
+			"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+		"Connection dropped": "GET / HTTP/1.1\r\nHost: " + host + "\r\nUpgrade: websocket\r\n" +
+			"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			c, err := net.Dial("tcp", host)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(10 * time.Second))
+			if _, err := io.WriteString(c, req); err != nil {
+				t.Fatal(err)
+			}
+			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != http.StatusBadRequest || !bytes.Contains(body, []byte("proxy")) ||
+				!bytes.Contains(body, []byte("Upgrade")) {
+				t.Errorf("got %s %q, want 400 naming the header and a proxy", resp.Status, body)
+			}
+		})
+	}
+}
