@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"encoding/binary"
+	"io"
 	"time"
 
 	"github.com/wspipe/wspipe/layers"
@@ -59,10 +60,38 @@ func (c *Conn) setCloseDeadline() {
 	c.raw.SetWriteDeadline(time.Now().Add(c.opts.CloseTimeout))
 }
 
-// fail closes the connection with code, ahead of queued data: for a send
-// queue that overflowed, where waiting behind the queue is the problem.
-func (c *Conn) fail(code CloseCode, reason string) {
+// failGrace is how long a failing connection (a send queue overflow, a
+// heartbeat timeout) gives its close frame to reach the socket before the
+// connection is torn down. Such a peer is not reading, so there is no
+// waiting for its answer (RFC 6455 section 7.1.7: fail, then close).
+const failGrace = 100 * time.Millisecond
+
+// fail fails the connection: it records cause as why it ends, sends a
+// close frame with code ahead of queued data, bounded by failGrace, and
+// tears the connection down as soon as that frame is written or cannot be.
+// Its reader, OnClose and Wait end within failGrace, not when the peer
+// next reads.
+func (c *Conn) fail(code CloseCode, reason string, cause error) {
+	c.endWith(&CloseError{Code: code, Reason: reason, Err: cause})
+	c.mu.Lock()
+	c.failing = true
+	// A writer blocked on a peer that does not read gives up; so does the
+	// close frame's own write.
+	c.raw.SetWriteDeadline(time.Now().Add(failGrace))
+	if c.closeSent || c.writeErr != nil {
+		c.mu.Unlock()
+		go c.teardown()
+		return
+	}
+	c.mu.Unlock()
 	c.startClose(code, reason, true)
+	// A close frame queued before (by Close, say) is sent in its place.
+	c.mu.Lock()
+	if c.closeFrame != nil && !c.closeSent && !c.writing {
+		c.closeUrgent = true
+		c.kickLocked()
+	}
+	c.mu.Unlock()
 }
 
 // Close runs the closing handshake: it sends a close frame with code and
@@ -70,9 +99,12 @@ func (c *Conn) fail(code CloseCode, reason string) {
 // close, and closes the TCP connection (a server at once, a client after
 // the server has). Data messages that arrive meanwhile are dropped; to
 // receive them, use CloseSend instead. CloseNoStatus sends a close frame
-// without a code; a code that may not be sent (1006, 1015, or outside
-// 1000-4999's assigned ranges) is sent as CloseNormal. It returns ErrClosed
-// if the connection was already closed, and nil otherwise.
+// without a code; a code that may not be sent (CloseAbnormal,
+// CloseTLSHandshake, or outside 1000-4999's assigned ranges) is sent as
+// CloseNormal. From then on the connection's calls report a *CloseError
+// with this code and reason (Remote false), unless it had already ended
+// otherwise. Close returns nil, or that earlier *CloseError if the
+// connection had already ended.
 func (c *Conn) Close(code CloseCode, reason string) error {
 	if err := c.requestClose(code, reason, true); err != nil {
 		return err
@@ -94,7 +126,9 @@ func (c *Conn) Close(code CloseCode, reason string) error {
 // peer sent before its close are still delivered, then NextReader returns
 // the peer's *CloseError and the connection ends. This is how to finish a
 // conversation without losing replies in flight. The connection is torn
-// down if the peer has not closed within twice CloseTimeout.
+// down if the peer has not closed within twice CloseTimeout. As with
+// Close, the connection's end is ours: the reads after the last message
+// report our *CloseError, not the peer's answer.
 func (c *Conn) CloseSend(code CloseCode, reason string) error {
 	return c.requestClose(code, reason, false)
 }
@@ -103,11 +137,12 @@ func (c *Conn) CloseSend(code CloseCode, reason string) error {
 // reader drop data still arriving.
 func (c *Conn) requestClose(code CloseCode, reason string, drop bool) error {
 	if c.dead.fired() {
-		return ErrClosed
+		return c.closeError(ErrClosed)
 	}
 	if !code.ValidOnWire() && code != layers.CloseNoStatus {
 		code = CloseNormal
 	}
+	c.endWith(&CloseError{Code: code, Reason: sentReason(code, reason)})
 	if drop {
 		c.dropping.fire()
 	}
@@ -138,7 +173,7 @@ func (c *Conn) Ping(ctx context.Context) (time.Duration, error) {
 	case at := <-ch:
 		return at.Sub(start), nil
 	case <-c.dead.C():
-		return 0, ErrClosed
+		return 0, c.closeError(ErrClosed)
 	case <-ctx.Done():
 		return 0, ctx.Err()
 	}
@@ -176,21 +211,73 @@ func (c *Conn) gotPong(payload []byte) {
 	}
 }
 
-// heartbeat runs on the heartbeat timer: it pings, and drops a peer that
-// did not answer the previous ping in time.
+// heartbeat runs on the heartbeat timer: it pings, and fails the
+// connection (1008, "ping timeout") if the peer did not answer the
+// previous ping in time. While the application holds a message, or does
+// not take the next one, nothing reads the socket, so a pong may be
+// waiting unread: the peer is given PongTimeout again instead.
 func (c *Conn) heartbeat() {
 	c.mu.Lock()
-	if c.writeErr != nil {
+	if c.writeErr != nil || c.closeFrame != nil {
 		c.mu.Unlock()
 		return
 	}
 	if c.hbWaiting {
+		if c.held.Load() {
+			c.hbTimer.Reset(c.opts.PongTimeout)
+			c.mu.Unlock()
+			return
+		}
 		c.mu.Unlock()
-		c.teardownWith(ErrPeerTimeout)
+		c.fail(ClosePolicyViolation, "ping timeout", ErrPeerTimeout)
 		return
 	}
 	c.hbWaiting = true
 	c.hbTimer.Reset(c.opts.PongTimeout)
 	c.mu.Unlock()
 	c.queueControl(layers.OpPing, nil)
+}
+
+// sentReason is reason as a close frame with code carries it (see
+// layers.AppendClose): none without a code, else cut to fit.
+func sentReason(code CloseCode, reason string) string {
+	var b [layers.MaxControlPayload]byte
+	p := layers.AppendClose(b[:0], code, reason)
+	if len(p) < 2 {
+		return ""
+	}
+	return reason[:len(p)-2]
+}
+
+// CloseRead is for a connection whose application only writes, as
+// coder/websocket's CloseRead is: it starts a goroutine that reads and
+// discards data messages, which keeps answering pings, feeding the
+// heartbeat with pongs and running the closing handshake when the peer
+// closes. It returns a context that is cancelled, with the connection's
+// *CloseError as its context.Cause, when the connection ends (or when ctx
+// ends, which also stops the discarding). After CloseRead the application
+// must not read (NextReader, ReadMessage). In push mode (Options.OnMessage)
+// the reader goroutine reads already, and CloseRead only returns the
+// context.
+func (c *Conn) CloseRead(ctx context.Context) context.Context {
+	ctx, cancel := context.WithCancelCause(ctx)
+	if c.opts.OnMessage != nil {
+		stop := context.AfterFunc(c.Context(), func() { cancel(c.Err()) })
+		context.AfterFunc(ctx, func() { stop() })
+		return ctx
+	}
+	go func() {
+		for {
+			_, r, err := c.NextReader(ctx)
+			if err != nil {
+				if ce := c.Err(); ce != nil {
+					err = ce
+				}
+				cancel(err)
+				return
+			}
+			io.Copy(io.Discard, r) // a failure shows at the next NextReader
+		}
+	}()
+	return ctx
 }

@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"context"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -34,7 +35,11 @@ type Conn struct {
 	next     chan event    // reader goroutine -> NextReader
 	handback chan struct{} // message finished -> reader goroutine
 	readDone latch         // fires when the reader goroutine ends
-	readErr  error         // why reading ended; set before readDone fires
+	readErr  error         // the fast path's error that ends reading (see pump)
+
+	// closeErr is how the connection ended, set once, first cause wins,
+	// before any call reports it.
+	closeErr atomic.Pointer[CloseError]
 
 	// Write side, guarded by mu.
 	mu           sync.Mutex
@@ -46,12 +51,12 @@ type Conn struct {
 	closeFrame   *ctrlFrame    // our close frame, once queued
 	writeErr     error         // the write side failed or closed
 	pings        []pingWaiter  // Ping calls waiting for their pong
-	peerCloseErr *CloseError
-	cause        error // why the connection was torn down
+	queued       int           // bytes of the data frames in dataQ
 	pingSeq      uint64
 	hbTimer      *time.Timer
 	closeTimer   *time.Timer // ends the connection if closing stalls
 	role         layers.Role // set once, with the bools to pack the struct
+	peerCode     CloseCode   // the code of the peer's close frame, to echo
 	writing      bool        // a goroutine is writing to the socket
 	closeUrgent  bool        // the close goes ahead of queued data
 	closeSent    bool        // the close frame is on the wire
@@ -59,6 +64,12 @@ type Conn struct {
 	cutWrite     bool // a direct write was cut short by its context
 	corked       bool // data frames wait in the queue (see cork)
 	inPump       bool // the reader goroutine is inside the fast path
+	failing      bool // a failure close: tear down once it is written
+	// held is set while the application has a message, or the reader
+	// goroutine waits for it to take one: reading the socket, pongs
+	// included, is up to the application then (see heartbeat). Here, it
+	// fits beside the bools.
+	held atomic.Bool
 
 	batch *writeBatch // the writer's scratch for writev, made on first use
 
@@ -130,32 +141,88 @@ func newConn(raw net.Conn, buffered []byte, role layers.Role, opts *Options, pmd
 // and socket options. For a net.Conn that carries messages, see NetConn.
 func (c *Conn) UnderlyingConn() net.Conn { return c.raw }
 
-// Wait blocks until the connection's goroutines have ended and returns the
-// first error one of them returned.
-func (c *Conn) Wait() error { return c.g.Wait() }
+// Wait blocks until the connection has ended and its goroutines with it,
+// and returns how it ended: the *CloseError that Err returns, which
+// matches ErrClosed even after a normal close (use CloseStatus to tell).
+func (c *Conn) Wait() error {
+	err := c.g.Wait()
+	return c.closeError(err)
+}
+
+// RemoteAddr returns the peer's network address.
+func (c *Conn) RemoteAddr() net.Addr { return c.raw.RemoteAddr() }
+
+// LocalAddr returns the local network address.
+func (c *Conn) LocalAddr() net.Addr { return c.raw.LocalAddr() }
+
+// Context returns a context that is cancelled when the connection is torn
+// down, for work done on its behalf: an OnMessage handler's database
+// query, say. It costs nothing until used: it is the Conn itself seen as
+// a context.Context, whose Err is context.Canceled once Done is closed
+// (Conn.Err then says how the connection ended).
+func (c *Conn) Context() context.Context { return (*connContext)(c) }
+
+// connContext is a Conn seen as a context.Context.
+type connContext Conn
+
+func (x *connContext) Deadline() (time.Time, bool) { return time.Time{}, false }
+func (x *connContext) Done() <-chan struct{}       { return (*Conn)(x).dead.C() }
+func (x *connContext) Value(any) any               { return nil }
+
+func (x *connContext) Err() error {
+	if (*Conn)(x).dead.fired() {
+		return context.Canceled
+	}
+	return nil
+}
+
+// String names the context, as the context package's own do.
+func (x *connContext) String() string { return "pipeline.Conn.Context" }
 
 // Done is closed when the connection is torn down.
 func (c *Conn) Done() <-chan struct{} { return c.dead.C() }
 
-// Err returns nil until the connection is torn down, and after that (once
-// Done is closed) why: the peer's *CloseError if it sent a close frame,
-// else the reason the connection ended (ErrClosed after a Close). Unlike a
+// Err returns nil while the connection is open and, as soon as it is
+// ending (a close frame sent or received, bad input seen, the transport
+// lost), the *CloseError that says how: the same error every other call
+// then reports. It is set before any call returns that error. Unlike a
 // select on Done, it makes no channel, so it is the cheap check.
 func (c *Conn) Err() error {
-	if !c.dead.fired() {
-		return nil
+	if ce := c.closeErr.Load(); ce != nil {
+		return ce
 	}
-	return c.deadCause()
+	return nil
+}
+
+// closeError returns how the connection ended; if nothing has said so
+// yet, its end is an abnormal one caused by cause.
+func (c *Conn) closeError(cause error) *CloseError {
+	if ce := c.closeErr.Load(); ce != nil {
+		return ce
+	}
+	return c.endWith(&CloseError{Code: CloseAbnormal, Err: cause})
+}
+
+// endWith records ce as how the connection ends, unless an earlier cause
+// has; it returns the one recorded.
+//
+//go:noinline
+func (c *Conn) endWith(ce *CloseError) *CloseError {
+	if c.closeErr.CompareAndSwap(nil, ce) {
+		return ce
+	}
+	return c.closeErr.Load()
 }
 
 // teardown closes the TCP connection and wakes everything waiting on it.
 func (c *Conn) teardown() { c.teardownWith(ErrClosed) }
 
-// teardownWith is teardown recording why, for reads that end because of it.
+// teardownWith is teardown with the cause of an abnormal end, if nothing
+// has said how the connection ends.
 func (c *Conn) teardownWith(cause error) {
 	c.deadOnce.Do(func() {
+		c.closeError(cause)
 		c.mu.Lock()
-		c.cause = cause
 		if c.writeErr == nil {
 			c.writeErr = ErrClosed
 		}

@@ -72,6 +72,7 @@ func (c *Conn) consume() bool {
 			break
 		}
 		cr.fence = cr.r + n
+		c.syncLimit()
 		op, err := c.mr.Next()
 		if !data {
 			// Control frames only: Next answers them and stops at the

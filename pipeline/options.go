@@ -38,6 +38,7 @@ const (
 const (
 	DefaultMaxMessageSize  = 32 << 20
 	DefaultSendQueue       = 64
+	DefaultSendQueueBytes  = 4 << 20
 	DefaultCloseTimeout    = 5 * time.Second
 	DefaultWriteBufferSize = 8 << 10
 	DefaultReadBufferSize  = 4 << 10
@@ -54,6 +55,11 @@ type Options struct {
 	// SendQueue is how many data frames may wait to be written; zero means
 	// DefaultSendQueue. Overflow says what happens beyond it.
 	SendQueue int
+	// SendQueueBytes bounds the bytes of the data frames waiting to be
+	// written; zero means DefaultSendQueueBytes, negative no bound. A
+	// frame larger than the bound is still queued when the queue is empty.
+	// Overflow says what happens beyond it, as for SendQueue.
+	SendQueueBytes int
 	// Overflow is the policy for a full send queue.
 	Overflow OverflowPolicy
 	// CloseTimeout bounds how long the closing handshake waits for the
@@ -102,6 +108,9 @@ func (v *Options) setDefaults(o *Options) {
 	}
 	if v.SendQueue <= 0 {
 		v.SendQueue = DefaultSendQueue
+	}
+	if v.SendQueueBytes == 0 {
+		v.SendQueueBytes = DefaultSendQueueBytes
 	}
 	if v.CloseTimeout <= 0 {
 		v.CloseTimeout = DefaultCloseTimeout

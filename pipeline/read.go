@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"sync/atomic"
 	"time"
 
 	"github.com/wspipe/wspipe/layers"
@@ -50,7 +51,7 @@ func (c *Conn) readLoop() error {
 func (c *Conn) readEnded(err error) error {
 	c.readDone.fire()
 	if c.opts.OnClose != nil {
-		c.opts.OnClose(c, c.readErr)
+		c.opts.OnClose(c, c.closeError(err))
 	}
 	return err
 }
@@ -68,6 +69,7 @@ func (c *Conn) respawn() { c.g.Go(c.readLoop) }
 //go:noinline
 func (c *Conn) readOne() (stop bool, err error) {
 	c.cr.wait()
+	c.syncLimit()
 	op, err := c.mr.Next()
 	if err != nil {
 		c.deliverEnd(err)
@@ -89,20 +91,21 @@ func (c *Conn) readOne() (stop bool, err error) {
 // application has finished with it; stop reports that reading is over,
 // with readLoop's result.
 func (c *Conn) handOver(op layers.Opcode) (stop bool, err error) {
+	c.held.Store(true) // the socket is the application's to read now
 	select {
 	case c.next <- event{op: op}:
 	case <-c.dropping.C():
+		c.held.Store(false)
 		return false, nil
 	case <-c.dead.C():
-		c.readErr = c.deadCause()
 		return true, nil
 	}
 	select {
 	case <-c.handback:
 	case <-c.dead.C():
-		c.readErr = c.deadCause()
 		return true, nil
 	}
+	c.held.Store(false)
 	if c.in.err != nil {
 		// The application's read failed; the connection is failing.
 		return true, c.endRead(c.in.err)
@@ -137,13 +140,15 @@ func (c *Conn) closeFor(err error, here bool) {
 	switch {
 	case errors.Is(err, errPeerClose):
 		c.mu.Lock()
-		pc := c.peerCloseErr
+		code := c.peerCode
 		c.mu.Unlock()
-		c.beginClose(pc.Code, "", false, here)
+		c.beginClose(code, "", false, here)
 	case isInputError(err):
 		// Behind queued data: replies to the messages before the bad
 		// input still go out first.
-		c.beginClose(layers.CloseCodeFor(err), "", false, here)
+		code := layers.CloseCodeFor(err)
+		c.endWith(&CloseError{Code: code, Err: err})
+		c.beginClose(code, "", false, here)
 	}
 }
 
@@ -152,9 +157,6 @@ func (c *Conn) endRead(err error) error {
 	c.uncork() // replies held back go out before any close
 	switch {
 	case errors.Is(err, errPeerClose):
-		c.mu.Lock()
-		c.readErr = c.peerCloseErr
-		c.mu.Unlock()
 		c.closeFor(err, true)
 		// Our answer (or our own close) must reach the wire first.
 		c.waitCloseWritten()
@@ -165,7 +167,6 @@ func (c *Conn) endRead(err error) error {
 		c.teardown()
 		return nil
 	case isInputError(err):
-		c.readErr = err
 		c.closeFor(err, true)
 		c.waitCloseWritten()
 		c.halfCloseAndDrain()
@@ -173,13 +174,12 @@ func (c *Conn) endRead(err error) error {
 		return nil
 	}
 	if c.dead.fired() {
-		c.readErr = c.deadCause()
 		return nil
 	}
 	if err == io.EOF {
 		err = io.ErrUnexpectedEOF // the peer left without a close frame
 	}
-	c.readErr = err
+	c.closeError(err) // 1006, unless the end began before
 	c.teardown()
 	return err
 }
@@ -230,8 +230,9 @@ func (c *Conn) onControl(h layers.Header, payload []byte) error {
 			return err
 		}
 		c.mu.Lock()
-		c.peerCloseErr = &CloseError{Code: code, Reason: string(reason)}
+		c.peerCode = code
 		c.mu.Unlock()
+		c.endWith(&CloseError{Code: code, Reason: string(reason), Remote: true})
 		// The reply goes out once the application has seen the close
 		// (closeFor), so it follows whatever it still sends in answer to
 		// earlier messages.
@@ -364,7 +365,7 @@ func (c *Conn) NextReader(ctx context.Context) (MessageType, io.Reader, error) {
 	select {
 	case ev = <-c.next:
 	case <-c.readDone.C():
-		return 0, nil, c.readErr
+		return 0, nil, c.closeError(ErrClosed)
 	case <-ctx.Done():
 		return 0, nil, ctx.Err()
 	}
@@ -404,7 +405,7 @@ func (c *Conn) beginMessage(op layers.Opcode) {
 		}
 		// The limit counts the message's bytes as the application sees
 		// them: a small frame cannot inflate past it (RFC 7692 bombs).
-		if max := c.opts.MaxMessageSize; max > 0 {
+		if max := atomic.LoadInt64(&c.opts.MaxMessageSize); max > 0 {
 			d.lim.Reset(r, max)
 			r = &d.lim
 		}
@@ -436,7 +437,9 @@ func (c *Conn) pushCorked(op layers.Opcode) error {
 // the error that ends reading, if any.
 func (c *Conn) push(op layers.Opcode) error {
 	c.beginMessage(op)
+	c.held.Store(true) // the socket is the handler's to read now
 	herr := c.opts.OnMessage(c, MessageType(op), &c.in)
+	c.held.Store(false)
 	if c.in.active {
 		io.Copy(io.Discard, &c.in) // skip what the handler left
 	}
@@ -444,9 +447,40 @@ func (c *Conn) push(op layers.Opcode) error {
 		return c.in.err
 	}
 	if herr != nil {
-		c.startClose(CloseInternalError, "", false)
+		c.handlerFailed(herr)
 	}
 	return nil
+}
+
+// handlerFailed closes the connection after OnMessage returned err.
+//
+//go:noinline
+func (c *Conn) handlerFailed(err error) {
+	c.endWith(&CloseError{Code: CloseInternalError, Err: err})
+	c.startClose(CloseInternalError, "", false)
+}
+
+// SetReadLimit sets MaxMessageSize: messages the reader starts after the
+// call may have at most n payload bytes (after decompression); n <= 0
+// means no limit. It is safe from any goroutine. A message that began
+// arriving before the call may be held to the limit before it.
+func (c *Conn) SetReadLimit(n int64) {
+	if n <= 0 {
+		n = -1
+	}
+	atomic.StoreInt64(&c.opts.MaxMessageSize, n)
+}
+
+// syncLimit applies the message limit SetReadLimit may have changed to the
+// frames about to be read. Only the reading goroutine calls it.
+func (c *Conn) syncLimit() {
+	max := atomic.LoadInt64(&c.opts.MaxMessageSize)
+	if max <= 0 {
+		max = 0 // layers.MessageReader: no limit
+	} else if c.pmd != nil {
+		max = wireLimit(max) // exact limits apply in beginMessage
+	}
+	c.mr.MaxMessageSize = max
 }
 
 // ReadMessage reads the next whole message into buf, growing it as needed
@@ -474,24 +508,11 @@ func (c *Conn) ReadMessage(ctx context.Context, buf []byte) (MessageType, []byte
 	}
 }
 
-// userError turns an internal read error into the one the user sees.
+// userError turns a read error that ends the connection (the peer's
+// close, bad input, a failed transport, a custom layer's failure) into the
+// *CloseError the user sees.
 func (c *Conn) userError(err error) error {
-	if err == errPeerClose {
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		return c.peerCloseErr
-	}
-	return err
-}
-
-// deadCause is why the connection was torn down.
-func (c *Conn) deadCause() error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.peerCloseErr != nil {
-		return c.peerCloseErr
-	}
-	return c.cause
+	return c.closeError(err)
 }
 
 // isInputError reports whether err is the peer's bad input, which fails

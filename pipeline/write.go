@@ -215,6 +215,9 @@ func (c *Conn) writeCloseLocked() error {
 	if err == nil {
 		c.closeSent = true
 		c.closeWrote.fire()
+		if c.failing {
+			go c.teardown() // no waiting for a peer that does not read
+		}
 	}
 	return c.afterWriteLocked(err)
 }
@@ -261,9 +264,12 @@ func (c *Conn) writeBatchLocked() error {
 	return c.afterWriteLocked(err)
 }
 
+// afterWriteLocked fails the connection after a failed write: a frame
+// may be cut in half, so the stream is unusable. c.mu is held.
 func (c *Conn) afterWriteLocked(err error) error {
 	if err != nil && c.writeErr == nil {
 		c.writeErr = err
+		c.closeError(err) // the transport failed, unless the end began before
 		go c.teardown()
 	}
 	return err
@@ -272,6 +278,7 @@ func (c *Conn) afterWriteLocked(err error) error {
 func (c *Conn) popDataLocked() outFrame {
 	f := c.dataQ[c.dataHead]
 	c.dataQ[c.dataHead] = outFrame{}
+	c.queued -= len(f.data)
 	c.dataHead++
 	if c.dataHead == len(c.dataQ) {
 		c.dataQ, c.dataHead = c.dataQ[:0], 0
@@ -359,9 +366,9 @@ func (c *Conn) submit(ctx context.Context, f outFrame) error {
 		if c.writeErr != nil || c.closeFrame != nil {
 			c.mu.Unlock()
 			c.release(&f)
-			return ErrClosed
+			return c.closeError(ErrClosed)
 		}
-		if len(c.dataQ)-c.dataHead < c.opts.SendQueue {
+		if c.hasRoomLocked(len(f.data)) {
 			break
 		}
 		policy := c.opts.Overflow
@@ -380,8 +387,8 @@ func (c *Conn) submit(ctx context.Context, f outFrame) error {
 			if c.opts.Overflow == OverflowTryAgainLater {
 				code = CloseTryAgainLater
 			}
-			c.fail(code, "send queue full")
-			return ErrQueueFull
+			c.fail(code, "send queue full", ErrQueueFull)
+			return c.closeError(ErrQueueFull)
 		}
 		if c.corked {
 			// The reader goroutine itself is waiting for room: send.
@@ -395,7 +402,7 @@ func (c *Conn) submit(ctx context.Context, f outFrame) error {
 		c.mu.Unlock()
 		select {
 		case <-room:
-		case <-c.dead.C():
+		case <-c.dead.C(): // the loop's first check reports it
 		case <-ctx.Done():
 			c.release(&f)
 			return ctx.Err()
@@ -415,9 +422,21 @@ func (c *Conn) submit(ctx context.Context, f outFrame) error {
 		return errBusy
 	}
 	c.dataQ = append(c.dataQ, f)
+	c.queued += len(f.data)
 	c.kickLocked()
 	c.mu.Unlock()
 	return nil
+}
+
+// hasRoomLocked reports whether a data frame of n bytes fits in the send
+// queue: under SendQueue frames and, unless the queue is empty (a frame
+// larger than the bound still goes, alone), under SendQueueBytes bytes.
+func (c *Conn) hasRoomLocked(n int) bool {
+	if len(c.dataQ)-c.dataHead >= c.opts.SendQueue {
+		return false
+	}
+	max := c.opts.SendQueueBytes
+	return max < 0 || c.queued == 0 || c.queued+n <= max
 }
 
 // writeDirect writes f from the calling goroutine, which holds c.writing.
@@ -447,6 +466,9 @@ func (c *Conn) writeDirect(ctx context.Context, f *outFrame) error {
 		} else {
 			err = ctx.Err()
 		}
+	} else if err != nil {
+		// The connection is failing or its transport failed: say how.
+		err = c.closeError(err)
 	}
 	c.afterWriteLocked(err)
 	c.writing = false
@@ -516,9 +538,13 @@ func (c *Conn) NextWriter(ctx context.Context, typ MessageType) (io.WriteCloser,
 func (c *Conn) acquire(ctx context.Context) error {
 	select {
 	case c.tok() <- struct{}{}:
+		if c.dead.fired() { // both were ready, and select chose the token
+			<-c.tok()
+			return c.closeError(ErrClosed)
+		}
 		return nil
 	case <-c.dead.C():
-		return ErrClosed
+		return c.closeError(ErrClosed)
 	case <-ctx.Done():
 		return ctx.Err()
 	}
