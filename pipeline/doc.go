@@ -20,4 +20,29 @@
 // overflow policy, the heartbeat, permessage-deflate (Compression) and
 // custom layers (Layers). NewPreparedMessage and WritePrepared broadcast a
 // message encoded once. See docs/architecture.md for the whole picture.
+//
+// # How a connection ends
+//
+// However a connection ends, every call reports the same *CloseError once
+// it has (ReadMessage, NextReader, NextWriter, WriteMessage, WritePrepared,
+// Ping, Wait, Err and OnClose's argument), and errors.Is(err, ErrClosed)
+// holds for it. It says who ended the connection and why:
+//
+//	_, _, err := c.ReadMessage(ctx, buf)
+//	var ce *pipeline.CloseError
+//	switch {
+//	case errors.As(err, &ce) && ce.Remote: // the peer's close frame: ce.Code, ce.Reason
+//	case errors.As(err, &ce) && ce.Code == pipeline.CloseAbnormal: // the transport died: ce.Err
+//	case errors.As(err, &ce): // our own close: Close, or ce.Err (ErrQueueFull, ErrPeerTimeout, ErrTooBig, ...)
+//	case err != nil: // not an end: ctx.Err(), say
+//	}
+//
+// CloseStatus(err) gives just the code. Err is set before any call returns
+// the error, so c.Err() != nil right after a read failed with it.
+//
+// # Helpers
+//
+// CloseRead serves a connection the application only writes to. NetConn
+// turns a connection into a net.Conn byte stream for tunnelling, and
+// package wsjson reads and writes one JSON value per message.
 package pipeline

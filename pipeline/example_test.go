@@ -2,11 +2,13 @@ package pipeline_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"time"
 
 	"github.com/wspipe/wspipe/handshake"
 	"github.com/wspipe/wspipe/layers"
@@ -195,4 +197,82 @@ func ExampleConn_Err() {
 	// open: <nil>
 	// read: websocket: closed by peer: 1001 going away: bye
 	// ended: websocket: closed by peer: 1001 going away: bye
+}
+
+// CloseStatus tells a normal end from the rest, whichever call reported
+// it; errors.As gives the whole story: who closed, the reason, the cause.
+func ExampleCloseStatus() {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := pipeline.Accept(w, r, &handshake.Server{}, nil)
+		if err != nil {
+			return
+		}
+		c.Close(4000, "kicked") // an application's own code
+	}))
+	defer srv.Close()
+
+	ctx := context.Background()
+	c, _, err := pipeline.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http"), nil, nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	_, _, err = c.ReadMessage(ctx, nil)
+	switch pipeline.CloseStatus(err) {
+	case pipeline.CloseNormal, pipeline.CloseGoingAway:
+		fmt.Println("a normal end")
+	case pipeline.CloseNone:
+		fmt.Println("not an end:", err)
+	default:
+		var ce *pipeline.CloseError
+		errors.As(err, &ce)
+		fmt.Println("code", int(ce.Code), "reason", ce.Reason, "from the peer:", ce.Remote)
+	}
+	fmt.Println(errors.Is(err, pipeline.ErrClosed), c.Err() == err)
+	// Output:
+	// code 4000 reason kicked from the peer: true
+	// true true
+}
+
+// A server that only pushes calls CloseRead: pings are answered, the
+// peer's messages discarded, and the returned context ends with the
+// connection, its cause the *CloseError.
+func ExampleConn_CloseRead() {
+	done := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer close(done)
+		c, err := pipeline.Accept(w, r, &handshake.Server{}, nil)
+		if err != nil {
+			return
+		}
+		ctx := c.CloseRead(context.Background())
+		for i := 1; ; i++ {
+			select {
+			case <-ctx.Done():
+				fmt.Println("server:", context.Cause(ctx))
+				return
+			case <-time.After(10 * time.Millisecond):
+				c.WriteMessage(ctx, pipeline.Text, []byte(fmt.Sprint("tick ", i)))
+			}
+		}
+	}))
+	defer srv.Close()
+
+	ctx := context.Background()
+	c, _, err := pipeline.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http"), nil, nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	for range 3 {
+		_, msg, _ := c.ReadMessage(ctx, nil)
+		fmt.Println(string(msg))
+	}
+	c.CloseSend(pipeline.CloseNormal, "enough")
+	<-done
+	// Output:
+	// tick 1
+	// tick 2
+	// tick 3
+	// server: websocket: closed by peer: 1000 normal closure: enough
 }

@@ -28,9 +28,13 @@ const (
 	OverflowBlock OverflowPolicy = iota
 	// OverflowError fails the write with ErrQueueFull; the connection stays up.
 	OverflowError
-	// OverflowClose closes the connection with 1008 (policy violation).
+	// OverflowClose fails the connection with 1008 (policy violation,
+	// "send queue full"): the close frame goes ahead of the queue if the
+	// socket takes it within 100 ms, and the connection is torn down then,
+	// without waiting for the peer. The write that overflowed returns the
+	// connection's *CloseError, which matches ErrQueueFull and ErrClosed.
 	OverflowClose
-	// OverflowTryAgainLater closes the connection with 1013 (try again later).
+	// OverflowTryAgainLater is OverflowClose with 1013 (try again later).
 	OverflowTryAgainLater
 )
 
@@ -66,8 +70,11 @@ type Options struct {
 	// peer; zero means DefaultCloseTimeout.
 	CloseTimeout time.Duration
 	// PingInterval, if positive, turns on the heartbeat: a ping after each
-	// interval without one, and the connection is dropped if no pong comes
-	// within PongTimeout (PingInterval if zero).
+	// interval without one, and the connection fails (1008 "ping timeout",
+	// with ErrPeerTimeout as the cause) if no pong comes within PongTimeout
+	// (PingInterval if zero). Pongs are read with the messages, so while
+	// the application holds a message, or does not take the next one, the
+	// peer is not judged: a write-only application uses CloseRead.
 	PingInterval time.Duration
 	// PongTimeout is how long the heartbeat waits for a pong.
 	PongTimeout time.Duration
@@ -87,12 +94,18 @@ type Options struct {
 	// skipped. No goroutine of the application waits on the connection, so
 	// an upgrading HTTP handler can return at once: the lightest way to hold
 	// many connections. A non-nil error closes the connection with 1011.
+	// Work the handler starts on the connection's behalf can use
+	// c.Context(), cancelled when the connection ends. While the handler
+	// runs, nothing else reads the socket, so the heartbeat waits for it.
 	OnMessage func(c *Conn, typ MessageType, r io.Reader) error
 	// Compression, if set, offers (Dial) or accepts (Accept) the
 	// permessage-deflate extension.
 	Compression *Compression
-	// OnClose, if set, is called once when the connection's reading ends,
-	// with the reason (a *CloseError after the peer's close).
+	// OnClose, if set, is called once, from the reader goroutine, when the
+	// connection's reading ends, with the *CloseError that says how it
+	// ended (the one Err returns). After a send queue overflow or a
+	// heartbeat timeout that is within about 100 ms, not when the peer next
+	// reads.
 	OnClose func(c *Conn, err error)
 }
 

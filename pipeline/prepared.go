@@ -36,12 +36,20 @@ func (pm *PreparedMessage) serverFrame() []byte {
 
 // WritePrepared sends pm. On a server connection it never waits for the
 // peer: the frame joins the send queue and the writer goroutine sends it,
-// so one stalled reader cannot slow a broadcast down; if the queue is full
-// it returns ErrQueueFull (or, under OverflowClose and
-// OverflowTryAgainLater, closes the connection). It still waits, within
-// ctx, for a message being streamed on this connection to finish, since
-// messages never interleave. A client connection, which must mask every
-// frame with its own key, sends it like WriteMessage.
+// so one stalled reader cannot slow a broadcast down. When the queue is
+// full (SendQueue frames or SendQueueBytes bytes), what happens is the
+// Overflow policy's, except that OverflowBlock acts as OverflowError:
+//   - OverflowBlock, OverflowError: it returns ErrQueueFull, drops pm for
+//     this connection only, and the connection stays up;
+//   - OverflowClose, OverflowTryAgainLater: the connection fails at once
+//     (1008 or 1013, see OverflowClose), OnClose runs within about 100 ms,
+//     and this and every later call return its *CloseError, which
+//     matches ErrQueueFull and ErrClosed.
+//
+// It still waits, within ctx, for a message being streamed on this
+// connection to finish, since messages never interleave. A client
+// connection, which must mask every frame with its own key, sends it like
+// WriteMessage.
 func (c *Conn) WritePrepared(ctx context.Context, pm *PreparedMessage) error {
 	if pm.typ != Text && pm.typ != Binary {
 		return errBadType

@@ -346,9 +346,9 @@ func (m *msgReader) finish(err error) {
 // reader for its payload, valid until the next call. A message not read to
 // its end is skipped by the next call. If ctx ends first, NextReader
 // returns ctx.Err() and the connection stays usable: the message is
-// delivered by a later call. After the connection closes it returns a
-// *CloseError (the peer's close) or an error matching ErrClosed, ErrProtocol,
-// ErrInvalidUTF8 or ErrTooBig.
+// delivered by a later call. Once the connection has ended it returns its
+// *CloseError (see CloseError for what it says), which matches ErrClosed
+// and, after the peer's bad input, ErrProtocol, ErrInvalidUTF8 or ErrTooBig.
 func (c *Conn) NextReader(ctx context.Context) (MessageType, io.Reader, error) {
 	if c.opts.OnMessage != nil {
 		return 0, nil, ErrPushMode

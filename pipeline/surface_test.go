@@ -1,0 +1,329 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wspipe/wspipe/layers"
+)
+
+func TestCloseStatus(t *testing.T) {
+	ce := &CloseError{Code: CloseGoingAway, Remote: true}
+	for _, c := range []struct {
+		err  error
+		want CloseCode
+	}{
+		{nil, CloseNone},
+		{context.Canceled, CloseNone},
+		{ErrQueueFull, CloseNone},
+		{ce, CloseGoingAway},
+		{fmt.Errorf("read: %w", ce), CloseGoingAway},
+		{&CloseError{Code: CloseAbnormal, Err: io.ErrUnexpectedEOF}, CloseAbnormal},
+	} {
+		if got := CloseStatus(c.err); got != c.want {
+			t.Errorf("CloseStatus(%v) = %v, want %v", c.err, got, c.want)
+		}
+	}
+}
+
+// The message says who ended the connection: the peer, us, or nobody.
+func TestCloseErrorMessage(t *testing.T) {
+	for _, c := range []struct {
+		err  *CloseError
+		want string
+	}{
+		{&CloseError{Code: 4000, Reason: "bye", Remote: true}, "websocket: closed by peer: 4000: bye"},
+		{&CloseError{Code: 4000, Reason: "kicked"}, "websocket: closed by us: 4000: kicked"},
+		{&CloseError{Code: ClosePolicyViolation, Reason: "send queue full", Err: ErrQueueFull}, "websocket: closed by us: 1008 policy violation: send queue full"},
+		{&CloseError{Code: ClosePolicyViolation, Reason: "ping timeout", Err: ErrPeerTimeout}, "websocket: closed by us: 1008 policy violation: ping timeout: no pong from peer"},
+		{&CloseError{Code: CloseAbnormal, Err: io.ErrUnexpectedEOF}, "websocket: connection lost without a close frame: 1006 abnormal closure: unexpected EOF"},
+	} {
+		if got := c.err.Error(); got != c.want {
+			t.Errorf("got %q, want %q", got, c.want)
+		}
+	}
+}
+
+// A client reading when the server goes away sees the server's code and
+// reason, and Err says the same at once (it was nil there before).
+func TestClientSeesServerClose(t *testing.T) {
+	addr, conns := acceptServer(t, nil)
+	c := dialRaw(t, addr, nil)
+	defer c.UnderlyingConn().Close()
+	srv := <-conns
+	go srv.Close(CloseGoingAway, "restart")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, _, err := c.ReadMessage(ctx, nil)
+	errNow := c.Err()
+	var ce *CloseError
+	if !errors.As(err, &ce) || !ce.Remote || ce.Code != CloseGoingAway || ce.Reason != "restart" {
+		t.Fatalf("client read %v, want the peer's 1001 restart", err)
+	}
+	if errNow != error(ce) {
+		t.Errorf("Err right after the read: %v, want the same %v", errNow, ce)
+	}
+	// And the writer learns the same code and reason.
+	if err := c.WriteMessage(ctx, Text, []byte("x")); !errors.As(err, &ce) || ce.Code != CloseGoingAway || ce.Reason != "restart" {
+		t.Errorf("write after the close: %v", err)
+	}
+	// The server's own view: ours, not the peer's echo.
+	<-srv.Done()
+	if err := srv.Err(); !errors.As(err, &ce) || ce.Remote || ce.Code != CloseGoingAway {
+		t.Errorf("server's Err: %v, want our own 1001", err)
+	}
+}
+
+// An OnMessage error fails the connection with 1011; the error is the
+// cause the connection reports.
+func TestOnMessageErrorCloses(t *testing.T) {
+	boom := errors.New("handler failed")
+	onClose := make(chan error, 1)
+	addr, _ := acceptServer(t, &Options{
+		OnMessage: func(*Conn, MessageType, io.Reader) error { return boom },
+		OnClose:   func(c *Conn, err error) { onClose <- err },
+	})
+	nc, br := rawClient(t, addr)
+	peer := &rawConn{nc: nc, br: br}
+	peer.send(t, layers.Header{Fin: true, Opcode: layers.OpText}, []byte("hi"))
+	h, p := peer.recv(t)
+	if code, _, _ := layers.ParseClose(p); h.Opcode != layers.OpClose || code != CloseInternalError {
+		t.Fatalf("peer got %v %v, want close 1011", h.Opcode, code)
+	}
+	peer.send(t, layers.Header{Fin: true, Opcode: layers.OpClose}, p)
+	select {
+	case err := <-onClose:
+		if !errors.Is(err, boom) || CloseStatus(err) != CloseInternalError {
+			t.Errorf("OnClose got %v, want 1011 caused by the handler's error", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("OnClose not called")
+	}
+}
+
+// A server that only writes calls CloseRead: the peer's messages are
+// discarded, the closing handshake runs when the peer closes, and the
+// context ends with the peer's close as its cause, although the close
+// timeout is a minute.
+func TestCloseRead(t *testing.T) {
+	addr, conns := acceptServer(t, &Options{CloseTimeout: time.Minute})
+	c := dialRaw(t, addr, &Options{CloseTimeout: time.Minute})
+	defer c.UnderlyingConn().Close()
+	srv := <-conns
+	ctx := srv.CloseRead(context.Background())
+	bg, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for i := 0; i < 20; i++ { // unread, these would hold the reader goroutine up
+		if err := c.WriteMessage(bg, Text, []byte("ignored")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := srv.WriteMessage(bg, Text, []byte("news")); err != nil {
+		t.Fatal(err)
+	}
+	if _, msg, err := c.ReadMessage(bg, nil); err != nil || string(msg) != "news" {
+		t.Fatalf("client read %q, %v", msg, err)
+	}
+	if ctx.Err() != nil {
+		t.Fatal("CloseRead's context ended while the connection is open")
+	}
+	go c.Close(4001, "done")
+	select {
+	case <-ctx.Done():
+	case <-bg.Done():
+		t.Fatal("CloseRead's context not cancelled after the peer's close")
+	}
+	var ce *CloseError
+	if cause := context.Cause(ctx); !errors.As(cause, &ce) || !ce.Remote || ce.Code != 4001 {
+		t.Errorf("cause %v, want the peer's 4001", cause)
+	}
+	if err := srv.WriteMessage(bg, Text, []byte("late")); CloseStatus(err) != 4001 {
+		t.Errorf("write after the close: %v", err)
+	}
+}
+
+// In push mode CloseRead only returns the connection's context.
+func TestCloseReadPushMode(t *testing.T) {
+	addr, conns := acceptServer(t, &Options{OnMessage: func(*Conn, MessageType, io.Reader) error { return nil }})
+	c := dialRaw(t, addr, nil)
+	defer c.UnderlyingConn().Close()
+	srv := <-conns
+	ctx := srv.CloseRead(context.Background())
+	go c.Close(CloseNormal, "")
+	select {
+	case <-ctx.Done():
+	case <-time.After(20 * time.Second):
+		t.Fatal("not cancelled")
+	}
+	if CloseStatus(context.Cause(ctx)) != CloseNormal {
+		t.Errorf("cause %v", context.Cause(ctx))
+	}
+}
+
+// The heartbeat does not drop a live peer while the application holds a
+// message: nothing reads the socket then, so its pongs wait unread. The
+// peer answers every ping; the application holds a message for many
+// pong timeouts.
+func TestHeartbeatWaitsWhileMessageHeld(t *testing.T) {
+	hb := Options{PingInterval: 20 * time.Millisecond, PongTimeout: 60 * time.Millisecond}
+	const hold = 600 * time.Millisecond
+	t.Run("pull", func(t *testing.T) {
+		addr, conns := acceptServer(t, &hb)
+		c := dialRaw(t, addr, nil) // its reader goroutine answers pings
+		defer c.UnderlyingConn().Close()
+		srv := <-conns
+		defer srv.UnderlyingConn().Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		if err := c.WriteMessage(ctx, Text, []byte("slow to handle")); err != nil {
+			t.Fatal(err)
+		}
+		_, r, err := srv.NextReader(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(hold) // the application is busy with the message
+		if b, err := io.ReadAll(r); err != nil || string(b) != "slow to handle" {
+			t.Fatalf("read %q, %v after holding the message", b, err)
+		}
+		if err := srv.Err(); err != nil {
+			t.Fatalf("dropped while the message was held: %v", err)
+		}
+		if _, err := srv.Ping(ctx); err != nil {
+			t.Fatalf("ping after: %v", err)
+		}
+	})
+	t.Run("push", func(t *testing.T) {
+		opts := hb
+		handled := make(chan error, 1)
+		opts.OnMessage = func(c *Conn, _ MessageType, r io.Reader) error {
+			time.Sleep(hold) // a slow handler
+			_, err := io.ReadAll(r)
+			handled <- err
+			return nil
+		}
+		addr, conns := acceptServer(t, &opts)
+		c := dialRaw(t, addr, nil)
+		defer c.UnderlyingConn().Close()
+		srv := <-conns
+		defer srv.UnderlyingConn().Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		if err := c.WriteMessage(ctx, Text, []byte("slow to handle")); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-handled; err != nil {
+			t.Fatal(err)
+		}
+		if err := srv.Err(); err != nil {
+			t.Fatalf("dropped while the handler ran: %v", err)
+		}
+		if _, err := srv.Ping(ctx); err != nil {
+			t.Fatalf("ping after: %v", err)
+		}
+	})
+}
+
+// SendQueueBytes bounds the queue in bytes, whatever SendQueue allows.
+func TestSendQueueBytes(t *testing.T) {
+	const bound = 256 << 10
+	srv, _ := stalledPair(t, &Options{Overflow: OverflowError, SendQueue: 1 << 20, SendQueueBytes: bound})
+	defer srv.UnderlyingConn().Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	msg := make([]byte, 64<<10)
+	var err error
+	for i := 0; i < 10000 && err == nil; i++ {
+		err = srv.WriteMessage(ctx, Binary, msg)
+	}
+	if !errors.Is(err, ErrQueueFull) {
+		t.Fatalf("got %v, want ErrQueueFull", err)
+	}
+	srv.mu.Lock()
+	queued, frames := srv.queued, len(srv.dataQ)-srv.dataHead
+	srv.mu.Unlock()
+	if queued > bound || queued+len(msg) <= bound {
+		t.Errorf("%d bytes queued at overflow, want at most %d and no room for one more message", queued, bound)
+	}
+	t.Logf("%d frames, %d bytes queued", frames, queued)
+	// A prepared message meets the same bound.
+	if err := srv.WritePrepared(ctx, NewPreparedMessage(Binary, msg)); !errors.Is(err, ErrQueueFull) {
+		t.Errorf("WritePrepared: %v, want ErrQueueFull", err)
+	}
+}
+
+// SetReadLimit changes the limit for the messages that follow, lower or
+// higher than Options.MaxMessageSize.
+func TestSetReadLimit(t *testing.T) {
+	for _, c := range []struct {
+		name      string
+		opt, set  int64
+		size      int
+		wantError bool
+	}{
+		{"lower", 0, 10, 100, true},
+		{"higher", 16, 1 << 20, 1000, false},
+		{"none", 16, 0, 1000, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			addr, conns := acceptServer(t, &Options{MaxMessageSize: c.opt, CloseTimeout: 200 * time.Millisecond})
+			cl := dialRaw(t, addr, nil)
+			defer cl.UnderlyingConn().Close()
+			srv := <-conns
+			defer srv.UnderlyingConn().Close()
+			srv.SetReadLimit(c.set)
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := cl.WriteMessage(ctx, Binary, make([]byte, c.size)); err != nil {
+				t.Fatal(err)
+			}
+			_, msg, err := srv.ReadMessage(ctx, nil)
+			if c.wantError {
+				if !errors.Is(err, ErrTooBig) || CloseStatus(err) != CloseMessageTooBig {
+					t.Fatalf("got %v, want a 1009 close", err)
+				}
+				return
+			}
+			if err != nil || len(msg) != c.size {
+				t.Fatalf("got %d bytes, %v", len(msg), err)
+			}
+		})
+	}
+}
+
+func TestAddrsAndContext(t *testing.T) {
+	addr, conns := acceptServer(t, &Options{CloseTimeout: 50 * time.Millisecond})
+	c := dialRaw(t, addr, nil)
+	defer c.UnderlyingConn().Close()
+	srv := <-conns
+	if srv.RemoteAddr().String() != c.LocalAddr().String() || srv.LocalAddr().String() != c.RemoteAddr().String() {
+		t.Errorf("server %v<-%v, client %v->%v", srv.LocalAddr(), srv.RemoteAddr(), c.LocalAddr(), c.RemoteAddr())
+	}
+	ctx := srv.Context()
+	if ctx.Err() != nil {
+		t.Fatal("Context done while open")
+	}
+	if _, ok := ctx.Deadline(); ok {
+		t.Error("Context has a deadline")
+	}
+	if !strings.Contains(fmt.Sprint(ctx), "Conn") {
+		t.Errorf("Context prints as %v", ctx)
+	}
+	// A context derived from it ends with the connection.
+	child, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go srv.Close(CloseNormal, "") // the client does not read: after the close timeout
+	select {
+	case <-child.Done():
+	case <-time.After(20 * time.Second):
+		t.Fatal("derived context not cancelled")
+	}
+	if !errors.Is(ctx.Err(), context.Canceled) {
+		t.Errorf("Err %v", ctx.Err())
+	}
+}
