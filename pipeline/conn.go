@@ -42,29 +42,29 @@ type Conn struct {
 	closeErr atomic.Pointer[CloseError]
 
 	// Write side, guarded by mu.
-	mu           sync.Mutex
-	fw           layers.FrameWriter // used by whoever holds writing
-	ctrlQ        []ctrlFrame
-	dataQ        []outFrame
-	dataHead     int
-	room         chan struct{} // closed when the queue drains a frame, if someone waits
-	closeFrame   *ctrlFrame    // our close frame, once queued
-	writeErr     error         // the write side failed or closed
-	pings        []pingWaiter  // Ping calls waiting for their pong
-	queued       int           // bytes of the data frames in dataQ
-	pingSeq      uint64
-	hbTimer      *time.Timer
-	closeTimer   *time.Timer // ends the connection if closing stalls
-	role         layers.Role // set once, with the bools to pack the struct
-	peerCode     CloseCode   // the code of the peer's close frame, to echo
-	writing      bool        // a goroutine is writing to the socket
-	closeUrgent  bool        // the close goes ahead of queued data
-	closeSent    bool        // the close frame is on the wire
-	hbWaiting    bool
-	cutWrite     bool // a direct write was cut short by its context
-	corked       bool // data frames wait in the queue (see cork)
-	inPump       bool // the reader goroutine is inside the fast path
-	failing      bool // a failure close: tear down once it is written
+	mu          sync.Mutex
+	fw          layers.FrameWriter // used by whoever holds writing
+	ctrlQ       []ctrlFrame
+	dataQ       []outFrame
+	dataHead    int
+	room        chan struct{} // closed when the queue drains a frame, if someone waits
+	closeFrame  *ctrlFrame    // our close frame, once queued
+	writeErr    error         // the write side failed or closed
+	pings       []pingWaiter  // Ping calls waiting for their pong
+	queued      int           // bytes of the data frames in dataQ
+	pingSeq     uint64
+	hbTimer     *time.Timer
+	closeTimer  *time.Timer // ends the connection if closing stalls
+	role        layers.Role // set once, with the bools to pack the struct
+	peerCode    CloseCode   // the code of the peer's close frame, to echo
+	writing     bool        // a goroutine is writing to the socket
+	closeUrgent bool        // the close goes ahead of queued data
+	closeSent   bool        // the close frame is on the wire
+	hbWaiting   bool
+	cutWrite    bool // a direct write was cut short by its context
+	corked      bool // data frames wait in the queue (see cork)
+	inPump      bool // the reader goroutine is inside the fast path
+	failing     bool // a failure close: tear down once it is written
 	// held is set while the application has a message, or the reader
 	// goroutine waits for it to take one: reading the socket, pongs
 	// included, is up to the application then (see heartbeat). Here, it
