@@ -278,15 +278,23 @@ func fill(r io.Reader, buf []byte) (n int, done bool, err error) {
 var replyBufs = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
 
 // onMessageReply answers one message the way the tutorial's server does.
+// A message up to bufSmall is read whole, so a text message is known to be
+// valid before the reply; a longer one streams through, as the echo does.
 func (h *Handler) onMessageReply(c *pipeline.Conn, typ pipeline.MessageType, r io.Reader) error {
 	bp := replyBufs.Get().(*[]byte)
 	defer replyBufs.Put(bp)
 	b := append((*bp)[:0], "Received "...)
+	limit := len(b) + bufSmall
 	for {
+		if len(b) == limit {
+			*bp = b[:0]
+			streamReply(c, typ, b, r)
+			return nil
+		}
 		if len(b) == cap(b) {
 			b = append(b, 0)[:len(b)]
 		}
-		n, err := r.Read(b[len(b):cap(b)])
+		n, err := r.Read(b[len(b):min(cap(b), limit)])
 		b = b[:len(b)+n]
 		if err == io.EOF {
 			break
@@ -299,6 +307,27 @@ func (h *Handler) onMessageReply(c *pipeline.Conn, typ pipeline.MessageType, r i
 	*bp = b
 	c.WriteMessage(context.Background(), typ, b)
 	return nil
+}
+
+// streamReply sends the reply to a long message: head (the start of the
+// reply, already read), the rest of r, and the closing words.
+func streamReply(c *pipeline.Conn, typ pipeline.MessageType, head []byte, r io.Reader) {
+	w, err := c.NextWriter(context.Background(), typ)
+	if err != nil {
+		return // closing
+	}
+	if _, err := w.Write(head); err != nil {
+		return
+	}
+	if _, err := io.Copy(w, r); err != nil {
+		// The read failed and the connection is failing with the right
+		// code: do not finish a reply to a message we could not read.
+		return
+	}
+	if _, err := io.WriteString(w, ". Thanks!"); err != nil {
+		return
+	}
+	w.Close()
 }
 
 func (h *Handler) onClose(c *pipeline.Conn, err error) {

@@ -186,3 +186,60 @@ func TestClientRequestWithoutUpgradeIsRefusedNotPaged(t *testing.T) {
 		}
 	})
 }
+
+func TestReplyStreamsLongMessage(t *testing.T) {
+	// With no message limit, -reply must not hold a message whole: the
+	// reply to a long one starts before the message has ended.
+	h := &Handler{Reply: true, Options: pipeline.Options{MaxMessageSize: -1}}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, _, err := pipeline.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http")+"/", nil, &pipeline.Options{MaxMessageSize: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(pipeline.CloseNormal, "")
+
+	part := strings.Repeat("0123456789abcdef", 1<<16) // 1 MiB, 16 times the part read whole
+	w, err := c.NextWriter(ctx, pipeline.Text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.WriteString(w, part); err != nil {
+		t.Fatal(err)
+	}
+	// The message is still open. The context is the safety net: a reply
+	// held back until the message ends never comes.
+	typ, r, err := c.NextReader(ctx)
+	if err != nil {
+		t.Fatalf("no reply while the message is open: %v", err)
+	}
+	head := make([]byte, len("Received ")+len(part)/2)
+	if _, err := io.ReadFull(r, head); err != nil || typ != pipeline.Text ||
+		string(head) != "Received "+part[:len(part)/2] {
+		t.Fatalf("reply starts %.40q (%v, %v)", head, typ, err)
+	}
+	// Finish the message; the reply ends with the rest and the thanks.
+	if _, err := io.WriteString(w, part); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	rest, err := io.ReadAll(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := part[len(part)/2:] + part + ". Thanks!"; string(rest) != want {
+		t.Fatalf("reply goes on with %d bytes ending %q, want %d bytes", len(rest), rest[max(0, len(rest)-20):], len(want))
+	}
+
+	// A short message is answered whole, as before.
+	if err := c.WriteMessage(ctx, pipeline.Text, []byte("Hello")); err != nil {
+		t.Fatal(err)
+	}
+	if _, msg, err := c.ReadMessage(ctx, nil); err != nil || string(msg) != "Received Hello. Thanks!" {
+		t.Fatalf("reply %q, %v", msg, err)
+	}
+}

@@ -25,9 +25,10 @@
 //	-reply
 //	    tutorial mode: answer "Received <msg>. Thanks!" instead of echoing
 //	-max-message n
-//	    largest message accepted, in bytes (default 33554432, i.e. 32 MiB);
-//	    0 also means the default, and a negative value means no limit. A
-//	    larger message closes the connection with status 1009.
+//	    largest message accepted, in bytes; a larger message closes the
+//	    connection with status 1009. By default (0, or any value <= 0)
+//	    there is no limit: messages stream through the server, which holds
+//	    at most about 1 MiB of each whatever its size.
 //	-origin patterns
 //	    comma-separated Origin patterns allowed to connect, such as
 //	    "example.com,*.example.net,localhost:*" (host[:port] globs as in
@@ -78,15 +79,12 @@ import (
 //go:embed console.html
 var consoleHTML []byte
 
-// defaultMaxMessage is the -max-message default: 32 MiB.
-const defaultMaxMessage = 32 << 20
-
 // config is what the command line asks for.
 type config struct {
 	addr            string
 	path            string
 	reply           bool
-	maxMessage      int64
+	maxMessage      int64    // <= 0: no limit
 	origins         []string // nil: accept any Origin
 	shutdownTimeout time.Duration
 	verbose         bool
@@ -116,7 +114,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.addr, "addr", "localhost:4567", "`host:port` to listen on; port 0 picks a free port")
 	fs.StringVar(&c.path, "path", "/", "`path` of the WebSocket endpoint and console page (exact match)")
 	fs.BoolVar(&c.reply, "reply", false, `tutorial mode: answer "Received <msg>. Thanks!" instead of echoing`)
-	fs.Int64Var(&c.maxMessage, "max-message", defaultMaxMessage, "largest message accepted, in `bytes`; 0 means the default, negative means unlimited")
+	fs.Int64Var(&c.maxMessage, "max-message", 0, "largest message accepted, in `bytes` (1009 beyond); 0, the default, means no limit: messages stream through")
 	fs.StringVar(&origins, "origin", "", "comma-separated Origin `patterns` allowed to connect (host[:port] globs); empty accepts any Origin")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 5*time.Second, "how long a graceful shutdown may take")
 	fs.BoolVar(&c.verbose, "v", false, "log at debug level")
@@ -199,6 +197,17 @@ func parseOrigins(s string) ([]string, error) {
 	return out, nil
 }
 
+// messageLimit is pipeline.Options.MaxMessageSize for -max-message n: n,
+// or for n <= 0 a negative value, pipeline's "no limit" (its 0 means its
+// own 32 MiB default). The echo streams what it cannot hold, and -reply
+// too, so a message's size costs the server no memory.
+func messageLimit(n int64) int64 {
+	if n <= 0 {
+		return -1
+	}
+	return n
+}
+
 // muxPattern is the http.ServeMux pattern that matches exactly p.
 func muxPattern(p string) string {
 	if strings.HasSuffix(p, "/") {
@@ -269,7 +278,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			// page requests too: leave room for large cookies.
 			MaxRequestBytes: 32 << 10,
 		},
-		Options: pipeline.Options{MaxMessageSize: cfg.maxMessage, PingInterval: cfg.ping},
+		Options: pipeline.Options{MaxMessageSize: messageLimit(cfg.maxMessage), PingInterval: cfg.ping},
 		Reply:   cfg.reply,
 		Page:    pageHandler(),
 		Logger:  logger,
@@ -310,12 +319,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		scheme = "wss"
 	}
 
+	var maxMessage any = "none"
+	if cfg.maxMessage > 0 {
+		maxMessage = cfg.maxMessage
+	}
 	origins := "any"
 	if cfg.origins != nil {
 		origins = strings.Join(cfg.origins, ",")
 	}
 	logger.Info("listening", "addr", ln.Addr().String(), "path", cfg.path,
-		"reply", cfg.reply, "max_message", cfg.maxMessage, "origins", origins, "compress", cfg.compress)
+		"reply", cfg.reply, "max_message", maxMessage, "origins", origins, "compress", cfg.compress)
 	fmt.Fprintln(stdout, publicURL(scheme, cfg.addr, ln.Addr(), cfg.path))
 
 	hl := newHandOffListener(ln.Addr())

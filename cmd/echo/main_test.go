@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/binary"
 	"io"
 	"net"
 	"net/http"
@@ -13,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/wspipe/wspipe/pipeline"
 )
 
 func TestDefaults(t *testing.T) {
@@ -23,7 +26,7 @@ func TestDefaults(t *testing.T) {
 	want := config{
 		addr:            "localhost:4567",
 		path:            "/",
-		maxMessage:      32 << 20,
+		maxMessage:      0, // no limit
 		shutdownTimeout: 5 * time.Second,
 		ping:            30 * time.Second,
 		compress:        true,
@@ -455,5 +458,78 @@ func TestProxyDroppedUpgradeGets400(t *testing.T) {
 				t.Errorf("got %s %q, want 400 naming the header and a proxy", resp.Status, body)
 			}
 		})
+	}
+}
+
+func TestMessageLimit(t *testing.T) {
+	for n, want := range map[int64]int64{0: -1, -1: -1, -5: -1, 1: 1, 1 << 20: 1 << 20} {
+		if got := messageLimit(n); got != want {
+			t.Errorf("messageLimit(%d) = %d, want %d", n, got, want)
+		}
+	}
+}
+
+func TestEchoesMessageBeyondOldLimit(t *testing.T) {
+	// 40 MiB, past the 32 MiB limit the server had by default, streamed
+	// both ways in 64 KiB pieces: neither side holds the message.
+	const chunk, chunks = 64 << 10, 640
+	s := startRun(t, "-addr", "127.0.0.1:0")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	c, _, err := pipeline.Dial(ctx, s.url, nil, &pipeline.Options{MaxMessageSize: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(pipeline.CloseNormal, "")
+
+	// Piece k is base with k in its first 8 bytes.
+	base := make([]byte, chunk)
+	for i := range base {
+		base[i] = byte(i*7 + i>>8)
+	}
+	piece := func(buf []byte, k int) {
+		copy(buf, base)
+		binary.LittleEndian.PutUint64(buf, uint64(k))
+	}
+	sent := make(chan error, 1)
+	go func() {
+		w, err := c.NextWriter(ctx, pipeline.Binary)
+		if err != nil {
+			sent <- err
+			return
+		}
+		buf := make([]byte, chunk)
+		for k := range chunks {
+			piece(buf, k)
+			if _, err := w.Write(buf); err != nil {
+				sent <- err
+				return
+			}
+		}
+		sent <- w.Close()
+	}()
+
+	typ, r, err := c.NextReader(ctx)
+	if err != nil {
+		t.Fatalf("no echo: %v (sender: %v)", err, <-sent)
+	}
+	if typ != pipeline.Binary {
+		t.Errorf("echo is %v, want binary", typ)
+	}
+	got, want := make([]byte, chunk), make([]byte, chunk)
+	for k := range chunks {
+		if _, err := io.ReadFull(r, got); err != nil {
+			t.Fatalf("echo ended after %d bytes: %v (sender: %v)", k*chunk, err, <-sent)
+		}
+		piece(want, k)
+		if !bytes.Equal(got, want) {
+			t.Fatalf("piece %d of the echo differs", k)
+		}
+	}
+	if n, err := r.Read(got); n != 0 || err != io.EOF {
+		t.Fatalf("echo goes on past %d bytes: %d more, %v", chunks*chunk, n, err)
+	}
+	if err := <-sent; err != nil {
+		t.Fatalf("sending: %v", err)
 	}
 }
