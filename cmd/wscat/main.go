@@ -329,8 +329,8 @@ func runInteractive(ctx context.Context, c *pipeline.Conn, cfg *config, stdin io
 		return interrupted(c, readDone)
 	}
 	var ce *pipeline.CloseError
-	if errors.As(err, &ce) {
-		return exitOK // the server answered our close
+	if errors.As(err, &ce) && ce.Code != pipeline.CloseAbnormal {
+		return exitOK // the closing handshake ran (our close, then the server's)
 	}
 	fmt.Fprintf(stderr, "wscat: closing: the server did not complete the close handshake: %v\n", err)
 	return exitFailure
@@ -396,11 +396,14 @@ func printMessage(w io.Writer, typ pipeline.MessageType, msg []byte) {
 func connectionEnded(c *pipeline.Conn, err error, stderr io.Writer, failNormal bool) int {
 	c.Close(pipeline.CloseNormal, "")
 	var ce *pipeline.CloseError
-	if !errors.As(err, &ce) {
+	if !errors.As(err, &ce) || ce.Code == pipeline.CloseAbnormal {
 		fmt.Fprintf(stderr, "wscat: connection lost: %s\n", oneLine(err.Error()))
 		return exitFailure
 	}
 	msg := "wscat: server closed the connection: " + ce.Code.String()
+	if !ce.Remote {
+		msg = "wscat: connection closed: " + ce.Code.String()
+	}
 	if ce.Reason != "" {
 		msg += fmt.Sprintf(" %q", ce.Reason)
 	}
