@@ -147,6 +147,40 @@ go test -count=1 -run 'Alloc|SizeClass|Size$|FitsStarting' ./...
 # ---------------------------------------------------------------------------
 section "fuzz ($FUZZTIME each)"
 
+# fuzz_target runs one fuzz target. A failure that found an input writes
+# it under testdata/fuzz/<name>/ and fails the run. On a loaded machine
+# go1.26's coordinator can also fail with no input at all ("fuzzing process
+# hung or terminated unexpectedly", a worker that stalled while
+# minimizing, at 0 execs/s): that says nothing about the code, so such a
+# run is retried, up to twice, and only a third one fails the run.
+fuzz_target() {
+	local pkg=$1 name=$2 dir log attempt
+	dir="$(go list -f '{{.Dir}}' "$pkg")/testdata/fuzz/$name"
+	log=$(mktemp)
+	for attempt in 1 2 3; do
+		local before
+		before=$(find "$dir" -type f 2>/dev/null | sort || true)
+		if go test -run '^$' -fuzz "^${name}\$" -fuzztime="$FUZZTIME" "$pkg" >"$log" 2>&1; then
+			cat "$log"
+			rm -f "$log"
+			return 0
+		fi
+		cat "$log"
+		if [[ $(find "$dir" -type f 2>/dev/null | sort || true) != "$before" ]]; then
+			echo "test.sh: $name found a failing input (see $dir)" >&2
+			rm -f "$log"
+			return 1
+		fi
+		if ! grep -q 'hung or terminated unexpectedly\|context deadline exceeded' "$log"; then
+			rm -f "$log"
+			return 1
+		fi
+		echo "test.sh: $name: the fuzzing engine failed without an input (attempt $attempt); retrying"
+	done
+	rm -f "$log"
+	return 1
+}
+
 if [[ $FUZZTIME == 0 || $FUZZTIME == 0s || $FUZZTIME == 0x ]]; then
 	echo "FUZZTIME=$FUZZTIME: skipped"
 else
@@ -160,7 +194,7 @@ else
 	for t in "${targets[@]}"; do
 		read -r pkg name <<<"$t"
 		echo "--- $name ($pkg)"
-		go test -run '^$' -fuzz "^${name}\$" -fuzztime="$FUZZTIME" "$pkg"
+		fuzz_target "$pkg" "$name"
 	done
 fi
 
