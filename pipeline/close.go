@@ -120,6 +120,20 @@ func (c *Conn) Close(code CloseCode, reason string) error {
 	return nil
 }
 
+// CloseNow ends the connection at once, without a closing handshake (as
+// coder/websocket's CloseNow does): the socket is closed, pending calls
+// return, and the connection's *CloseError is CloseAbnormal (no close
+// frame) with ErrClosedNow as its cause, unless it had ended before. For a
+// clean end use Close.
+func (c *Conn) CloseNow() error {
+	if c.dead.fired() {
+		return c.closeError(ErrClosed)
+	}
+	c.endWith(&CloseError{Code: CloseAbnormal, Err: ErrClosedNow})
+	c.teardown()
+	return nil
+}
+
 // CloseSend starts the closing handshake without waiting: it sends a close
 // frame with code and reason (as Close does) after any queued data, after
 // which nothing more can be written, but reading goes on: messages the

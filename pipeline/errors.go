@@ -53,6 +53,9 @@ var (
 	// ErrPeerTimeout is the cause (CloseError.Err) of a connection dropped
 	// by the heartbeat: no pong came within PongTimeout.
 	ErrPeerTimeout = errors.New("websocket: no pong from peer")
+	// ErrClosedNow is the cause (CloseError.Err) of a connection ended by
+	// CloseNow.
+	ErrClosedNow = errors.New("websocket: closed by CloseNow, without a closing handshake")
 	// ErrProtocol matches protocol violations by the peer (close 1002).
 	ErrProtocol = layers.ErrProtocol
 	// ErrInvalidUTF8 matches invalid text from the peer (close 1007).
@@ -94,7 +97,7 @@ func (e *CloseError) Error() string {
 	case e.Remote:
 		b.WriteString("websocket: closed by peer: ")
 	case e.Code == CloseAbnormal:
-		b.WriteString("websocket: connection lost without a close frame: ")
+		b.WriteString("websocket: connection ended without a close frame: ")
 	default:
 		b.WriteString("websocket: closed by us: ")
 	}

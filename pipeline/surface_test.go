@@ -41,7 +41,8 @@ func TestCloseErrorMessage(t *testing.T) {
 		{&CloseError{Code: 4000, Reason: "kicked"}, "websocket: closed by us: 4000: kicked"},
 		{&CloseError{Code: ClosePolicyViolation, Reason: "send queue full", Err: ErrQueueFull}, "websocket: closed by us: 1008 policy violation: send queue full"},
 		{&CloseError{Code: ClosePolicyViolation, Reason: "ping timeout", Err: ErrPeerTimeout}, "websocket: closed by us: 1008 policy violation: ping timeout: no pong from peer"},
-		{&CloseError{Code: CloseAbnormal, Err: io.ErrUnexpectedEOF}, "websocket: connection lost without a close frame: 1006 abnormal closure: unexpected EOF"},
+		{&CloseError{Code: CloseAbnormal, Err: io.ErrUnexpectedEOF}, "websocket: connection ended without a close frame: 1006 abnormal closure: unexpected EOF"},
+		{&CloseError{Code: CloseAbnormal, Err: ErrClosedNow}, "websocket: connection ended without a close frame: 1006 abnormal closure: closed by CloseNow, without a closing handshake"},
 	} {
 		if got := c.err.Error(); got != c.want {
 			t.Errorf("got %q, want %q", got, c.want)
@@ -325,5 +326,31 @@ func TestAddrsAndContext(t *testing.T) {
 	}
 	if !errors.Is(ctx.Err(), context.Canceled) {
 		t.Errorf("Err %v", ctx.Err())
+	}
+}
+
+// CloseNow ends the connection without a close frame; the peer sees the
+// transport go, and every call here reports the CloseNow.
+func TestCloseNow(t *testing.T) {
+	addr, conns := acceptServer(t, nil)
+	c := dialRaw(t, addr, nil)
+	defer c.UnderlyingConn().Close()
+	srv := <-conns
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	read := make(chan error, 1)
+	go func() { _, _, err := srv.ReadMessage(ctx, nil); read <- err }()
+	if err := srv.CloseNow(); err != nil {
+		t.Fatal(err)
+	}
+	for _, err := range []error{<-read, srv.Err(), srv.Wait(), srv.CloseNow()} {
+		var ce *CloseError
+		if !errors.As(err, &ce) || ce.Remote || ce.Code != CloseAbnormal || !errors.Is(err, ErrClosedNow) {
+			t.Errorf("got %v, want our CloseNow", err)
+		}
+	}
+	_, _, err := c.ReadMessage(ctx, nil)
+	if CloseStatus(err) != CloseAbnormal {
+		t.Errorf("peer read %v, want 1006", err)
 	}
 }
