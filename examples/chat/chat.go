@@ -67,9 +67,11 @@ const (
 	maxNickLen        = 24 // characters
 	defaultMaxText    = 2000
 	defaultMaxMessage = 16 << 10
-	// defaultSendQueue is how many frames a member may have waiting
-	// before it counts as too slow and is kicked.
-	defaultSendQueue = 256
+	// defaultSendQueue and defaultSendQueueBytes bound what a member may
+	// have waiting, in frames and in bytes, before it counts as too slow
+	// and is kicked: a few seconds of a busy room's traffic.
+	defaultSendQueue      = 256
+	defaultSendQueueBytes = 1 << 20
 )
 
 // Event is a message from the server: a room's event (joined, message,
@@ -102,7 +104,7 @@ type options struct {
 	Origins []string
 	// Conn is the base of every connection's options. The server sets
 	// OnMessage, OnClose and Overflow (OverflowClose) itself, and
-	// MaxMessageSize and SendQueue when left zero.
+	// MaxMessageSize, SendQueue and SendQueueBytes when left zero.
 	Conn pipeline.Options
 	// MaxText bounds a "say" text in bytes; zero means defaultMaxText.
 	MaxText int
@@ -126,7 +128,7 @@ type server struct {
 	log   *slog.Logger
 	stop  context.CancelFunc // ends hub.ctx
 	mux   *http.ServeMux
-	mu    sync.Mutex // guards conns and down
+	mu    sync.Mutex // guards conns, down and every member's ended
 	conns map[*member]*pipeline.Conn
 	down  bool // Shutdown has begun
 }
@@ -162,10 +164,9 @@ func newServer(opts options) *server {
 	if s.conn.SendQueue == 0 {
 		s.conn.SendQueue = defaultSendQueue
 	}
-	// TODO: also bound the queue in bytes (Options.SendQueueBytes) once
-	// pipeline has it, so a few large messages count as much as many
-	// small ones.
-	//
+	if s.conn.SendQueueBytes == 0 {
+		s.conn.SendQueueBytes = defaultSendQueueBytes
+	}
 	// A member whose queue overflows is closed with 1008 and removed
 	// (hub.deliver): a broadcast never waits for, nor buffers without
 	// bound for, one slow reader.
@@ -219,9 +220,8 @@ func (s *server) serveWS(w http.ResponseWriter, r *http.Request) {
 		s.mu.Unlock()
 		go c.Close(pipeline.CloseGoingAway, "server shutting down")
 		return
-	case c.Err() == nil:
-		// One that has already ended is left out: onClose has run, or
-		// will find nothing to remove.
+	case !m.ended:
+		// One whose onClose has run already is left out.
 		s.conns[m] = c
 	}
 	s.mu.Unlock()
@@ -286,6 +286,7 @@ func (s *server) reply(c *pipeline.Conn, err error) error {
 // onClose removes the member whose connection ended, however it ended.
 func (s *server) onClose(m *member, err error) {
 	s.mu.Lock()
+	m.ended = true
 	delete(s.conns, m)
 	s.mu.Unlock()
 	s.hub.mu.Lock()
@@ -307,12 +308,10 @@ func leaveReason(err error) string {
 		errors.Is(err, pipeline.ErrTooBig), errors.Is(err, pipeline.ErrPeerTimeout):
 		return reasonDropped
 	}
-	var ce *pipeline.CloseError
-	// 1006 (abnormal closure) stands for "no close frame" and is never sent.
-	if errors.As(err, &ce) && ce.Code != 1006 {
-		return reasonClosed
+	if code := pipeline.CloseStatus(err); code != pipeline.CloseNone && code != pipeline.CloseAbnormal {
+		return reasonClosed // a close frame, the peer's or ours (Shutdown)
 	}
-	return reasonDropped
+	return reasonDropped // CloseAbnormal: the transport ended without one
 }
 
 // Shutdown refuses new connections and closes every open one with 1001

@@ -132,6 +132,7 @@ func TestBadInput(t *testing.T) {
 		{"join: room with slash", pipeline.Text, `{"type":"join","room":"a/b","nick":"ann"}`, "room: only"},
 		{"join: non-ASCII room", pipeline.Text, `{"type":"join","room":"café","nick":"ann"}`, "room: only"},
 		{"join: nick taken", pipeline.Text, `{"type":"join","room":"room1","nick":"bob"}`, "taken"},
+		{"join: already in", pipeline.Text, `{"type":"join","room":"room1","nick":"ann"}`, "already in this room"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -139,20 +139,30 @@ func flood(t *testing.T, opts options) (talker, watcher *client, slow *rawClient
 }
 
 // floodOptions are the server options of the slow-member tests: a small
-// send queue and room for large messages, so that little traffic fills a
-// non-reader's queue.
-func floodOptions() options {
-	return options{
-		Conn:    pipeline.Options{SendQueue: 8, MaxMessageSize: 64 << 10},
+// send queue (8 frames, or 128 KiB with bytes set) and room for large
+// messages, so that little traffic fills a non-reader's queue.
+func floodOptions(bytes bool) options {
+	o := options{
+		Conn:    pipeline.Options{SendQueue: 8, SendQueueBytes: -1, MaxMessageSize: 64 << 10},
 		MaxText: 40 << 10,
 	}
+	if bytes {
+		o.Conn.SendQueue, o.Conn.SendQueueBytes = 10000, 128<<10
+	}
+	return o
 }
 
 // TestSlowMemberKicked: a member that does not read is kicked once its
-// send queue overflows (OverflowClose: close 1008) and removed from the
-// room at once, while the others go on receiving everything.
+// send queue overflows, in frames or in bytes (OverflowClose: close
+// 1008), and removed from the room at once, while the others go on
+// receiving everything.
 func TestSlowMemberKicked(t *testing.T) {
-	talker, watcher, slow, ev, _ := flood(t, floodOptions())
+	t.Run("frames", func(t *testing.T) { testSlowMemberKicked(t, floodOptions(false)) })
+	t.Run("bytes", func(t *testing.T) { testSlowMemberKicked(t, floodOptions(true)) })
+}
+
+func testSlowMemberKicked(t *testing.T, opts options) {
+	talker, watcher, slow, ev, _ := flood(t, opts)
 	if ev.Reason != reasonKicked || !slices.Equal(ev.Members, []string{"talker", "watcher"}) {
 		t.Fatalf("the room saw %+v, want slow to leave with reason %q", ev, reasonKicked)
 	}
@@ -202,7 +212,7 @@ func isReset(err error) bool {
 // timeout is set far beyond the test's wait, so only a prompt end passes.
 func TestKickedMemberClosedPromptly(t *testing.T) {
 	hooks := newCloseHooks()
-	opts := floodOptions()
+	opts := floodOptions(false)
 	opts.Conn.CloseTimeout = time.Minute
 	opts.onClosed = hooks.hook
 	_, _, _, ev, _ := flood(t, opts)

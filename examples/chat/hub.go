@@ -21,13 +21,16 @@ const (
 
 var (
 	errNickTaken = errors.New("nick is taken in this room")
+	errAlreadyIn = errors.New("already in this room with this nick")
 	errNotJoined = errors.New("join a room first")
 	errGone      = errors.New("connection is closing")
 )
 
 // member is one connection's place in the hub. Its fields are guarded by
-// hub.mu.
+// hub.mu, but ended, which server.mu guards.
 type member struct {
+	ended bool // OnClose has run (server.mu)
+
 	conn *pipeline.Conn
 	room *room  // nil while in no room
 	nick string // valid while room is set
@@ -90,7 +93,7 @@ func (h *hub) join(m *member, c *pipeline.Conn, name, nick string) error {
 		same := r.members[nick] == m
 		h.mu.Unlock()
 		if same {
-			return nil // already there as that nick
+			return errAlreadyIn
 		}
 		return errNickTaken
 	}

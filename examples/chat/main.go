@@ -47,6 +47,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	origins := fs.String("origin", "", "comma-separated Origin `patterns` (host[:port] globs, e.g. \"*.example.com\") allowed besides the page's own origin")
 	ping := fs.Duration("ping", 30*time.Second, "heartbeat interval: a member that answers no ping within it is dropped; 0 turns it off")
 	queue := fs.Int("send-queue", defaultSendQueue, "`frames` a member may have waiting before it is kicked as too slow")
+	queueBytes := fs.Int("send-queue-bytes", defaultSendQueueBytes, "`bytes` a member may have waiting before it is kicked as too slow")
 	grace := fs.Duration("shutdown-timeout", 10*time.Second, "how long closing every connection on SIGINT/SIGTERM may take")
 	verbose := fs.Bool("v", false, "log joins and closes")
 	if err := fs.Parse(args); err != nil {
@@ -55,7 +56,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		return 2
 	}
-	if fs.NArg() > 0 || *queue <= 0 || *ping < 0 || *grace <= 0 {
+	if fs.NArg() > 0 || *queue <= 0 || *queueBytes <= 0 || *ping < 0 || *grace <= 0 {
 		fmt.Fprintln(stderr, "chat: bad arguments; see -h")
 		return 2
 	}
@@ -73,7 +74,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	s := newServer(options{
 		Origins: patterns,
-		Conn:    pipeline.Options{PingInterval: *ping, SendQueue: *queue},
+		Conn:    pipeline.Options{PingInterval: *ping, SendQueue: *queue, SendQueueBytes: *queueBytes},
 		Logger:  log,
 	})
 

@@ -122,6 +122,7 @@ func TestFlags(t *testing.T) {
 		{"-bogus"},
 		{"extra"},
 		{"-send-queue", "0"},
+		{"-send-queue-bytes", "-1"},
 		{"-ping", "-1s"},
 		{"-addr", "no-port"},
 	} {
