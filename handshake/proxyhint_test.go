@@ -103,3 +103,12 @@ func TestUpgradeOrHandOffRefusesProxiedRequest(t *testing.T) {
 		t.Errorf("plain GET: %v, want a hand-off", err)
 	}
 }
+
+func TestProxyReasonsFitClientQuote(t *testing.T) {
+	// HandshakeError quotes at most maxReasonLen bytes of a refusal's body.
+	for _, r := range []string{reasonProxyUpgrade, reasonProxyConnection, reasonProxyProtocol, tlsRefusal().Reason} {
+		if len(r) > maxReasonLen {
+			t.Errorf("reason %q is %d bytes, more than the %d a client quotes", r, len(r), maxReasonLen)
+		}
+	}
+}

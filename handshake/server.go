@@ -119,11 +119,11 @@ func IsWebSocketRequest(r *http.Request) bool {
 // request carries a Sec-WebSocket-Key (it comes from a WebSocket client):
 // Upgrade and Connection are hop-by-hop headers, which a proxy drops
 // unless configured to pass them on, and some proxies speak HTTP/1.0
-// upstream by default.
+// upstream by default. Each fits the 120 bytes a HandshakeError quotes.
 const (
 	reasonProxyUpgrade    = `missing "Upgrade: websocket" header; a proxy may have dropped it (proxies must pass on Upgrade and Connection)`
 	reasonProxyConnection = `missing "Connection: Upgrade" header; a proxy may have dropped it (proxies must pass on Upgrade and Connection)`
-	reasonProxyProtocol   = "HTTP/1.1 or later required; a proxy may have sent HTTP/1.0 (proxies must use HTTP/1.1 and pass on Upgrade and Connection)"
+	reasonProxyProtocol   = "HTTP/1.1 or later required; a proxy may have sent HTTP/1.0 (it must use HTTP/1.1 and pass on Upgrade and Connection)"
 )
 
 // badProtocol, badUpgrade and badConnection are the refusals for a request
