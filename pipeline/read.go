@@ -255,12 +255,19 @@ func (m *msgReader) Read(p []byte) (int, error) {
 	if !m.active {
 		return 0, m.endErr()
 	}
+	// Inside a read the socket is read, pongs included: the heartbeat
+	// judges the peer again (a peer stalled mid-message is dropped), and
+	// stops once the read returns with the message still held.
+	m.c.held.Store(false)
 	n, err := m.r.Read(p)
 	if err != nil {
 		m.finish(err)
 		if m.err != nil {
 			return n, m.c.userError(m.err)
 		}
+	}
+	if m.active {
+		m.c.held.Store(true)
 	}
 	return n, err
 }
@@ -274,6 +281,7 @@ func (m *msgReader) readFull(p []byte) (n int, err error) {
 	}
 	cr := &m.c.cr
 	cr.whole = true
+	m.c.held.Store(false) // as in Read
 	n, err = fill(m.r, p)
 	// Cleared before finish hands the connection back to the reader
 	// goroutine, which reads cr next.
@@ -283,6 +291,9 @@ func (m *msgReader) readFull(p []byte) (n int, err error) {
 		if m.err != nil {
 			return n, m.c.userError(m.err)
 		}
+	}
+	if m.active {
+		m.c.held.Store(true)
 	}
 	return n, err
 }

@@ -354,3 +354,43 @@ func TestCloseNow(t *testing.T) {
 		t.Errorf("peer read %v, want 1006", err)
 	}
 }
+
+// A peer that stalls in the middle of a message is still dropped by the
+// heartbeat while the application waits inside a read of that message:
+// only a message held outside a read pauses the heartbeat.
+func TestHeartbeatDropsPeerStalledMidMessage(t *testing.T) {
+	for _, push := range []bool{false, true} {
+		t.Run(fmt.Sprint("push=", push), func(t *testing.T) {
+			opts := Options{PingInterval: 30 * time.Millisecond, PongTimeout: 60 * time.Millisecond, CloseTimeout: time.Minute}
+			got := make(chan error, 1)
+			if push {
+				opts.OnMessage = func(c *Conn, _ MessageType, r io.Reader) error {
+					_, err := io.ReadAll(r)
+					got <- err
+					return nil
+				}
+			}
+			addr, conns := acceptServer(t, &opts)
+			nc, br := rawClient(t, addr)
+			srv := <-conns
+			defer srv.UnderlyingConn().Close()
+			if !push {
+				go func() { _, _, err := srv.ReadMessage(context.Background(), nil); got <- err }()
+			}
+			// A frame header for 1000 bytes, then 10 of them, then nothing.
+			frame := maskedFrame(true, layers.OpBinary, make([]byte, 1000))
+			if _, err := nc.Write(frame[:len(frame)-990]); err != nil {
+				t.Fatal(err)
+			}
+			go io.Copy(io.Discard, br) // reads our pings, answers none
+			select {
+			case err := <-got:
+				if !errors.Is(err, ErrPeerTimeout) {
+					t.Fatalf("read ended with %v, want the heartbeat's timeout", err)
+				}
+			case <-time.After(20 * time.Second):
+				t.Fatal("a peer stalled mid-message was never dropped")
+			}
+		})
+	}
+}
