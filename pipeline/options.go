@@ -73,8 +73,10 @@ type Options struct {
 	// interval without one, and the connection fails (1008 "ping timeout",
 	// with ErrPeerTimeout as the cause) if no pong comes within PongTimeout
 	// (PingInterval if zero). Pongs are read with the messages, so while
-	// the application holds a message, or does not take the next one, the
-	// peer is not judged: a write-only application uses CloseRead.
+	// the application holds a message outside a read of it, or does not
+	// take the next one, the peer is not judged (a write-only application
+	// uses CloseRead); a peer that stalls mid-message, while the
+	// application waits in a read, is.
 	PingInterval time.Duration
 	// PongTimeout is how long the heartbeat waits for a pong.
 	PongTimeout time.Duration
