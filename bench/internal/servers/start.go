@@ -59,7 +59,7 @@ func Start(lib string, ln net.Listener, logw io.Writer) (Running, error) {
 }
 
 // CmdEcho is echo.Handler configured exactly as wspipe's cmd/echo
-// configures it with its default flags: any Origin, a 32 MiB message limit,
+// configures it with its default flags: any Origin, no message limit,
 // an slog text logger at info level on logw. Start serves it under the
 // pattern "/{$}" (cmd/echo's -path /), so it is cmd/echo in-process, for
 // the measurements that need the server's runtime statistics.
@@ -67,7 +67,7 @@ func CmdEcho(logw io.Writer) Server {
 	logger := slog.New(slog.NewTextHandler(logw, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	return &echo.Handler{
 		Handshake: handshake.Server{DangerouslyAllowAnyOrigin: true},
-		Options:   pipeline.Options{MaxMessageSize: maxMessage},
+		Options:   pipeline.Options{MaxMessageSize: -1}, // -max-message 0
 		Logger:    logger,
 	}
 }
