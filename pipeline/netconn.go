@@ -13,51 +13,50 @@ import (
 // netConnBufSize is the size of the buffer a NetConn reads messages into.
 const netConnBufSize = 32 << 10
 
-// NetConn returns a net.Conn that carries a byte stream over c, for
-// tunnelling a stream protocol (HTTP/1.1, SSH, a database's wire
-// protocol) through a WebSocket. From then on the net.Conn owns c: read
-// and write c only through it.
+// NetConn returns a net.Conn that carries a byte stream over c's
+// messages, for tunnelling a stream protocol (HTTP/1.1, SSH, a database's
+// wire protocol) through a WebSocket. The net.Conn owns c from then on:
+// read and write c only through it. c must not be in push mode
+// (Options.OnMessage), where Read fails with ErrPushMode.
 //
 // Each Write sends p as one message of type typ with WriteMessage (an
 // empty Write sends nothing). Text suits only a stream whose every Write
 // is valid UTF-8 on its own, since the peer checks each text message;
-// use Binary for anything else.
+// Binary suits anything.
 //
-// Read returns the payloads of the incoming messages, text and binary
-// alike, one after the other: message boundaries are not kept. Each
-// message is still bounded by the Conn's Options.MaxMessageSize, so a
-// peer that writes larger pieces needs a larger or no limit. After the
-// data that came before it, the peer's close with CloseNormal or
-// CloseGoingAway makes Read return io.EOF; any other end of the
-// connection is returned as the Conn reports it, matching ErrClosed.
+// Read returns the payloads of incoming messages, text and binary alike,
+// one after another: message boundaries are not kept. Each message is
+// still bounded by c's read limit (Options.MaxMessageSize, SetReadLimit),
+// so a peer that writes larger pieces needs a larger limit, or none. The
+// peer's close with CloseNormal or CloseGoingAway is io.EOF, after the
+// data sent before it; any other end is returned as c reports it, a
+// *CloseError matching ErrClosed.
 //
 // Close runs the closing handshake with CloseNormal, as Conn.Close does,
-// and returns once the connection is down. When ctx ends, the net.Conn
-// is closed as by Close. Calls after Close, and calls it interrupts,
-// return errors matching net.ErrClosed.
+// and returns once the connection is down. When ctx ends, the net.Conn is
+// closed as by Close. Calls after Close, and calls it interrupts, fail
+// with an error matching net.ErrClosed.
 //
-// Deadlines work as net.Conn says: a Read or Write still waiting when its
-// deadline passes returns an error that is a net.Error whose Timeout
-// reports true and that matches os.ErrDeadlineExceeded, and a deadline may
-// be moved, or cleared with the zero time, at any moment, also while a
-// call waits. Unlike coder/websocket's NetConn, which closes the
-// connection when a deadline passes, a read deadline never harms the
-// stream: messages are read by a goroutine of the net.Conn's own
-// (started by the first Read, ended by Close) into a buffer, and Read
-// waits for that goroutine, so a Read that times out, even in the middle
-// of a message, loses nothing and the next Read carries on. A write
-// deadline that passes before the Write's message has begun (already past
-// when Write is called, or while it waits for another Write) leaves the
-// connection usable too. One that passes while the message is being sent
-// ends the connection, because a message cut short cannot be resumed: a
-// frame half written tears it down at once, and a message whose later
-// frames are still waiting for room in the send queue is followed by a
-// close with ClosePolicyViolation.
+// Deadlines behave as net.Conn specifies: a Read or Write still waiting
+// when its deadline passes fails with a net.Error whose Timeout is true
+// and which matches os.ErrDeadlineExceeded, and a deadline can be moved or
+// cleared at any time, which affects calls already waiting. Unlike
+// coder/websocket's NetConn, which closes the connection when a deadline
+// passes, a read deadline never harms the stream (net/http's server, for
+// one, sets a past deadline after every request to stop a pending read):
+// a goroutine of the net.Conn's own, started by the first Read, reads the
+// messages into a buffer and Read waits only for it, so a Read that times
+// out, even in the middle of a message, loses nothing. Writes differ: a
+// write deadline that passes before the Write's message is handed to c
+// (already past, or while the Write waits for another) leaves the
+// connection usable, but one that passes once c has the message ends the
+// connection, since the message may be partly sent and cannot be resumed.
+// A frame cut in half tears the connection down at once; otherwise c is
+// closed with ClosePolicyViolation.
 //
-// c must not be in push mode (Options.OnMessage), where Read fails with
-// ErrPushMode. LocalAddr and RemoteAddr are those of c.UnderlyingConn. As net.Conn
-// requires, the methods are safe for concurrent use: Reads wait for each
-// other, Writes too, and Close may come from any goroutine.
+// LocalAddr and RemoteAddr are those of c.UnderlyingConn. The methods are
+// safe for concurrent use, as net.Conn requires: Reads take turns, Writes
+// too, and Close may come from any goroutine.
 func NetConn(ctx context.Context, c *Conn, typ MessageType) net.Conn {
 	nc := &netConn{
 		c:        c,
@@ -203,7 +202,7 @@ func (nc *netConn) skip(r io.Reader) {
 // peer's normal close, else the Conn's error.
 func (nc *netConn) endPump(err error) {
 	var ce *CloseError
-	if errors.As(err, &ce) && (ce.Code == CloseNormal || ce.Code == CloseGoingAway) {
+	if errors.As(err, &ce) && ce.Remote && (ce.Code == CloseNormal || ce.Code == CloseGoingAway) {
 		err = io.EOF
 	}
 	nc.pumpErr = err
@@ -352,8 +351,11 @@ func (d *netDeadline) context() context.Context {
 func (d *netDeadline) set(t time.Time) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if d.parent.Err() != nil {
+		return // closed: no timer to outlive the net.Conn
+	}
 	d.t = t
-	if d.ctx.Err() != nil && d.parent.Err() == nil {
+	if d.ctx.Err() != nil {
 		d.ctx, d.cancel = context.WithCancel(d.parent)
 	}
 	if t.IsZero() {
