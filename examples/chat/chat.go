@@ -78,14 +78,14 @@ const (
 // left), which the Broker carries and every member receives, or an
 // error for one client.
 type Event struct {
-	Type    string   `json:"type"`
-	Room    string   `json:"room,omitempty"`
-	Nick    string   `json:"nick,omitempty"`
-	Text    string   `json:"text,omitempty"`
-	Members []string `json:"members,omitempty"`
-	Reason  string   `json:"reason,omitempty"`
-	Error   string   `json:"error,omitempty"`
-	Seq     uint64   `json:"seq,omitempty"`
+	Type    string   `json:"type"`              // joined, message, left or error
+	Room    string   `json:"room,omitempty"`    // the room it happened in
+	Nick    string   `json:"nick,omitempty"`    // who joined, spoke or left
+	Text    string   `json:"text,omitempty"`    // what a message says
+	Members []string `json:"members,omitempty"` // joined, left: the room's nicks after it, sorted
+	Reason  string   `json:"reason,omitempty"`  // left: why (reasonLeft etc.)
+	Error   string   `json:"error,omitempty"`   // error: what was wrong
+	Seq     uint64   `json:"seq,omitempty"`     // the room's event number, set by the Broker
 }
 
 // request is a message from a client.
