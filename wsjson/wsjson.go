@@ -50,12 +50,13 @@ var readBufs = sync.Pool{New: func() any { return new([]byte) }}
 // UTF-8 inside strings into U+FFFD.
 //
 // The message is read whole with [pipeline.Conn.ReadMessage], so it is
-// bounded by the connection's Options.MaxMessageSize (a larger one fails
-// the connection with 1009). ctx bounds the wait for the message as it
-// does for [pipeline.Conn.NextReader]: if it ends first, Read returns
-// ctx.Err() and the connection stays usable. Any other error is the
-// connection's, returned unchanged: after the connection ends it matches
-// [pipeline.ErrClosed], and [pipeline.CloseError] describes a close.
+// bounded by the connection's read limit (Options.MaxMessageSize, or
+// [pipeline.Conn.SetReadLimit]); a larger one fails the connection with
+// 1009. ctx bounds the wait for the message as it does for
+// [pipeline.Conn.NextReader]: if it ends first, Read returns ctx.Err() and
+// the connection stays usable. Any other error is the connection's,
+// returned unchanged: once the connection has ended, a
+// [*pipeline.CloseError] that matches [pipeline.ErrClosed] and says how.
 func Read(ctx context.Context, c *pipeline.Conn, v any) error {
 	bp := readBufs.Get().(*[]byte)
 	_, msg, err := c.ReadMessage(ctx, *bp)

@@ -213,7 +213,7 @@ func TestReadConnectionErrors(t *testing.T) {
 	err := Read(ctx, s, &p)
 	var de *DecodeError
 	var ce *pipeline.CloseError
-	if errors.As(err, &de) || !errors.Is(err, pipeline.ErrClosed) || !errors.As(err, &ce) || ce.Code != 4000 || ce.Reason != "done" {
+	if errors.As(err, &de) || !errors.Is(err, pipeline.ErrClosed) || !errors.As(err, &ce) || ce.Code != 4000 || ce.Reason != "done" || !ce.Remote {
 		t.Fatalf("after the peer's close: %v", err)
 	}
 }
@@ -233,7 +233,7 @@ func TestReadLimit(t *testing.T) {
 		t.Fatalf("got %v, want pipeline.ErrTooBig", err)
 	}
 	_, _, err = c.ReadMessage(ctx, nil)
-	if ce := (*pipeline.CloseError)(nil); !errors.As(err, &ce) || ce.Code != pipeline.CloseMessageTooBig {
+	if pipeline.CloseStatus(err) != pipeline.CloseMessageTooBig {
 		t.Fatalf("client got %v, want a 1009 close", err)
 	}
 }
