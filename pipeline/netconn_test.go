@@ -171,6 +171,7 @@ func (c timeoutCounter) Read(p []byte) (int, error) {
 func TestNetConnHTTP(t *testing.T) {
 	ln := &connListener{conns: make(chan net.Conn), done: make(chan struct{})}
 	var timeouts atomic.Int32 // the server's Reads ended by a deadline
+	var idle sync.Map         // connections between requests
 	ws := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, err := pipeline.Accept(w, r, &handshake.Server{}, nil)
 		if err != nil {
@@ -205,7 +206,18 @@ func TestNetConnHTTP(t *testing.T) {
 		}
 		fmt.Fprintf(w, "%d %x", n, h.Sum(nil))
 	})
-	hs := &http.Server{Handler: mux}
+	// A connection that goes from idle to active again serves a second
+	// request: keep-alive works across the deadlines net/http sets.
+	var reuses atomic.Int32
+	hs := &http.Server{Handler: mux, ConnState: func(c net.Conn, s http.ConnState) {
+		if s == http.StateActive {
+			if _, seen := idle.LoadAndDelete(c); seen {
+				reuses.Add(1)
+			}
+		} else if s == http.StateIdle {
+			idle.Store(c, true)
+		}
+	}}
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
 
@@ -265,8 +277,12 @@ func TestNetConnHTTP(t *testing.T) {
 	if got := do("POST", "/sum", body); string(got) != want {
 		t.Errorf("POST /sum: got %q, want %q", got, want)
 	}
-	if n := dials.Load(); n != 1 {
-		t.Errorf("%d connections for one request at a time, want 1 (keep-alive)", n)
+	// One request at a time: the transport reuses its connection, unless
+	// its own check that the request was written takes over 50 ms, which a
+	// busy machine may make it, so a reuse or two is the test, not one
+	// connection for all.
+	if reuses.Load() == 0 {
+		t.Errorf("%d connections for 7 requests one at a time, none served twice: keep-alive failed", dials.Load())
 	}
 	if timeouts.Load() == 0 {
 		t.Error("no Read of the server's ended by a deadline: the test did not exercise them")
@@ -395,15 +411,16 @@ func TestNetConnWriteDeadline(t *testing.T) {
 	}
 
 	// A Write blocked on a peer that does not read times out, and the
-	// message, cut short, ends the connection.
-	a.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
+	// message, cut short, ends the connection. (Each Write gets a fresh
+	// deadline: one that passed between two Writes would fail the second
+	// before it starts, harmlessly.)
 	big := randomBytes(1 << 20)
-	for i, err := 0, error(nil); err == nil; i++ {
+	for i := 0; ca.Err() == nil; i++ {
 		if i == 256 {
 			t.Fatal("256 MiB written to a peer that does not read")
 		}
-		_, err = a.Write(big)
-		if err != nil {
+		a.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
+		if _, err := a.Write(big); err != nil {
 			wantTimeout(t, "blocked write", err)
 		}
 	}
