@@ -375,6 +375,22 @@ func (c *Conn) submit(ctx context.Context, f outFrame) error {
 		if f.shared && policy == OverflowBlock {
 			policy = OverflowError // a broadcast never waits for one slow peer
 		}
+		if c.corked && !f.shared {
+			// Full of replies that cork holds back (a burst of pipelined
+			// messages, answered on the reader goroutine): it is not the
+			// peer that is slow, so no policy calls this an overflow. The
+			// replies go now, as uncork would send them, and the queue
+			// stays corked for the rest of the burst; if a writer runs
+			// already, wait for it to make room.
+			if !c.writing {
+				c.writing = true
+				c.mu.Unlock()
+				c.writeLoop() // a failed write tears the connection down itself
+				c.mu.Lock()
+				continue
+			}
+			policy = OverflowBlock
+		}
 		switch policy {
 		case OverflowError:
 			c.mu.Unlock()
@@ -389,11 +405,6 @@ func (c *Conn) submit(ctx context.Context, f outFrame) error {
 			}
 			c.fail(code, "send queue full", ErrQueueFull)
 			return c.closeError(ErrQueueFull)
-		}
-		if c.corked {
-			// The reader goroutine itself is waiting for room: send.
-			c.corked = false
-			c.kickLocked()
 		}
 		if c.room == nil {
 			c.room = make(chan struct{})
