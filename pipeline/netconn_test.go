@@ -521,6 +521,42 @@ func TestNetConnClose(t *testing.T) {
 	}
 }
 
+// Close from another goroutine ends a Write blocked on a peer that does
+// not read. (The peer, not reading, does not answer the close either: a
+// short CloseTimeout bounds the wait for it.)
+func TestNetConnCloseUnblocksWrite(t *testing.T) {
+	ca, _ := connPair(t, &pipeline.Options{CloseTimeout: 100 * time.Millisecond})
+	a := pipeline.NetConn(context.Background(), ca, pipeline.Binary)
+	big := randomBytes(1 << 20)
+	wrote := make(chan error, 1)
+	some := make(chan struct{})
+	go func() {
+		for i := 0; i < 256; i++ {
+			if i == 4 {
+				close(some)
+			}
+			if _, err := a.Write(big); err != nil {
+				wrote <- err
+				return
+			}
+		}
+		wrote <- errors.New("256 MiB written to a peer that does not read")
+	}()
+	// Close once the socket's buffers are filling, or a little later if
+	// they are small and a Write blocks sooner. Whenever it comes, the
+	// Write it interrupts, or the next, fails as closed.
+	select {
+	case <-some:
+	case <-time.After(200 * time.Millisecond):
+	}
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-wrote; !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("Write: %v, want net.ErrClosed", err)
+	}
+}
+
 // When NetConn's context ends, the net.Conn closes as by Close.
 func TestNetConnContext(t *testing.T) {
 	ca, cb := connPair(t, nil)
