@@ -1,9 +1,6 @@
 package pipeline
 
-import (
-	"syscall"
-	"unsafe"
-)
+import "syscall"
 
 // lowatOK reports whether the kernel honours SO_RCVLOWAT in the way
 // sockReader relies on: a TCP socket reported readable only once that many
@@ -13,14 +10,6 @@ import (
 // fixes to that (hangs under memory pressure, 2020, and with large skbs,
 // late 2020) are in every release from 5.11 on.
 var lowatOK = kernelAtLeast(5, 11)
-
-// setLowat sets fd's SO_RCVLOWAT to n bytes. The kernel caps it at half
-// the largest receive buffer and grows the socket's buffer to hold it.
-func setLowat(fd uintptr, n int) {
-	v := int32(n)
-	syscall.RawSyscall6(syscall.SYS_SETSOCKOPT, fd, syscall.SOL_SOCKET, syscall.SO_RCVLOWAT,
-		uintptr(unsafe.Pointer(&v)), unsafe.Sizeof(v), 0)
-}
 
 // kernelAtLeast reports whether the running kernel's release is at least
 // major.minor.

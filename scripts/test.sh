@@ -7,8 +7,10 @@
 # there, so it also works for a non-root user on a machine that has them.
 #
 # Sections, in order, stopping at the first failure:
-#   gofmt, go vet, go test -race, the allocation/size/stack checks that
-#   -race skips (on an ordinary build), fuzz (each Fuzz target, FUZZTIME),
+#   gofmt, go vet, go vet for other platforms (linux/386, linux/arm64,
+#   darwin, windows, freebsd) and -tags purego, go test -race, the
+#   allocation/size/stack checks that -race skips (on an ordinary build),
+#   fuzz (each Fuzz target, FUZZTIME),
 #   nested modules (go test in every other directory with a go.mod; in
 #   interop/ that runs wspipe against Chromium, Node's ws, Python's
 #   websockets, gorilla and coder, WSPIPE_INTEROP=1 making a missing peer a
@@ -131,6 +133,17 @@ echo "${#gofiles[@]} files formatted"
 # ---------------------------------------------------------------------------
 section "go vet"
 go vet ./...
+
+# ---------------------------------------------------------------------------
+section "other platforms"
+# The module builds and vets (test files included) where users run it: the
+# socket code has a file per build set, and a missing one shows only there.
+for target in linux/386 linux/arm64 darwin/arm64 windows/amd64 freebsd/amd64; do
+	echo "--- $target"
+	GOOS=${target%/*} GOARCH=${target#*/} go vet ./...
+done
+echo "--- -tags purego"
+go vet -tags purego ./...
 
 # ---------------------------------------------------------------------------
 section "go test -race"
