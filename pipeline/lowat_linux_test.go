@@ -94,12 +94,15 @@ func TestReadFullLowat(t *testing.T) {
 	client.Write(wire[:hdr+first])
 	waitLowat(t, server, size-first, "waiting inside the frame")
 
-	// Less than the mark: the reader sleeps on (a wakeup would read it and
-	// set a smaller mark).
+	// Less than the mark: the reader normally sleeps on. Linux may still
+	// wake it early (memory pressure, a receive buffer that cannot hold
+	// the mark); then it reads what came and waits with a smaller mark.
+	// Either way the mark never asks for more than the frame still holds,
+	// nor for less than what has not been sent.
 	client.Write(wire[hdr+first : hdr+first+200<<10])
-	time.Sleep(50 * time.Millisecond)
-	if got := sockLowat(t, server); got != size-first {
-		t.Fatalf("after part of the rest: SO_RCVLOWAT %d, want %d still", got, size-first)
+	time.Sleep(50 * time.Millisecond) // time for an early wakeup, if any
+	if got := sockLowat(t, server); got > size-first || got < size-first-200<<10 {
+		t.Fatalf("after part of the rest: SO_RCVLOWAT %d, want between %d and %d", got, size-first-200<<10, size-first)
 	}
 	select {
 	case r := <-done:
