@@ -160,18 +160,19 @@ go test -count=1 -run 'Alloc|SizeClass|Size$|FitsStarting' ./...
 # ---------------------------------------------------------------------------
 section "fuzz ($FUZZTIME each)"
 
-# fuzz_target runs one fuzz target. A failure that found an input writes
-# it under testdata/fuzz/<name>/ and fails the run. On a loaded machine
-# go1.26's coordinator can also fail with no input at all ("fuzzing process
-# hung or terminated unexpectedly", a worker that stalled while
-# minimizing, at 0 execs/s): that says nothing about the code, so such a
-# run is retried, up to twice, and only a third one fails the run.
+# fuzz_target runs one fuzz target. A failure counts only if the input it
+# wrote under testdata/fuzz/<name>/ reproduces it (go test -run=Name/ID):
+# then the run fails, and that file is to be committed as a regression
+# seed. On a loaded machine go1.26's engine can also fail with no input at
+# all ("fuzzing process hung or terminated unexpectedly", a worker that
+# stalled, at 0 execs/s), or with an input that passes when run again:
+# that says nothing about the code, so the target is run again, up to
+# twice, and the stall is reported.
 fuzz_target() {
-	local pkg=$1 name=$2 dir log attempt
+	local pkg=$1 name=$2 dir log attempt before after f id
 	dir="$(go list -f '{{.Dir}}' "$pkg")/testdata/fuzz/$name"
 	log=$(mktemp)
 	for attempt in 1 2 3; do
-		local before
 		before=$(find "$dir" -type f 2>/dev/null | sort || true)
 		if go test -run '^$' -fuzz "^${name}\$" -fuzztime="$FUZZTIME" "$pkg" >"$log" 2>&1; then
 			cat "$log"
@@ -179,17 +180,25 @@ fuzz_target() {
 			return 0
 		fi
 		cat "$log"
-		if [[ $(find "$dir" -type f 2>/dev/null | sort || true) != "$before" ]]; then
-			echo "test.sh: $name found a failing input (see $dir)" >&2
+		after=$(find "$dir" -type f 2>/dev/null | sort || true)
+		for f in $(comm -13 <(echo "$before") <(echo "$after")); do
+			id=$(basename "$f")
+			if ! go test -count=1 -run "^${name}/${id}\$" "$pkg"; then
+				echo "test.sh: $name fails on $f: commit it as a regression seed" >&2
+				rm -f "$log"
+				return 1
+			fi
+			echo "test.sh: $name: the input it wrote ($id) passes when run again; not a failure"
+			rm -f "$f"
+		done
+		if [[ -z $(comm -13 <(echo "$before") <(echo "$after")) ]] &&
+			! grep -q 'hung or terminated unexpectedly\|context deadline exceeded' "$log"; then
 			rm -f "$log"
-			return 1
+			return 1 # a failure of another kind
 		fi
-		if ! grep -q 'hung or terminated unexpectedly\|context deadline exceeded' "$log"; then
-			rm -f "$log"
-			return 1
-		fi
-		echo "test.sh: $name: the fuzzing engine failed without an input (attempt $attempt); retrying"
+		echo "test.sh: $name: the fuzzing engine failed without a reproducing input (attempt $attempt of 3)"
 	done
+	echo "test.sh: $name failed three times without a reproducing input" >&2
 	rm -f "$log"
 	return 1
 }
