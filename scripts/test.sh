@@ -10,7 +10,7 @@
 #   gofmt, go vet, go vet for other platforms (linux/386, linux/arm64,
 #   darwin, windows, freebsd) and -tags purego, go test -race, the
 #   allocation/size/stack checks that -race skips (on an ordinary build),
-#   fuzz (each Fuzz target, FUZZTIME),
+#   the examples (each run on a bounded scenario), fuzz (each Fuzz target, FUZZTIME),
 #   nested modules (go test in every other directory with a go.mod; in
 #   interop/ that runs wspipe against Chromium, Node's ws, Python's
 #   websockets, gorilla and coder, WSPIPE_INTEROP=1 making a missing peer a
@@ -156,6 +156,19 @@ section "go test, the checks -race skips"
 # instrumentation allocates, sync.Pool drops items, frames grow), so those
 # tests skip there; they run here on an ordinary build.
 go test -count=1 -run 'Alloc|SizeClass|Size$|FitsStarting' ./...
+
+# ---------------------------------------------------------------------------
+section "examples"
+# Each example runs as a user would run it, on a bounded scenario; its
+# output is checked. (examples/chat has tests of its own, run above.)
+out=$(timeout 120 go run ./examples/counter)
+echo "$out"
+[[ $out == "server saw 3 messages, 1008 bytes in, 1008 bytes out" ]] ||
+	die "examples/counter printed an unexpected count"
+out=$(timeout 120 go run ./examples/streamfile -size 16777216)
+echo "$out"
+[[ $out == "streamed 16777216 bytes there and back, checksums match: true,"* ]] ||
+	die "examples/streamfile did not stream 16 MiB back intact"
 
 # ---------------------------------------------------------------------------
 section "fuzz ($FUZZTIME each)"
