@@ -3,7 +3,6 @@ package pipeline
 import (
 	"context"
 	"runtime/debug"
-	"sync"
 	"testing"
 	"unsafe"
 )
@@ -76,31 +75,5 @@ func TestConnSizeClass(t *testing.T) {
 	}
 	if n := unsafe.Sizeof(Conn{}) + 8; n > 1280 {
 		t.Fatalf("Conn is %d bytes with its malloc header, past the 1280-byte size class", n)
-	}
-}
-
-// bufPool hands back the one pool per size, from its cache or past it,
-// and allocates nothing once a size has been seen.
-func TestBufPoolCacheAllocs(t *testing.T) {
-	sizes := []int{4 << 10, 1000, 1001, 1002, 1003, 1004, 1005}
-	first := make(map[int]*sync.Pool)
-	for _, n := range sizes {
-		first[n] = bufPool(n)
-	}
-	for _, n := range sizes {
-		if p := bufPool(n); p != first[n] {
-			t.Fatalf("bufPool(%d) gave a second pool", n)
-		}
-		if b := bufPool(n).Get().(*[]byte); len(*b) != n {
-			t.Fatalf("bufPool(%d) gave a %d-byte buffer", n, len(*b))
-		}
-	}
-	if raceBuild() {
-		return
-	}
-	for _, n := range sizes {
-		if a := testing.AllocsPerRun(100, func() { bufPool(n) }); a != 0 {
-			t.Fatalf("bufPool(%d): %v allocations", n, a)
-		}
 	}
 }

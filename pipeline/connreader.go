@@ -4,6 +4,8 @@ import (
 	"io"
 	"net"
 	"sync"
+
+	"github.com/wspipe/wspipe/internal/bufpool"
 )
 
 // connReader is the buffered reader under the frame layers. Unlike
@@ -49,7 +51,7 @@ type rawWaiter interface {
 
 func (cr *connReader) init(conn net.Conn, prefix []byte, size int) {
 	cr.conn, cr.prefix, cr.size, cr.fence = conn, prefix, size, -1
-	cr.pool = bufPool(size)
+	cr.pool = bufpool.For(size)
 	cr.raw = newRawWaiter(conn)
 	_, tcp := conn.(*net.TCPConn)
 	cr.lowat = tcp && lowatOK

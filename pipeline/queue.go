@@ -1,0 +1,292 @@
+package pipeline
+
+import (
+	"io"
+	"net"
+
+	"github.com/wspipe/wspipe/internal/bufpool"
+	"github.com/wspipe/wspipe/layers"
+)
+
+// ctrlFrame is a queued control frame; its payload is copied in.
+type ctrlFrame struct {
+	op layers.Opcode
+	n  uint8
+	p  [layers.MaxControlPayload]byte
+}
+
+// outFrame is a data frame to send: either bytes already encoded (header
+// and masked payload) in a pooled buffer, or (direct) a header and a
+// caller's payload, written without a copy while the caller waits.
+type outFrame struct {
+	buf    *[]byte
+	data   []byte
+	h      layers.Header
+	direct bool
+	shared bool // data belongs to a PreparedMessage: queued, never waited for
+}
+
+// maxCtrlQueue bounds queued control frames; past it, pongs coalesce into
+// the newest (RFC 6455 section 5.5.3 allows answering only the latest ping).
+const maxCtrlQueue = 16
+
+// maxFrameBuffer bounds how far a long message's frame buffers grow.
+const maxFrameBuffer = 512 << 10
+
+// writeBatch is the writer goroutine's scratch for coalescing frames.
+type writeBatch struct {
+	frames []outFrame
+	vec    [][]byte
+	bufs   net.Buffers
+}
+
+// maxBatch bounds how many queued frames one writev carries.
+const maxBatch = 16
+
+// queueControl queues a control frame ahead of data. It never blocks.
+func (c *Conn) queueControl(op layers.Opcode, payload []byte) {
+	c.mu.Lock()
+	if c.writeErr != nil || c.closeFrame != nil {
+		c.mu.Unlock()
+		return
+	}
+	var f *ctrlFrame
+	if len(c.ctrlQ) >= maxCtrlQueue && op == layers.OpPong {
+		for i := len(c.ctrlQ) - 1; i >= 0; i-- {
+			if c.ctrlQ[i].op == layers.OpPong {
+				f = &c.ctrlQ[i]
+				break
+			}
+		}
+	}
+	if f == nil {
+		c.ctrlQ = append(c.ctrlQ, ctrlFrame{})
+		f = &c.ctrlQ[len(c.ctrlQ)-1]
+	}
+	f.op = op
+	f.n = uint8(copy(f.p[:], payload))
+	c.kickLocked()
+	c.mu.Unlock()
+}
+
+// kickLocked starts the writer goroutine if frames wait and none runs.
+func (c *Conn) kickLocked() {
+	if c.writing {
+		return
+	}
+	if c.corked && len(c.ctrlQ) == 0 && (c.closeFrame == nil || c.closeSent) {
+		return // data waits for uncork; control frames do not
+	}
+	if c.writeErr != nil {
+		c.dropQueuedLocked()
+		return
+	}
+	if len(c.ctrlQ) == 0 && c.dataHead == len(c.dataQ) && (c.closeFrame == nil || c.closeSent) {
+		return
+	}
+	c.writing = true
+	c.g.Go(c.writeLoop)
+}
+
+// writeLoop is the writer goroutine: it drains the queues and ends.
+func (c *Conn) writeLoop() error {
+	for {
+		c.mu.Lock()
+		err := c.writeNextLocked()
+		if err == io.EOF {
+			c.writing = false
+			c.mu.Unlock()
+			return nil
+		}
+		c.mu.Unlock()
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// writeNextLocked writes the next frame by priority: control frames, then
+// an urgent close, then data, then a close behind the data. It returns
+// io.EOF when there is nothing to write. c.mu is held on entry and exit but
+// released around the socket write.
+func (c *Conn) writeNextLocked() error {
+	if c.writeErr != nil {
+		c.dropQueuedLocked()
+		return io.EOF
+	}
+	closeReady := c.closeFrame != nil && !c.closeSent &&
+		(c.closeUrgent || c.dataHead == len(c.dataQ))
+	// Each case is a call of its own, so that only one case's frame is on
+	// the stack: this runs on the reader goroutine too (a pong, the close
+	// frame), often at the bottom of a fresh 2 KiB stack.
+	switch {
+	case len(c.ctrlQ) > 0 && !c.closeSent:
+		return c.writeControlLocked()
+	case closeReady:
+		return c.writeCloseLocked()
+	case c.dataHead < len(c.dataQ) && !c.closeSent:
+		if c.dataHead+1 == len(c.dataQ) {
+			return c.writeOneLocked()
+		}
+		return c.writeBatchLocked()
+	}
+	c.dropQueuedLocked()
+	return io.EOF
+}
+
+// writeControlLocked writes the first queued control frame.
+//
+//go:noinline
+func (c *Conn) writeControlLocked() error {
+	f := c.ctrlQ[0]
+	c.ctrlQ = append(c.ctrlQ[:0], c.ctrlQ[1:]...)
+	c.mu.Unlock()
+	err := c.frameWriter().WriteFrame(layers.Header{Fin: true, Opcode: f.op}, f.p[:f.n])
+	c.mu.Lock()
+	return c.afterWriteLocked(err)
+}
+
+// writeCloseLocked writes our close frame.
+//
+//go:noinline
+func (c *Conn) writeCloseLocked() error {
+	f := c.closeFrame
+	c.mu.Unlock()
+	err := c.frameWriter().WriteFrame(layers.Header{Fin: true, Opcode: layers.OpClose}, f.p[:f.n])
+	c.mu.Lock()
+	if err == nil {
+		c.closeSent = true
+		c.closeWrote.fire()
+		if c.failing {
+			go c.teardown() // no waiting for a peer that does not read
+		}
+	}
+	return c.afterWriteLocked(err)
+}
+
+// writeOneLocked writes the one queued data frame.
+//
+//go:noinline
+func (c *Conn) writeOneLocked() error {
+	f := c.popDataLocked()
+	c.mu.Unlock()
+	err := c.writeData(&f)
+	c.mu.Lock()
+	return c.afterWriteLocked(err)
+}
+
+// writeBatchLocked coalesces the queued data frames into one writev.
+//
+//go:noinline
+func (c *Conn) writeBatchLocked() error {
+	if c.batch == nil {
+		c.batch = new(writeBatch)
+	}
+	b := c.batch
+	for c.dataHead < len(c.dataQ) && len(b.frames) < maxBatch {
+		f := c.popDataLocked()
+		b.frames = append(b.frames, f)
+		b.vec = append(b.vec, f.data)
+	}
+	c.mu.Unlock()
+	var err error
+	if bw, ok := c.sink().(buffersWriter); ok {
+		_, err = bw.WriteBuffers(b.vec)
+	} else {
+		b.bufs = b.vec
+		_, err = b.bufs.WriteTo(c.raw)
+	}
+	for i := range b.frames {
+		c.release(&b.frames[i])
+		b.frames[i] = outFrame{}
+	}
+	clear(b.vec)
+	b.frames, b.vec = b.frames[:0], b.vec[:0]
+	c.mu.Lock()
+	return c.afterWriteLocked(err)
+}
+
+// afterWriteLocked fails the connection after a failed write: a frame
+// may be cut in half, so the stream is unusable. c.mu is held.
+func (c *Conn) afterWriteLocked(err error) error {
+	if err != nil && c.writeErr == nil {
+		c.writeErr = err
+		c.closeError(err) // the transport failed, unless the end began before
+		go c.teardown()
+	}
+	return err
+}
+
+func (c *Conn) popDataLocked() outFrame {
+	f := c.dataQ[c.dataHead]
+	c.dataQ[c.dataHead] = outFrame{}
+	c.queued -= len(f.data)
+	c.dataHead++
+	if c.dataHead == len(c.dataQ) {
+		c.dataQ, c.dataHead = c.dataQ[:0], 0
+	}
+	if c.room != nil {
+		close(c.room)
+		c.room = nil
+	}
+	return f
+}
+
+// dropQueuedLocked discards data that can no longer be sent.
+func (c *Conn) dropQueuedLocked() {
+	for c.dataHead < len(c.dataQ) {
+		f := c.popDataLocked()
+		c.release(&f)
+	}
+	if c.closeSent || c.writeErr != nil {
+		c.ctrlQ = c.ctrlQ[:0]
+	}
+}
+
+// frameWriter returns the FrameWriter for control frames and unbuffered
+// data frames, set up on first use: a connection that never sends one
+// holds no buffer for it. Only the goroutine holding c.writing calls it.
+func (c *Conn) frameWriter() *layers.FrameWriter {
+	if c.fw.W == nil {
+		c.fw.Reset(c.sink(), c.role, make([]byte, layers.MaxHeaderSize+layers.MaxControlPayload))
+	}
+	return &c.fw
+}
+
+// buffersWriter writes several buffers in one call (a writev), as
+// sockWriter does; layers.FrameWriter looks for the same method.
+type buffersWriter interface {
+	WriteBuffers(bufs [][]byte) (int64, error)
+}
+
+// sink is where the writer side writes: on a Linux TCP or Unix socket a
+// writer of raw system calls (see sockWriter), else the connection itself.
+// Only the goroutine holding c.writing calls it.
+func (c *Conn) sink() io.Writer {
+	if c.cr.raw != nil {
+		if w := c.cr.raw.writer(); w != nil {
+			return w
+		}
+	}
+	return c.raw
+}
+
+// writeData writes a data frame and completes it.
+func (c *Conn) writeData(f *outFrame) error {
+	var err error
+	if f.direct {
+		err = c.frameWriter().WriteFrame(f.h, f.data)
+	} else {
+		_, err = c.sink().Write(f.data)
+	}
+	c.release(f)
+	return err
+}
+
+// release returns a written or dropped frame's buffer to its pool.
+func (c *Conn) release(f *outFrame) {
+	if f.buf != nil {
+		bufpool.For(cap(*f.buf)).Put(f.buf)
+		f.buf = nil
+	}
+}
