@@ -34,12 +34,20 @@ type sockIO struct {
 	kicked bool // guarded by Conn.mu
 }
 
-// idleRespawn is how long, in nanoseconds, a push-mode reader goroutine
-// that has handled frames waits idle before it is replaced by a fresh one
-// (see armIdle). A second; tests shorten it.
+// respawnAfter is how long a push-mode reader goroutine that has handled
+// frames waits idle before it is replaced by a fresh one (see armIdle).
+const respawnAfter = time.Second
+
+// idleRespawn, when set (by tests, in nanoseconds), replaces respawnAfter.
 var idleRespawn atomic.Int64
 
-func init() { idleRespawn.Store(int64(time.Second)) }
+// idleFor returns how long an idle reader waits before its respawn.
+func idleFor() time.Duration {
+	if d := idleRespawn.Load(); d > 0 {
+		return time.Duration(d)
+	}
+	return respawnAfter
+}
 
 // respawns counts replaced reader goroutines, for tests.
 var respawns atomic.Int64
@@ -60,10 +68,10 @@ func (w *tcpWaiter) armIdle() {
 	s.armed.Store(true)
 	if s.idle == nil {
 		c := w.c
-		s.idle = time.AfterFunc(time.Duration(idleRespawn.Load()), func() { s.kick(c) })
+		s.idle = time.AfterFunc(idleFor(), func() { s.kick(c) })
 		return
 	}
-	s.idle.Reset(time.Duration(idleRespawn.Load()))
+	s.idle.Reset(idleFor())
 }
 
 // kick ends the reader's wait if it is in the fast path. Under c.mu, so
