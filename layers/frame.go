@@ -1,6 +1,7 @@
 package layers
 
 import (
+	"encoding/binary"
 	"errors"
 	"strconv"
 )
@@ -133,4 +134,36 @@ func CloseCodeFor(err error) CloseCode {
 		return CloseMessageTooBig
 	}
 	return CloseInternalError
+}
+
+// FrameSize measures the frame that starts at b: the size of its header
+// and the payload length the header declares. If b does not hold the
+// whole header, ok is false and hs is how many bytes it needs (2 when b is
+// shorter than that). It only measures: FrameReader.Next, which parses
+// every header with it, validates. A reader of buffered bytes can find
+// where frames end with it without reading them.
+func FrameSize(b []byte) (hs int, length uint64, ok bool) {
+	if len(b) < 2 {
+		return 2, 0, false
+	}
+	hs, length = 2, uint64(b[1]&0x7F)
+	switch length {
+	case 126:
+		hs += 2
+	case 127:
+		hs += 8
+	}
+	if b[1]&0x80 != 0 {
+		hs += 4
+	}
+	if len(b) < hs {
+		return hs, 0, false
+	}
+	switch length {
+	case 126:
+		length = uint64(binary.BigEndian.Uint16(b[2:]))
+	case 127:
+		length = binary.BigEndian.Uint64(b[2:])
+	}
+	return hs, length, true
 }

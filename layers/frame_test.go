@@ -367,3 +367,24 @@ func TestCloseCodeFor(t *testing.T) {
 		t.Errorf("message %q", msg)
 	}
 }
+
+// FrameSize measures what AppendHeader writes, and asks for the bytes a
+// header still lacks.
+func TestFrameSize(t *testing.T) {
+	for _, length := range []int64{0, 1, 125, 126, 0xFFFF, 0x10000, 1 << 40} {
+		for _, masked := range []bool{false, true} {
+			h := Header{Fin: true, Opcode: OpBinary, Length: length, Masked: masked, Mask: [4]byte{1, 2, 3, 4}}
+			b := AppendHeader(nil, h)
+			hs, n, ok := FrameSize(b)
+			if !ok || hs != len(b) || hs != HeaderSize(h) || n != uint64(length) {
+				t.Errorf("%d masked=%v: FrameSize = %d, %d, %v; want %d, %d, true", length, masked, hs, n, ok, len(b), length)
+			}
+			for cut := 0; cut < len(b); cut++ {
+				need, _, ok := FrameSize(b[:cut])
+				if ok || need > len(b) || need <= cut {
+					t.Errorf("%d masked=%v, %d of %d bytes: FrameSize asks for %d, ok %v", length, masked, cut, len(b), need, ok)
+				}
+			}
+		}
+	}
+}

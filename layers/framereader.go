@@ -1,7 +1,6 @@
 package layers
 
 import (
-	"encoding/binary"
 	"io"
 )
 
@@ -105,7 +104,7 @@ func (fr *FrameReader) Next() (Header, error) {
 		Opcode: Opcode(b[0] & 0x0F),
 		Masked: b[1]&0x80 != 0,
 	}
-	length := int64(b[1] & 0x7F)
+	short := b[1] & 0x7F // the 7-bit length: 126 and 127 announce longer ones
 	switch {
 	case h.Opcode.IsReserved():
 		return h, errReservedOpcode
@@ -115,52 +114,32 @@ func (fr *FrameReader) Next() (Header, error) {
 		return h, errMessageRSV
 	case h.Opcode.IsControl() && !h.Fin:
 		return h, errControlFragmented
-	case h.Opcode.IsControl() && length > MaxControlPayload:
+	case h.Opcode.IsControl() && short > MaxControlPayload:
 		return h, errControlTooLong
 	case fr.role == RoleServer && !h.Masked:
 		return h, errUnmasked
 	case fr.role == RoleClient && h.Masked:
 		return h, errMasked
 	}
-	extra := 0
-	switch length {
-	case 126:
-		extra = 2
-	case 127:
-		extra = 8
-	}
-	if h.Masked {
-		extra += 4
-	}
-	if extra > 0 {
-		if _, err := io.ReadFull(fr.src, b[2:2+extra]); err != nil {
+	hs, _, _ := FrameSize(b[:2])
+	if hs > 2 {
+		if _, err := io.ReadFull(fr.src, b[2:hs]); err != nil {
 			if err == io.EOF {
 				err = io.ErrUnexpectedEOF
 			}
 			return h, err
 		}
 	}
-	p := b[2:]
-	switch length {
-	case 126:
-		length = int64(binary.BigEndian.Uint16(p))
-		if length < 126 {
-			return h, errNonMinimalLength
-		}
-		p = p[2:]
-	case 127:
-		u := binary.BigEndian.Uint64(p)
-		if u>>63 != 0 {
-			return h, errLengthTopBit
-		}
-		if u <= 0xFFFF {
-			return h, errNonMinimalLength
-		}
-		length = int64(u)
-		p = p[8:]
+	_, u, _ := FrameSize(b[:hs])
+	switch {
+	case short == 126 && u < 126, short == 127 && u <= 0xFFFF:
+		return h, errNonMinimalLength
+	case u>>63 != 0:
+		return h, errLengthTopBit
 	}
+	length := int64(u)
 	if h.Masked {
-		copy(h.Mask[:], p[:4])
+		copy(h.Mask[:], b[hs-4:hs])
 	}
 	h.Length = length
 	if !h.Opcode.IsControl() {

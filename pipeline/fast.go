@@ -1,9 +1,10 @@
 package pipeline
 
 import (
-	"encoding/binary"
 	"errors"
 	"io"
+
+	"github.com/wspipe/wspipe/layers"
 )
 
 // The fast path serves push-mode connections on a TCP socket: the reader
@@ -113,29 +114,11 @@ func (c *Conn) consume() bool {
 func scanFrames(b []byte) (n int, data bool, need int) {
 	off, inMsg := 0, false
 	for {
-		if len(b)-off < 2 {
-			return n, false, off + 2
-		}
-		b0, b1 := b[off], b[off+1]
-		hs, length := 2, uint64(b1&0x7F)
-		switch length {
-		case 126:
-			hs += 2
-		case 127:
-			hs += 8
-		}
-		if b1&0x80 != 0 {
-			hs += 4
-		}
-		if len(b)-off < hs {
+		hs, length, ok := layers.FrameSize(b[off:])
+		if !ok {
 			return n, false, off + hs
 		}
-		switch length {
-		case 126:
-			length = uint64(binary.BigEndian.Uint16(b[off+2:]))
-		case 127:
-			length = binary.BigEndian.Uint64(b[off+2:])
-		}
+		b0 := b[off]
 		if length > uint64(len(b)-off-hs) {
 			end := uint64(off+hs) + min(length, 1<<30) // past any buffer; fits a 32-bit int
 			return n, false, int(end)
