@@ -148,7 +148,7 @@ func (fw *FrameWriter) writeLarge(h Header, hl int, p []byte) error {
 	if !h.Masked {
 		fw.vec[0], fw.vec[1] = hdr, p
 		var err error
-		if bw, ok := fw.W.(buffersWriter); ok {
+		if bw, ok := fw.W.(BuffersWriter); ok {
 			_, err = bw.WriteBuffers(fw.vec[:])
 		} else {
 			fw.bufs = fw.vec[:]
@@ -173,10 +173,12 @@ func (fw *FrameWriter) writeLarge(h Header, hl int, p []byte) error {
 	return nil
 }
 
-// buffersWriter is a writer of several buffers in one call, such as a
+// BuffersWriter is a writer of several buffers in one call, such as a
 // writev: the way a writer other than a net.Conn takes a header and a
-// payload together.
-type buffersWriter interface {
+// payload together. FrameWriter uses it when its writer has it.
+type BuffersWriter interface {
+	// WriteBuffers writes the buffers in order, as one write, and returns
+	// the bytes written.
 	WriteBuffers(bufs [][]byte) (int64, error)
 }
 

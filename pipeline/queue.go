@@ -190,7 +190,7 @@ func (c *Conn) writeBatchLocked() error {
 	}
 	c.mu.Unlock()
 	var err error
-	if bw, ok := c.sink().(buffersWriter); ok {
+	if bw, ok := c.sink().(layers.BuffersWriter); ok {
 		_, err = bw.WriteBuffers(b.vec)
 	} else {
 		b.bufs = b.vec
@@ -251,12 +251,6 @@ func (c *Conn) frameWriter() *layers.FrameWriter {
 		c.fw.Reset(c.sink(), c.role, make([]byte, layers.MaxHeaderSize+layers.MaxControlPayload))
 	}
 	return &c.fw
-}
-
-// buffersWriter writes several buffers in one call (a writev), as
-// sockWriter does; layers.FrameWriter looks for the same method.
-type buffersWriter interface {
-	WriteBuffers(bufs [][]byte) (int64, error)
 }
 
 // sink is where the writer side writes: on a Linux TCP or Unix socket a
