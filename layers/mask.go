@@ -43,12 +43,12 @@ func maskWords(dst, src []byte, key uint32, pos int) int {
 	i := 0
 	if n >= 8 {
 		if unalignedWordsOK {
-			// Fast path, added for speed (about 1.6x at 4 KiB on amd64):
-			// 8-byte words through unsafe pointers, 64 bytes per
-			// iteration, with none of the bounds checks and slice
-			// bookkeeping of the portable loop below. Every word
-			// touched lies inside dst[:n] and src[:n] (i+64 <= n, then
-			// i+8 <= n). unalignedWordsOK holds only on little-endian
+			// Fast path (about 1.6x at 4 KiB on amd64): 8-byte words
+			// through unsafe pointers, 64 bytes per iteration, with
+			// none of the bounds checks and slice bookkeeping of the
+			// portable loop below. Every word touched lies inside
+			// dst[:n] and src[:n] (i+64 <= n, then i+8 <= n).
+			// unalignedWordsOK holds only on little-endian
 			// architectures, so a native load equals a little-endian
 			// one and k is in the right byte order.
 			d := unsafe.Pointer(unsafe.SliceData(dst))
@@ -121,7 +121,8 @@ func (u *Unmasker) Read(p []byte) (int, error) {
 }
 
 // Masker is an io.Writer that masks what it writes to W with a key, without
-// mutating the caller's slice: it masks into its own buffer.
+// mutating the caller's slice: it masks into its own buffer. A Masker not
+// made by NewMasker gets a 4 KiB buffer at its first Write.
 type Masker struct {
 	W   io.Writer
 	key [4]byte
@@ -145,9 +146,9 @@ func (m *Masker) Reset(w io.Writer, key [4]byte) {
 
 // Write masks p into the scratch buffer and writes it to W, in chunks.
 func (m *Masker) Write(p []byte) (int, error) {
-	// Fix: a Masker made by Reset or a struct literal rather than
-	// NewMasker has no scratch buffer; chunks of 0 bytes then looped
-	// forever. Give it the same default buffer NewMasker would.
+	// A Masker not made by NewMasker has no scratch buffer yet; with
+	// none, every chunk would be empty and the loop below would never
+	// end. It gets the buffer NewMasker gives by default.
 	if len(m.buf) == 0 {
 		m.buf = make([]byte, 4096)
 	}

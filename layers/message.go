@@ -166,9 +166,8 @@ func (m *MessageReader) Read(p []byte) (int, error) {
 		}
 		h, err := m.nextFrame()
 		if err != nil {
-			// Fix: a clean end of stream after a non-final fragment used
-			// to come out as io.EOF, so a truncated message read as a
-			// complete one. The message is unfinished: report it.
+			// The stream ended after a non-final fragment: the message
+			// is cut short, and io.EOF would make it read as complete.
 			if err == io.EOF {
 				err = io.ErrUnexpectedEOF
 			}
