@@ -103,7 +103,9 @@ var (
 )
 
 // Read reads from R and validates what it read. On an invalid byte it
-// returns 0 and the error: the bytes of an invalid message are not passed on.
+// returns 0 and the error, passing on none of the bytes of that read, so
+// what the caller has had is always a prefix of valid UTF-8. A message
+// that ends inside a code point gets its last bytes with the error.
 func (u *UTF8Reader) Read(p []byte) (int, error) {
 	if u.err != nil {
 		return 0, u.err
