@@ -264,11 +264,11 @@ func echoKnown(c *pipeline.Conn, typ pipeline.MessageType, r io.Reader, n int) {
 }
 
 // fill reads r into buf until the message ends (done) or buf is full, with
-// pipeline.ReadFull, which on TCP waits for a large message in big pieces.
+// pipeline.Fill, which on TCP waits for a large message in big pieces.
 // Any error but the message's io.EOF is returned as is: a cut connection
 // is not a message end.
 func fill(r io.Reader, buf []byte) (n int, done bool, err error) {
-	n, err = pipeline.ReadFull(r, buf)
+	n, err = pipeline.Fill(r, buf)
 	if err == io.EOF {
 		return n, true, nil
 	}

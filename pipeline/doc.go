@@ -9,7 +9,7 @@
 // io.Reader and NextWriter a new outgoing one as an io.WriteCloser, so
 // io.Copy works both ways and a message of any size passes through without
 // being held in memory. ReadMessage and WriteMessage handle whole messages
-// in caller-owned buffers, and ReadFull fills a buffer from a message,
+// in caller-owned buffers, and Fill fills a buffer from a message,
 // waiting for a large one in big pieces rather than in every piece the
 // network delivers.
 //

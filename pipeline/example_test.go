@@ -129,7 +129,7 @@ func ExampleConn_MessageLen() {
 	// client got 100000 bytes
 }
 
-// ReadFull reads a message into a buffer, to the buffer's end or the
+// Fill reads a message into a buffer, to the buffer's end or the
 // message's. On Linux TCP the connection then waits for a large message in
 // big pieces rather than waking for each one the network delivers.
 func ExampleReadFull() {
@@ -138,7 +138,7 @@ func ExampleReadFull() {
 		OnMessage: func(c *pipeline.Conn, typ pipeline.MessageType, r io.Reader) error {
 			defer close(done)
 			buf := make([]byte, 1<<20)
-			n, err := pipeline.ReadFull(r, buf)
+			n, err := pipeline.Fill(r, buf)
 			switch err {
 			case io.EOF:
 				fmt.Println("the whole message:", n, "bytes")

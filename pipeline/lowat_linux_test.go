@@ -83,7 +83,7 @@ func TestReadFullLowat(t *testing.T) {
 			done <- result{0, err}
 			return
 		}
-		n, err := ReadFull(r, buf)
+		n, err := Fill(r, buf)
 		done <- result{n, err}
 	}()
 
@@ -106,7 +106,7 @@ func TestReadFullLowat(t *testing.T) {
 	}
 	select {
 	case r := <-done:
-		t.Fatalf("ReadFull returned before the frame was complete: %d, %v", r.n, r.err)
+		t.Fatalf("Fill returned before the frame was complete: %d, %v", r.n, r.err)
 	default:
 	}
 
@@ -114,13 +114,13 @@ func TestReadFullLowat(t *testing.T) {
 	select {
 	case r := <-done:
 		if r.n != size || r.err != io.EOF {
-			t.Fatalf("ReadFull: %d, %v; want %d, io.EOF", r.n, r.err, size)
+			t.Fatalf("Fill: %d, %v; want %d, io.EOF", r.n, r.err, size)
 		}
 		if !bytes.Equal(buf[:size], payload) {
-			t.Fatal("ReadFull: payload differs")
+			t.Fatal("Fill: payload differs")
 		}
 	case <-time.After(5 * time.Second):
-		t.Fatal("ReadFull did not return once the frame was complete")
+		t.Fatal("Fill did not return once the frame was complete")
 	}
 
 	// Waiting for the next message, the mark is one byte again: a small
@@ -162,7 +162,7 @@ func TestReadFullLowatFrame(t *testing.T) {
 			done <- -1
 			return
 		}
-		n, err := ReadFull(r, buf)
+		n, err := Fill(r, buf)
 		if err != io.EOF {
 			n = -1
 		}
@@ -180,10 +180,10 @@ func TestReadFullLowatFrame(t *testing.T) {
 	select {
 	case n := <-done:
 		if n != 2*frame || !bytes.Equal(buf[:n], payload) {
-			t.Fatalf("ReadFull: %d bytes, want %d and the same payload", n, 2*frame)
+			t.Fatalf("Fill: %d bytes, want %d and the same payload", n, 2*frame)
 		}
 	case <-time.After(5 * time.Second):
-		t.Fatal("ReadFull did not return")
+		t.Fatal("Fill did not return")
 	}
 }
 
@@ -236,7 +236,7 @@ func TestReadFullLowatEnds(t *testing.T) {
 			go func() {
 				_, r, err := c.NextReader(context.Background())
 				if err == nil {
-					_, err = ReadFull(r, make([]byte, size))
+					_, err = Fill(r, make([]byte, size))
 				}
 				done <- err
 			}()
@@ -255,10 +255,10 @@ func TestReadFullLowatEnds(t *testing.T) {
 			select {
 			case err := <-done:
 				if err == nil || err == io.EOF {
-					t.Fatalf("ReadFull of a frame cut short: %v, want an error", err)
+					t.Fatalf("Fill of a frame cut short: %v, want an error", err)
 				}
 			case <-time.After(5 * time.Second):
-				t.Fatal("ReadFull still waiting")
+				t.Fatal("Fill still waiting")
 			}
 		})
 	}

@@ -282,7 +282,7 @@ func (m *msgReader) readFull(p []byte) (n int, err error) {
 	cr := &m.c.cr
 	cr.whole = true
 	m.c.held.Store(false) // as in Read
-	n, err = fill(m.r, p)
+	n, err = readInto(m.r, p)
 	// Cleared before finish hands the connection back to the reader
 	// goroutine, which reads cr next.
 	cr.whole = false
@@ -306,10 +306,11 @@ func (m *msgReader) endErr() error {
 	return io.EOF
 }
 
-// ReadFull reads r into p until p is full or r ends, as io.ReadFull does,
-// but the end of r is no error: it returns the bytes read and io.EOF if r
-// ended (which may happen with p full too), nil if p is full and r may have
-// more, or the error that stopped the read.
+// Fill reads r into p until p is full or r ends. Unlike io.ReadFull, the
+// end of r is no error but the expected way for a message to stop: Fill
+// returns the bytes read and io.EOF if r ended (which may happen with p
+// full too), nil if p is full and r may have more, or the error that
+// stopped the read.
 //
 // When r is the reader of a message from a Conn (NextReader, OnMessage), it
 // also lets the Conn wait for data in bigger pieces: on Linux TCP, a read
@@ -319,15 +320,15 @@ func (m *msgReader) endErr() error {
 // wakeups and reads instead of one for each piece the network delivers. It
 // never waits for more than the frame still holds, which the peer must
 // send anyway.
-func ReadFull(r io.Reader, p []byte) (n int, err error) {
+func Fill(r io.Reader, p []byte) (n int, err error) {
 	if m, ok := r.(*msgReader); ok {
 		return m.readFull(p)
 	}
-	return fill(r, p)
+	return readInto(r, p)
 }
 
-// fill reads r into p until p is full or a read fails (io.EOF included).
-func fill(r io.Reader, p []byte) (n int, err error) {
+// readInto reads r into p until p is full or a read fails (io.EOF included).
+func readInto(r io.Reader, p []byte) (n int, err error) {
 	for n < len(p) && err == nil {
 		var k int
 		k, err = r.Read(p[n:])

@@ -16,11 +16,11 @@ func TestReadFull(t *testing.T) {
 	// Any reader: nil while p fills, io.EOF once the reader ends.
 	p := make([]byte, 4)
 	r := strings.NewReader("abcdef")
-	if n, err := ReadFull(r, p); n != 4 || err != nil || string(p) != "abcd" {
-		t.Fatalf("ReadFull: %d %q %v, want 4 \"abcd\" nil", n, p[:n], err)
+	if n, err := Fill(r, p); n != 4 || err != nil || string(p) != "abcd" {
+		t.Fatalf("Fill: %d %q %v, want 4 \"abcd\" nil", n, p[:n], err)
 	}
-	if n, err := ReadFull(r, p); n != 2 || err != io.EOF || string(p[:n]) != "ef" {
-		t.Fatalf("ReadFull at the end: %d %q %v, want 2 \"ef\" io.EOF", n, p[:n], err)
+	if n, err := Fill(r, p); n != 2 || err != io.EOF || string(p[:n]) != "ef" {
+		t.Fatalf("Fill at the end: %d %q %v, want 2 \"ef\" io.EOF", n, p[:n], err)
 	}
 
 	// A message: the same, and a cut connection is an error, not the end.
@@ -39,14 +39,14 @@ func TestReadFull(t *testing.T) {
 		t.Fatal(err)
 	}
 	p = make([]byte, 9)
-	if n, err := ReadFull(mr, p); n != 9 || err != nil || string(p) != "hello, wo" {
-		t.Fatalf("ReadFull of a message: %d %q %v", n, p[:n], err)
+	if n, err := Fill(mr, p); n != 9 || err != nil || string(p) != "hello, wo" {
+		t.Fatalf("Fill of a message: %d %q %v", n, p[:n], err)
 	}
-	if n, err := ReadFull(mr, p); n != 3 || err != io.EOF || string(p[:n]) != "rld" {
-		t.Fatalf("ReadFull to the message's end: %d %q %v", n, p[:n], err)
+	if n, err := Fill(mr, p); n != 3 || err != io.EOF || string(p[:n]) != "rld" {
+		t.Fatalf("Fill to the message's end: %d %q %v", n, p[:n], err)
 	}
-	if n, err := ReadFull(mr, p); n != 0 || err != io.EOF {
-		t.Fatalf("ReadFull after the end: %d %v", n, err)
+	if n, err := Fill(mr, p); n != 0 || err != io.EOF {
+		t.Fatalf("Fill after the end: %d %v", n, err)
 	}
 	_, mr, err = c.NextReader(ctx)
 	if err != nil {
@@ -54,9 +54,9 @@ func TestReadFull(t *testing.T) {
 	}
 	// A buffer larger than the message: io.EOF at the message's end.
 	p = make([]byte, 64)
-	n, err := ReadFull(mr, p)
+	n, err := Fill(mr, p)
 	if string(p[:n]) != "cut " || err != io.EOF {
-		t.Fatalf("ReadFull of a short message: %d %q %v", n, p[:n], err)
+		t.Fatalf("Fill of a short message: %d %q %v", n, p[:n], err)
 	}
 	// The next frame says 10 bytes; 2 come, then the connection ends.
 	go func() {
@@ -67,8 +67,8 @@ func TestReadFull(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n, err = ReadFull(mr, p)
+	n, err = Fill(mr, p)
 	if err == nil || err == io.EOF || !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, ErrClosed) {
-		t.Fatalf("ReadFull of a cut message: %d %q %v, want an error", n, p[:n], err)
+		t.Fatalf("Fill of a cut message: %d %q %v, want an error", n, p[:n], err)
 	}
 }
