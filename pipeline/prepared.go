@@ -47,9 +47,15 @@ func (pm *PreparedMessage) serverFrame() []byte {
 //     matches ErrQueueFull and ErrClosed.
 //
 // It still waits, within ctx, for a message being streamed on this
-// connection to finish, since messages never interleave. A client
-// connection, which must mask every frame with its own key, sends it like
-// WriteMessage.
+// connection to finish, since messages never interleave.
+//
+// The roles differ in one way, by design: a server sends the bytes as they
+// were prepared, once encoded for every connection, so its custom Layers
+// (Options.Layers) do not see them and they go uncompressed even where
+// permessage-deflate was negotiated (an uncompressed message is always
+// allowed, RFC 7692 section 6). A client, which must mask every frame with
+// a key of its own, cannot share encoded bytes: it sends pm like
+// WriteMessage, through its Layers and compression.
 func (c *Conn) WritePrepared(ctx context.Context, pm *PreparedMessage) error {
 	if pm.typ != Text && pm.typ != Binary {
 		return errBadType
