@@ -51,7 +51,7 @@ func NewFrameReader(r io.Reader, role Role) *FrameReader {
 }
 
 // Reset makes fr read a new stream r for role, forgetting all state but the
-// AllowRSV and MaxFrameSize settings.
+// AllowRSV, MessageRSV and MaxFrameSize settings.
 func (fr *FrameReader) Reset(r io.Reader, role Role) {
 	fr.src, fr.role = r, role
 	fr.h = Header{}
