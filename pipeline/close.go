@@ -104,10 +104,20 @@ func (c *Conn) fail(code CloseCode, reason string, cause error) {
 // CloseNormal. From then on the connection's calls report a *CloseError
 // with this code and reason (Remote false), unless it had already ended
 // otherwise. Close returns nil, or that earlier *CloseError if the
-// connection had already ended.
+// connection had already ended. Called while OnMessage runs (from the
+// handler, typically), Close returns once the close frame is queued: the
+// reader goroutine, which is the handler's, completes the handshake after
+// the handler returns.
 func (c *Conn) Close(code CloseCode, reason string) error {
 	if err := c.requestClose(code, reason, true); err != nil {
 		return err
+	}
+	if c.held.Load() == heldHandler {
+		// Called while OnMessage runs, from it most likely: the reader
+		// goroutine, which would finish the handshake, is the caller.
+		// It finishes it once the handler returns (bounded by twice
+		// CloseTimeout, as CloseSend is).
+		return nil
 	}
 	t := time.NewTimer(c.opts.CloseTimeout)
 	defer t.Stop()
@@ -237,7 +247,7 @@ func (c *Conn) heartbeat() {
 		return
 	}
 	if c.hbWaiting {
-		if c.held.Load() {
+		if c.held.Load() != heldNone {
 			c.hbTimer.Reset(c.opts.PongTimeout)
 			c.mu.Unlock()
 			return

@@ -69,7 +69,7 @@ type Conn struct {
 	// goroutine waits for it to take one: reading the socket, pongs
 	// included, is up to the application then (see heartbeat). Here, it
 	// fits beside the bools.
-	held atomic.Bool
+	held atomic.Uint32 // heldNone, heldPull or heldHandler
 
 	batch *writeBatch // the writer's scratch for writev, made on first use
 
@@ -80,6 +80,13 @@ type Conn struct {
 	dead       latch // fires when the connection is torn down
 	deadOnce   sync.Once
 }
+
+// The states of Conn.held.
+const (
+	heldNone    = iota
+	heldPull    // a message is the application's, or waits for it to take it
+	heldHandler // OnMessage runs, on the reader goroutine
+)
 
 // NewConn starts a WebSocket connection on raw, after a completed
 // handshake, for role. buffered holds bytes read past the handshake (the

@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
+	"os"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/wspipe/wspipe/layers"
@@ -91,11 +94,11 @@ func (c *Conn) readOne() (stop bool, err error) {
 // application has finished with it; stop reports that reading is over,
 // with readLoop's result.
 func (c *Conn) handOver(op layers.Opcode) (stop bool, err error) {
-	c.held.Store(true) // the socket is the application's to read now
+	c.held.Store(heldPull) // the socket is the application's to read now
 	select {
 	case c.next <- event{op: op}:
 	case <-c.dropping.C():
-		c.held.Store(false)
+		c.held.Store(heldNone)
 		return false, nil
 	case <-c.dead.C():
 		return true, nil
@@ -105,7 +108,7 @@ func (c *Conn) handOver(op layers.Opcode) (stop bool, err error) {
 	case <-c.dead.C():
 		return true, nil
 	}
-	c.held.Store(false)
+	c.held.Store(heldNone)
 	if c.in.err != nil {
 		// The application's read failed; the connection is failing.
 		return true, c.endRead(c.in.err)
@@ -143,10 +146,13 @@ func (c *Conn) closeFor(err error, here bool) {
 		code := c.peerCode
 		c.mu.Unlock()
 		c.beginClose(code, "", false, here)
-	case isInputError(err):
+	case c.fails(err):
 		// Behind queued data: replies to the messages before the bad
 		// input still go out first.
-		code := layers.CloseCodeFor(err)
+		code := CloseInternalError // a custom layer's own failure
+		if isInputError(err) {
+			code = layers.CloseCodeFor(err)
+		}
 		c.endWith(&CloseError{Code: code, Err: err})
 		c.beginClose(code, "", false, here)
 	}
@@ -166,7 +172,7 @@ func (c *Conn) endRead(err error) error {
 		}
 		c.teardown()
 		return nil
-	case isInputError(err):
+	case c.fails(err):
 		c.closeFor(err, true)
 		c.waitCloseWritten()
 		c.halfCloseAndDrain()
@@ -258,7 +264,7 @@ func (m *msgReader) Read(p []byte) (int, error) {
 	// Inside a read the socket is read, pongs included: the heartbeat
 	// judges the peer again (a peer stalled mid-message is dropped), and
 	// stops once the read returns with the message still held.
-	m.c.held.Store(false)
+	held := m.c.held.Swap(heldNone)
 	n, err := m.r.Read(p)
 	if err != nil {
 		m.finish(err)
@@ -267,7 +273,7 @@ func (m *msgReader) Read(p []byte) (int, error) {
 		}
 	}
 	if m.active {
-		m.c.held.Store(true)
+		m.c.held.Store(held)
 	}
 	return n, err
 }
@@ -281,7 +287,7 @@ func (m *msgReader) readFull(p []byte) (n int, err error) {
 	}
 	cr := &m.c.cr
 	cr.whole = true
-	m.c.held.Store(false) // as in Read
+	held := m.c.held.Swap(heldNone) // as in Read
 	n, err = readInto(m.r, p)
 	// Cleared before finish hands the connection back to the reader
 	// goroutine, which reads cr next.
@@ -293,7 +299,7 @@ func (m *msgReader) readFull(p []byte) (n int, err error) {
 		}
 	}
 	if m.active {
-		m.c.held.Store(true)
+		m.c.held.Store(held)
 	}
 	return n, err
 }
@@ -449,9 +455,9 @@ func (c *Conn) pushCorked(op layers.Opcode) error {
 // the error that ends reading, if any.
 func (c *Conn) push(op layers.Opcode) error {
 	c.beginMessage(op)
-	c.held.Store(true) // the socket is the handler's to read now
+	c.held.Store(heldHandler) // the socket is the handler's to read now
 	herr := c.opts.OnMessage(c, MessageType(op), &c.in)
-	c.held.Store(false)
+	c.held.Store(heldNone)
 	if c.in.active {
 		io.Copy(io.Discard, &c.in) // skip what the handler left
 	}
@@ -525,6 +531,26 @@ func (c *Conn) ReadMessage(ctx context.Context, buf []byte) (MessageType, []byte
 // *CloseError the user sees.
 func (c *Conn) userError(err error) error {
 	return c.closeError(err)
+}
+
+// fails reports whether a read error is ours to answer with a close frame
+// of our own: the peer's bad input, or the failure of a custom Layer (one
+// that is neither the peer's close nor the transport's failure), which
+// closes with 1011.
+func (c *Conn) fails(err error) bool {
+	if isInputError(err) {
+		return true
+	}
+	return len(c.layers) > 0 && !errors.Is(err, errPeerClose) && !isTransportError(err)
+}
+
+// isTransportError reports whether err comes from the stream under the
+// frames: it ended, failed, was closed or timed out.
+func isTransportError(err error) bool {
+	var ne net.Error
+	var errno syscall.Errno
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) ||
+		errors.Is(err, os.ErrDeadlineExceeded) || errors.As(err, &ne) || errors.As(err, &errno)
 }
 
 // isInputError reports whether err is the peer's bad input, which fails

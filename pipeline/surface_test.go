@@ -444,3 +444,110 @@ func TestBurstIsNoOverflow(t *testing.T) {
 		})
 	}
 }
+
+// failingLayer's reader fails every message with its own error.
+type failingLayer struct{ err error }
+
+func (l failingLayer) WrapReader(_ MessageType, r io.Reader) io.Reader { return failingReader{l.err} }
+func (l failingLayer) WrapWriter(_ MessageType, w io.WriteCloser) io.WriteCloser {
+	return w
+}
+
+type failingReader struct{ err error }
+
+func (f failingReader) Read([]byte) (int, error) { return 0, f.err }
+
+// A custom layer's own failure (an error that is neither bad input nor
+// the transport's) fails the connection with 1011, its error the cause:
+// the peer gets the close frame, and every call reports the same end.
+func TestLayerFailureCloses(t *testing.T) {
+	boom := errors.New("cannot decrypt")
+	for _, push := range []bool{false, true} {
+		t.Run(fmt.Sprint("push=", push), func(t *testing.T) {
+			onClose := make(chan error, 1)
+			opts := Options{
+				CloseTimeout: 200 * time.Millisecond,
+				Layers:       func() []Layer { return []Layer{failingLayer{boom}} },
+				OnClose:      func(c *Conn, err error) { onClose <- err },
+			}
+			if push {
+				opts.OnMessage = func(c *Conn, _ MessageType, r io.Reader) error {
+					_, err := io.ReadAll(r)
+					return err
+				}
+			}
+			addr, conns := acceptServer(t, &opts)
+			nc, br := rawClient(t, addr)
+			srv := <-conns
+			defer srv.UnderlyingConn().Close()
+			read := make(chan error, 1)
+			if !push {
+				go func() { _, _, err := srv.ReadMessage(context.Background(), nil); read <- err }()
+			}
+			peer := &rawConn{nc: nc, br: br}
+			peer.send(t, layers.Header{Fin: true, Opcode: layers.OpBinary}, []byte("secret"))
+			h, p := peer.recv(t)
+			if code, _, _ := layers.ParseClose(p); h.Opcode != layers.OpClose || code != CloseInternalError {
+				t.Fatalf("peer got %v %v, want close 1011", h.Opcode, code)
+			}
+			var errs []error
+			if !push {
+				errs = append(errs, <-read)
+			}
+			select {
+			case err := <-onClose:
+				errs = append(errs, err)
+			case <-time.After(10 * time.Second):
+				t.Fatal("OnClose not called")
+			}
+			errs = append(errs, srv.Err(), srv.WriteMessage(context.Background(), Text, []byte("late")))
+			for _, err := range errs {
+				var ce *CloseError
+				if !errors.As(err, &ce) || ce.Remote || ce.Code != CloseInternalError || !errors.Is(err, boom) {
+					t.Errorf("got %v, want our 1011 caused by the layer's error", err)
+				}
+			}
+		})
+	}
+}
+
+// Close from inside OnMessage does not wait for the peer's answer, which
+// the reader goroutine (the caller) reads only once the handler returns;
+// the handshake still completes.
+func TestCloseInsideOnMessage(t *testing.T) {
+	closed := make(chan error, 1)
+	addr, conns := acceptServer(t, &Options{
+		CloseTimeout: time.Minute, // waiting for it would fail the test
+		OnMessage: func(c *Conn, _ MessageType, r io.Reader) error {
+			closed <- c.Close(4000, "bye")
+			return nil
+		},
+	})
+	c := dialRaw(t, addr, nil)
+	defer c.UnderlyingConn().Close()
+	srv := <-conns
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := c.WriteMessage(ctx, Text, []byte("hi")); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-closed:
+		if err != nil {
+			t.Fatalf("Close: %v", err)
+		}
+	case <-ctx.Done():
+		t.Fatal("Close inside OnMessage waited for the close timeout")
+	}
+	if _, _, err := c.ReadMessage(ctx, nil); CloseStatus(err) != 4000 {
+		t.Fatalf("client read %v, want the server's 4000", err)
+	}
+	select {
+	case <-srv.Done():
+	case <-ctx.Done():
+		t.Fatal("the handshake did not complete")
+	}
+	if err := srv.Err(); CloseStatus(err) != 4000 {
+		t.Errorf("server's end %v", err)
+	}
+}
