@@ -6,8 +6,10 @@ import (
 )
 
 // Sentinel errors. Every handshake refusal is reported as a *RequestError
-// whose Unwrap yields exactly one of these, so callers test the cause with
+// whose Unwrap yields one of these, so callers test the cause with
 // errors.Is(err, handshake.ErrBadKey) and get the status with errors.As.
+// The one exception is a refusal by UpgradeRaw's callback: its error is
+// what the callback returned.
 var (
 	// ErrBadMethod: the request method is not GET (405, with Allow: GET).
 	ErrBadMethod = errors.New("handshake: method is not GET")
@@ -34,11 +36,13 @@ var (
 	// a bug in the server, not in the client.
 	ErrExtensionsHook = errors.New("handshake: Extensions hook returned an invalid extension")
 	// ErrMalformedRequest: the request cannot be parsed, has no Host, or
-	// carries a body (400); or, in UpgradeConn, the connection failed or
-	// was closed before the request was complete (Status 0, no response).
+	// carries a body (400); or, on a raw connection (UpgradeConn,
+	// UpgradeRaw, UpgradeOrHandOff), the connection failed or was closed
+	// before the request was complete (Status 0, no response).
 	ErrMalformedRequest = errors.New("handshake: malformed request")
-	// ErrRequestTooLarge: UpgradeConn read MaxRequestBytes without reaching
-	// the end of the header block (431).
+	// ErrRequestTooLarge: a raw upgrade (UpgradeConn, UpgradeRaw,
+	// UpgradeOrHandOff) read MaxRequestBytes without reaching the end of
+	// the header block (431).
 	ErrRequestTooLarge = errors.New("handshake: request header too large")
 	// ErrTimeout: a deadline expired while reading the request or writing the
 	// response (server), or during Client.Dial (client). No response is
@@ -52,8 +56,8 @@ var (
 // RequestError describes a refused handshake.
 type RequestError struct {
 	// Status is the HTTP status code sent to the client, or 0 if no
-	// response was sent (UpgradeConn only: reading the request timed out
-	// or the connection failed before the request was complete).
+	// response was sent (the raw upgrades only: reading the request timed
+	// out or the connection failed before the request was complete).
 	Status int
 	// Reason is the short plain-text reason sent in the response body. It
 	// never contains data taken from the request.

@@ -58,13 +58,14 @@ type Server struct {
 	// are replaced by spaces.
 	Header http.Header
 
-	// HandshakeTimeout bounds the whole handshake in UpgradeConn (reading
-	// the request and writing the response). Upgrade uses it as the write
-	// deadline of the 101 response. Default DefaultHandshakeTimeout.
+	// HandshakeTimeout bounds the whole handshake in the raw upgrades
+	// (UpgradeConn, UpgradeRaw, UpgradeOrHandOff: reading the request and
+	// writing the response). Upgrade uses it as the write deadline of the
+	// 101 response. Default DefaultHandshakeTimeout.
 	HandshakeTimeout time.Duration
 
-	// MaxRequestBytes bounds the request line and headers read by
-	// UpgradeConn; a larger request is refused with 431. Default
+	// MaxRequestBytes bounds the request line and headers read by the raw
+	// upgrades; a larger request is refused with 431. Default
 	// DefaultMaxRequestBytes.
 	MaxRequestBytes int
 }
