@@ -133,6 +133,7 @@ echo "${#gofiles[@]} files formatted"
 # ---------------------------------------------------------------------------
 section "go vet"
 go vet ./...
+go mod tidy -diff # go.mod and go.sum say exactly what the code imports
 
 # ---------------------------------------------------------------------------
 section "other platforms"
