@@ -63,7 +63,6 @@ type Conn struct {
 	hbWaiting   bool
 	cutWrite    bool // a direct write was cut short by its context
 	corked      bool // data frames wait in the queue (see cork)
-	inPump      bool // the reader goroutine is inside the fast path
 	failing     bool // a failure close: tear down once it is written
 	// held is set while the application has a message, or the reader
 	// goroutine waits for it to take one: reading the socket, pongs
@@ -104,7 +103,7 @@ func newConn(raw net.Conn, buffered []byte, role layers.Role, opts *Options, pmd
 		role: role,
 	}
 	c.opts.setDefaults(opts)
-	c.cr.init(raw, buffered, c.opts.ReadBufferSize)
+	c.cr.init(raw, buffered, c.opts.ReadBufferSize, c.host())
 	c.fr.Reset(&c.cr, role)
 	if c.opts.MaxFrameSize > 0 {
 		c.fr.MaxFrameSize = c.opts.MaxFrameSize
@@ -242,7 +241,7 @@ func (c *Conn) teardownWith(cause error) {
 		if c.closeTimer != nil {
 			c.closeTimer.Stop()
 		}
-		inPump := c.inPump
+		inPump := c.cr.InPump()
 		c.mu.Unlock()
 		c.dead.fire()
 		if inPump {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 
+	"github.com/wspipe/wspipe/internal/sockio"
 	"github.com/wspipe/wspipe/layers"
 )
 
@@ -23,8 +24,8 @@ import (
 var errWouldBlock = errors.New("websocket: internal: read past buffered frames")
 
 // errRespawn, from pump, asks the reader goroutine to hand over to a fresh
-// one (see tcpWaiter.armIdle).
-var errRespawn = errors.New("websocket: internal: respawn the reader")
+// one: sockio's idle kick ended its wait (see sockio.ErrIdle).
+var errRespawn = sockio.ErrIdle
 
 // pump runs the fast path until a message needs the ordinary path or
 // reading ends. A non-nil error ends reading, as the ordinary path's would.
@@ -33,14 +34,14 @@ func (c *Conn) pump() error {
 	if len(cr.prefix) > 0 {
 		return nil
 	}
-	// consume leaves an error that ends reading in c.readErr, which no one
+	// Consume leaves an error that ends reading in c.readErr, which no one
 	// reads before the reader goroutine ends (and sets it for good).
 	c.readErr = nil
-	if cr.r < cr.w && !c.consume() {
-		cr.releaseIfEmpty()
+	if cr.R < cr.W && !c.host().Consume() {
+		cr.ReleaseIfEmpty()
 		return c.readErr
 	}
-	err := cr.raw.pump(cr, c)
+	err := cr.Pump()
 	if err == errRespawn {
 		return err
 	}
@@ -48,31 +49,47 @@ func (c *Conn) pump() error {
 		return c.readErr
 	}
 	if err != nil {
-		cr.err = err // for the ordinary path to meet, after any buffered bytes
+		cr.Err = err // for the ordinary path to meet, after any buffered bytes
 	}
 	return nil
 }
 
-// consume serves the frames buffered whole, within the socket's read
+// pumpHost is the connection as sockio's fast path sees it (sockio.Host):
+// a Conn under another name, so that its methods stay out of Conn's API
+// and the conversion allocates nothing.
+type pumpHost Conn
+
+// host returns c as the fast path's host.
+func (c *Conn) host() *pumpHost { return (*pumpHost)(c) }
+
+// Lock locks c.mu: entering and leaving the fast path, and its idle kick,
+// are ordered with teardown, which reads InPump under c.mu.
+func (h *pumpHost) Lock() { h.mu.Lock() }
+
+// Unlock unlocks c.mu.
+func (h *pumpHost) Unlock() { h.mu.Unlock() }
+
+// Consume serves the frames buffered whole, within the socket's read
 // callback. It returns false to leave the fast path: with c.readErr set
 // if reading must end, else for a message that does not fit the buffer.
 //
 // The buffer, once read to its end, is its callers' to give back
-// (releaseIfEmpty): the reads under it keep it.
-func (c *Conn) consume() bool {
+// (ReleaseIfEmpty): the reads under it keep it.
+func (h *pumpHost) Consume() bool {
+	c := (*Conn)(h)
 	cr := &c.cr
-	for cr.r < cr.w {
+	for cr.R < cr.W {
 		if c.dead.fired() {
 			return false
 		}
-		n, data, need := scanFrames((*cr.buf)[cr.r:cr.w])
+		n, data, need := scanFrames((*cr.Buf)[cr.R:cr.W])
 		if n == 0 {
-			if need > len(*cr.buf) {
+			if need > len(*cr.Buf) {
 				return false
 			}
 			break
 		}
-		cr.fence = cr.r + n
+		cr.fence = cr.R + n
 		c.syncLimit()
 		op, err := c.mr.Next()
 		if !data {
@@ -138,7 +155,7 @@ func scanFrames(b []byte) (n int, data bool, need int) {
 }
 
 // discard reads and drops the rest of the current message. A call of its
-// own, to keep io.Copy's frame out of consume's.
+// own, to keep io.Copy's frame out of Consume's.
 //
 //go:noinline
 func (c *Conn) discard() { io.Copy(io.Discard, &c.mr) }

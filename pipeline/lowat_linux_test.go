@@ -3,7 +3,6 @@ package pipeline
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"io"
 	"net"
 	"sync/atomic"
@@ -11,8 +10,34 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wspipe/wspipe/internal/sockio"
 	"github.com/wspipe/wspipe/layers"
 )
+
+// tcpPair returns both ends of a loopback TCP connection.
+func tcpPair(t *testing.T) (a, b *net.TCPConn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	got := make(chan net.Conn, 1)
+	go func() {
+		c, _ := ln.Accept()
+		got <- c
+	}()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := <-got
+	if s == nil {
+		t.Fatal("accept failed")
+	}
+	t.Cleanup(func() { c.Close(); s.Close() })
+	return c.(*net.TCPConn), s.(*net.TCPConn)
+}
 
 // sockLowat reads c's SO_RCVLOWAT.
 func sockLowat(t *testing.T, c syscall.Conn) int {
@@ -51,7 +76,7 @@ func waitLowat(t *testing.T, c syscall.Conn, want int, what string) {
 // SO_RCVLOWAT is not used.
 func lowatConn(t *testing.T, opts *Options) (client, server *net.TCPConn, c *Conn) {
 	t.Helper()
-	if !lowatOK {
+	if !sockio.LowatOK() {
 		t.Skip("the kernel's SO_RCVLOWAT is not used here")
 	}
 	client, server = tcpPair(t)
@@ -261,37 +286,5 @@ func TestReadFullLowatEnds(t *testing.T) {
 				t.Fatal("Fill still waiting")
 			}
 		})
-	}
-}
-
-func TestKernelAtLeast(t *testing.T) {
-	var u syscall.Utsname
-	if err := syscall.Uname(&u); err != nil {
-		t.Fatal(err)
-	}
-	var rel []byte
-	for _, c := range u.Release {
-		if c == 0 {
-			break
-		}
-		rel = append(rel, byte(c))
-	}
-	var major, minor int
-	if _, err := fmt.Sscanf(string(rel), "%d.%d", &major, &minor); err != nil {
-		t.Fatalf("release %q: %v", rel, err)
-	}
-	for _, tc := range []struct {
-		major, minor int
-		want         bool
-	}{
-		{major, minor, true},
-		{major, minor + 1, false},
-		{major + 1, 0, false},
-		{major - 1, minor + 100, true},
-		{major, 0, true},
-	} {
-		if got := kernelAtLeast(tc.major, tc.minor); got != tc.want {
-			t.Errorf("release %s: kernelAtLeast(%d, %d) = %v, want %v", rel, tc.major, tc.minor, got, tc.want)
-		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"net"
 
 	"github.com/wspipe/wspipe/internal/bufpool"
+	"github.com/wspipe/wspipe/internal/sockio"
 	"github.com/wspipe/wspipe/layers"
 )
 
@@ -40,8 +41,9 @@ type writeBatch struct {
 	bufs   net.Buffers
 }
 
-// maxBatch bounds how many queued frames one writev carries.
-const maxBatch = 16
+// maxBatch bounds how many queued frames one writev carries: within what
+// one writev of sockio's writer takes.
+const maxBatch = sockio.MaxIovecs - 2
 
 // queueControl queues a control frame ahead of data. It never blocks.
 func (c *Conn) queueControl(op layers.Opcode, payload []byte) {
@@ -254,13 +256,11 @@ func (c *Conn) frameWriter() *layers.FrameWriter {
 }
 
 // sink is where the writer side writes: on a Linux TCP or Unix socket a
-// writer of raw system calls (see sockWriter), else the connection itself.
-// Only the goroutine holding c.writing calls it.
+// writer of raw system calls (see sockio.Socket.Writer), else the
+// connection itself. Only the goroutine holding c.writing calls it.
 func (c *Conn) sink() io.Writer {
-	if c.cr.raw != nil {
-		if w := c.cr.raw.writer(); w != nil {
-			return w
-		}
+	if w := c.cr.Writer(); w != nil {
+		return w
 	}
 	return c.raw
 }

@@ -30,7 +30,7 @@ func (c *Conn) readLoop() error {
 	// No defer for the end: it would add to this frame, which is under
 	// everything the reader goroutine does. (A panic in OnMessage ends the
 	// program anyway: the errgroup does not recover it.)
-	fast := c.opts.OnMessage != nil && c.cr.raw != nil
+	fast := c.opts.OnMessage != nil && c.cr.Raw()
 	for {
 		if fast {
 			if err := c.pump(); err != nil {
@@ -62,7 +62,13 @@ func (c *Conn) readEnded(err error) error {
 // respawn starts a fresh reader goroutine to take over from this one.
 //
 //go:noinline
-func (c *Conn) respawn() { c.g.Go(c.readLoop) }
+func (c *Conn) respawn() {
+	respawns.Add(1)
+	c.g.Go(c.readLoop)
+}
+
+// respawns counts replaced reader goroutines, for tests.
+var respawns atomic.Int64
 
 // readOne reads a message on the ordinary path and delivers it; stop
 // reports that reading is over, with readLoop's result. It is a call of

@@ -10,12 +10,14 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/wspipe/wspipe/internal/sockio"
 )
 
 // setIdleRespawn shortens the idle kick for one test.
 func setIdleRespawn(t *testing.T, d time.Duration) {
-	was := idleRespawn.Swap(int64(d))
-	t.Cleanup(func() { idleRespawn.Store(was) })
+	was := sockio.SetIdleAfter(d)
+	t.Cleanup(func() { sockio.SetIdleAfter(was) })
 }
 
 // A reader goroutine that handled frames and went idle is replaced by a

@@ -1,4 +1,4 @@
-package pipeline
+package sockio
 
 import (
 	"io"
@@ -25,8 +25,16 @@ func sysRead(fd uintptr, p []byte) (int, syscall.Errno) {
 	return int(r), 0
 }
 
-func (w *tcpWaiter) writer() io.Writer {
-	return &w.sockIO().w
+// Writer returns the writer side's way to the socket: on Linux, for a raw
+// socket, a writer of raw writev(2) calls that also implements
+// WriteBuffers(bufs [][]byte) (int64, error), made on first use; else
+// nil, and the writer side writes to the net.Conn. Only the goroutine
+// writing to the connection calls it.
+func (s *Socket) Writer() io.Writer {
+	if s.raw == nil {
+		return nil
+	}
+	return &s.raw.sockIO().w
 }
 
 func (s *sockWriter) init(rc syscall.RawConn) {
@@ -67,10 +75,6 @@ func (s *sockWriter) WriteBuffers(bufs [][]byte) (int64, error) {
 	return n, err
 }
 
-// maxIovecs bounds one writev: the most the writer side hands over at once
-// (a batch of maxBatch frames) fits.
-const maxIovecs = maxBatch + 2
-
 // writev2 makes one writev(2) of up to two buffers (a frame, or a header
 // and its payload: nearly every write). Its iovecs take 32 bytes of stack,
 // not writevMany's 288: a pong or a close frame written by the reader
@@ -82,11 +86,11 @@ func writev2(fd uintptr, vec [][]byte) (uintptr, syscall.Errno) {
 	return r, e
 }
 
-// writevMany makes one writev(2) of up to maxIovecs buffers.
+// writevMany makes one writev(2) of up to MaxIovecs buffers.
 //
 //go:noinline
 func writevMany(fd uintptr, vec [][]byte) (uintptr, syscall.Errno) {
-	var iov [maxIovecs]syscall.Iovec
+	var iov [MaxIovecs]syscall.Iovec
 	k := fillIovecs(iov[:], vec)
 	r, _, e := syscall.RawSyscall(syscall.SYS_WRITEV, fd, uintptr(unsafe.Pointer(&iov[0])), uintptr(k))
 	return r, e
@@ -149,4 +153,35 @@ func (s *sockWriter) tryWrite(fd uintptr) bool {
 			}
 		}
 	}
+}
+
+// lowatOK reports whether the kernel honours SO_RCVLOWAT in the way
+// sockReader relies on: a TCP socket reported readable only once that many
+// bytes are queued, or sooner when its receive buffer or window could not
+// take them, on memory pressure, at the peer's FIN or on an error, so that
+// waiting for bytes the peer must send anyway can never hang. The last
+// fixes to that (hangs under memory pressure, 2020, and with large skbs,
+// late 2020) are in every release from 5.11 on.
+var lowatOK = kernelAtLeast(5, 11)
+
+// kernelAtLeast reports whether the running kernel's release is at least
+// major.minor.
+func kernelAtLeast(major, minor int) bool {
+	var u syscall.Utsname
+	if syscall.Uname(&u) != nil {
+		return false
+	}
+	var rel [2]int // major, minor
+	i := 0
+	for _, c := range u.Release {
+		if c >= '0' && c <= '9' {
+			rel[i] = rel[i]*10 + int(c-'0')
+			continue
+		}
+		if c != '.' || i == len(rel)-1 {
+			break
+		}
+		i++
+	}
+	return rel[0] > major || rel[0] == major && rel[1] >= minor
 }

@@ -1,0 +1,360 @@
+//go:build unix
+
+package sockio
+
+import (
+	"errors"
+	"io"
+	"net"
+	"os"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// rawSock waits for the socket to be readable with syscall.RawConn and
+// reads into the pooled buffer only then, so a connection blocked waiting
+// for its peer holds no read buffer. Every connection on a socket holds
+// one, idle or not: TestRawSockSize keeps it in the 48-byte size class.
+type rawSock struct {
+	rc   syscall.RawConn
+	try  func(fd uintptr) bool // the read callback, made once (newTry): no allocation per fill
+	host Host
+	// The socket's reader into callers' slices and its writer, made on
+	// the first use of either: an idle connection holds neither.
+	io atomic.Pointer[sockIO]
+}
+
+type sockIO struct {
+	r sockReader
+	w sockWriter
+	// The idle kick of Pump (see armIdle).
+	idle   *time.Timer
+	armed  atomic.Bool
+	kicked bool // guarded by the host's lock
+}
+
+// idleAfter, when set (by tests, in nanoseconds), replaces respawnAfter.
+var idleAfter atomic.Int64
+
+// SetIdleAfter sets how long Pump waits idle, after serving bytes, before
+// its kick, and returns the previous setting; 0 is the default, a second.
+// It is for tests.
+func SetIdleAfter(d time.Duration) time.Duration {
+	return time.Duration(idleAfter.Swap(int64(d)))
+}
+
+// idleFor returns how long Pump waits idle before its kick.
+func idleFor() time.Duration {
+	if d := idleAfter.Load(); d > 0 {
+		return time.Duration(d)
+	}
+	return respawnAfter
+}
+
+// armIdle runs when Pump goes idle after serving bytes. The host's work,
+// and any reply, ran on the reader goroutine and may have grown its stack
+// to 4 KiB, which the runtime never shrinks back while the goroutine waits
+// (it shrinks only stacks less than a quarter used, guard included). So a
+// timer, armed once per period, kicks a reader still in Pump: a read
+// deadline in the past ends its wait, Pump returns ErrIdle, and the host
+// can go on in a fresh goroutine (2 KiB). On a busy connection that is
+// one kick a second.
+func (w *rawSock) armIdle(s *Socket) {
+	io := w.sockIO()
+	if io.armed.Load() {
+		return
+	}
+	io.armed.Store(true)
+	if io.idle == nil {
+		host := w.host
+		io.idle = time.AfterFunc(idleFor(), func() { io.kick(s, host) })
+		return
+	}
+	io.idle.Reset(idleFor())
+}
+
+// kick ends the reader's wait if it is in Pump. Under the host's lock, so
+// it cannot land after the reader has left Pump.
+func (io *sockIO) kick(s *Socket, host Host) {
+	io.armed.Store(false)
+	host.Lock()
+	defer host.Unlock()
+	if s.inPump && !io.kicked {
+		io.kicked = true
+		s.conn.SetReadDeadline(time.Unix(1, 0))
+	}
+}
+
+// sockIO returns w's sockIO, making it if need be; the reader and the
+// writer goroutine may both ask first.
+func (w *rawSock) sockIO() *sockIO {
+	if s := w.io.Load(); s != nil {
+		return s
+	}
+	s := &sockIO{r: sockReader{rc: w.rc, lowat: 1}}
+	s.r.try = s.r.tryRead
+	s.w.init(w.rc)
+	if !w.io.CompareAndSwap(nil, s) {
+		return w.io.Load()
+	}
+	return s
+}
+
+// newRawSock returns s's rawSock if conn is a TCP or Unix socket, else
+// nil.
+func newRawSock(s *Socket, conn net.Conn, host Host) *rawSock {
+	sc, ok := conn.(interface {
+		SyscallConn() (syscall.RawConn, error)
+	})
+	if !ok {
+		return nil
+	}
+	switch conn.(type) {
+	case *net.TCPConn, *net.UnixConn:
+	default:
+		return nil // a wrapper (TLS, say) whose bytes are not the socket's
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return nil
+	}
+	w := &rawSock{rc: rc, host: host}
+	w.try = newTry(s)
+	return w
+}
+
+func (s *Socket) fillRaw() error {
+	err := s.raw.rc.Read(s.raw.try)
+	if err != nil {
+		return err // a deadline or a closed connection
+	}
+	err, s.Err = s.Err, nil // the read callback's
+	return err
+}
+
+// newTry returns s's read callback, which runs inside RawConn.Read: a
+// non-blocking read into a pooled buffer. On EAGAIN it gives the buffer
+// back and asks to wait. In Pump (s.inPump) it also has the host serve
+// what it read. (A closure, not a method value: a method value adds a
+// wrapper's frame under every message. It holds s alone, in 16 bytes.)
+func newTry(s *Socket) func(fd uintptr) bool {
+	return func(fd uintptr) bool {
+		w := s.raw
+		if !s.inPump {
+			return w.fillRead(s, fd)
+		}
+		// Pump's loop, written out here rather than called: one frame
+		// fewer under every message it serves, on a stack that starts at
+		// 2 KiB. Every call reads first: RawConn.Read forgets readiness
+		// seen before it began. After a read that did not fill the buffer
+		// the socket is empty, and any byte arriving later marks it
+		// readable anew, so it asks to wait without reading again. It
+		// waits only between messages: with part of one buffered, it
+		// leaves.
+		for {
+			s.Acquire()
+			buf := *s.Buf
+			if s.R > 0 {
+				// Keep an unfinished frame at the start, with room after it.
+				s.W = copy(buf, buf[s.R:s.W])
+				s.R = 0
+			}
+			if s.W == len(buf) {
+				return true // Consume keeps no more than fits; be safe
+			}
+			n, wait, err := readSocket(fd, buf[s.W:])
+			if n == 0 {
+				s.ReleaseIfEmpty()
+				if wait {
+					w.lowerLowat(fd)
+					return false
+				}
+				s.Err = err
+				return true
+			}
+			s.W += n
+			drained := s.W < len(buf)
+			if !w.host.Consume() {
+				s.ReleaseIfEmpty()
+				return true
+			}
+			if drained {
+				if s.R < s.W {
+					// A message has begun but the rest is not here: the
+					// host's ordinary path streams it, answering pings
+					// inside it and failing bad UTF-8 without waiting for
+					// its end.
+					return true
+				}
+				s.Release()
+				w.armIdle(s)
+				return false
+			}
+		}
+	}
+}
+
+// fillRead is the read callback outside Pump.
+func (w *rawSock) fillRead(s *Socket, fd uintptr) bool {
+	s.Acquire()
+	n, wait, err := readSocket(fd, *s.Buf)
+	if n > 0 {
+		s.R, s.W = 0, n
+		return true
+	}
+	s.Release()
+	if wait {
+		w.lowerLowat(fd)
+		return false
+	}
+	s.Err = err
+	return true
+}
+
+// lowerLowat puts SO_RCVLOWAT back to one byte, if a whole read raised it,
+// before a wait for whatever comes next. Out of line: Pump's frame is
+// under every message.
+//
+//go:noinline
+func (w *rawSock) lowerLowat(fd uintptr) {
+	if s := w.io.Load(); s != nil && s.r.lowat > 1 {
+		setLowat(fd, 1)
+		s.r.lowat = 1
+	}
+}
+
+// readSocket reads fd into p once, retrying on EINTR: n > 0 bytes, or wait
+// when the socket has nothing yet, or err (io.EOF at the end).
+func readSocket(fd uintptr, p []byte) (n int, wait bool, err error) {
+	for {
+		n, errno := sysRead(fd, p)
+		switch {
+		case n > 0:
+			return n, false, nil
+		case errno == syscall.EINTR:
+			continue
+		case errno == syscall.EAGAIN:
+			return 0, true, nil
+		case errno != 0:
+			return 0, false, os.NewSyscallError("read", errno)
+		}
+		return 0, false, io.EOF
+	}
+}
+
+// Pump runs the push-mode fast path: the reader stays inside one
+// RawConn.Read, reads into the buffer whenever the socket is readable and
+// has the host Consume it, until Consume returns false or reading fails
+// (the failure is kept in Err). After a read that did not fill the buffer
+// the socket is empty, so it waits at once instead of reading again only
+// to be told EAGAIN, and it waits only with no message begun: with
+// unread bytes left it returns, for the host's ordinary path. Pump
+// returns what ended the wait itself: a closed connection, or ErrIdle
+// after its idle kick (see armIdle). Only for a raw socket ([Socket.Raw]).
+//
+// It marks its run in InPump, and leaves it and learns of a kick in one
+// step under the host's lock, so no kick lands once it has left: its
+// deadline would fail the host's ordinary path.
+func (s *Socket) Pump() error {
+	w := s.raw
+	w.host.Lock()
+	s.inPump = true
+	w.host.Unlock()
+	err := w.rc.Read(w.try)
+	w.host.Lock()
+	s.inPump = false
+	io := w.io.Load()
+	kicked := io != nil && io.kicked
+	if kicked {
+		io.kicked = false
+	}
+	w.host.Unlock()
+	if kicked {
+		return s.afterKick(err)
+	}
+	return err
+}
+
+// InPump reports whether the reader is inside Pump, where closing the
+// socket would wait for it to leave (or, called from the host's Consume,
+// wait forever). The caller holds the host's lock.
+func (s *Socket) InPump() bool { return s.inPump }
+
+// afterKick clears the deadline of an idle kick, and turns the read error
+// it caused into ErrIdle. A call of its own, to keep Pump's frame, which
+// is under every message the fast path serves, small.
+//
+//go:noinline
+func (s *Socket) afterKick(err error) error {
+	s.conn.SetReadDeadline(time.Time{})
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return ErrIdle
+	}
+	return err
+}
+
+// Bounds of the SO_RCVLOWAT a whole read asks for: below lowatMin bytes a
+// wait is worth no system call to save wakeups, and no mark goes above
+// lowatMax, so a large message is still read in pieces of that size as it
+// arrives, and the kernel grows a socket's receive buffer (to about twice
+// the mark) no further for it.
+const (
+	lowatMin = 16 << 10
+	lowatMax = 1 << 20
+)
+
+// read reads the socket straight into p, a read as large as the buffer or
+// larger. With whole, the caller wants all of p, p is no more than the
+// peer must send anyway (the rest of a frame) and the socket is TCP on a
+// kernel that takes the mark (lowatOK): a wait then asks the kernel, by
+// SO_RCVLOWAT, not to report the socket readable before len(p) bytes (at
+// most lowatMax) are there. A large message otherwise arrives in many small
+// pieces, each a wakeup, a read and a wait; with the mark it is one or two.
+func (w *rawSock) read(p []byte, whole bool) (int, error) {
+	want := 1
+	if whole && len(p) >= lowatMin {
+		want = min(len(p), lowatMax)
+	}
+	return w.sockIO().r.read(p, want)
+}
+
+// sockReader reads a socket into the caller's slice inside RawConn.Read,
+// which waits in the netpoller (with the read deadline) until the socket
+// is readable.
+type sockReader struct {
+	rc   syscall.RawConn
+	try  func(fd uintptr) bool // cached method value: no allocation per read
+	p    []byte
+	n    int
+	err  error
+	want int // the SO_RCVLOWAT to wait with
+	// The socket's SO_RCVLOWAT as last set, 1 (the kernel's default)
+	// until a whole read raises it. Only the goroutine reading the
+	// connection touches it; rawSock.lowerLowat puts it back.
+	lowat int
+}
+
+// read reads the socket into p, waiting with SO_RCVLOWAT set to want.
+func (s *sockReader) read(p []byte, want int) (int, error) {
+	s.p, s.n, s.err, s.want = p, 0, nil, want
+	err := s.rc.Read(s.try)
+	if err == nil {
+		err = s.err
+	}
+	n := s.n
+	s.p, s.err = nil, nil
+	return n, err
+}
+
+func (s *sockReader) tryRead(fd uintptr) bool {
+	n, wait, err := readSocket(fd, s.p)
+	s.n, s.err = n, err
+	if wait && s.want != s.lowat {
+		// Set only now, when there is a wait to save: a read that finds
+		// all it wants costs no system call more.
+		setLowat(fd, s.want)
+		s.lowat = s.want
+	}
+	return !wait
+}
