@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"io"
 	"net"
+	"unsafe"
 )
 
 // AppendHeader appends the wire form of h to dst. The length must be
@@ -110,6 +111,32 @@ func (fw *FrameWriter) Reset(w io.Writer, role Role, buf []byte) {
 	fw.W, fw.role, fw.buf = w, role, buf[:cap(buf)]
 }
 
+// EncodeFrame builds frame h in b around its payload: h's header goes into
+// the HeaderSize(h) bytes that end at off, and p goes to b[off:], masked
+// with h.Mask if h.Masked. It returns the bytes written,
+// b[off-HeaderSize(h) : off+len(p)]. It is the one place the library
+// encodes frames: data, control and prepared frames alike.
+//
+// p may already be where it goes (b[off:off+len(p)] itself): it is then
+// masked in place, or left as it is; otherwise it must not overlap b. That is how a frame is built in a
+// buffer that was filled with payload after room left for the header, with
+// no second copy. h.Length is the whole payload's length; p may be only its
+// first bytes (or nil, for the header alone) when the rest is written
+// after, masked with MaskCopy from key position len(p)&3.
+func EncodeFrame(b []byte, off int, h Header, p []byte) []byte {
+	hs := HeaderSize(h)
+	AppendHeader(b[off-hs:off-hs], h)
+	dst := b[off : off+len(p)]
+	if h.Masked {
+		// MaskCopy takes dst == src, so copying and masking are one pass
+		// either way.
+		MaskCopy(dst, p, h.Mask, 0)
+	} else if len(p) > 0 && unsafe.SliceData(dst) != unsafe.SliceData(p) {
+		copy(dst, p)
+	}
+	return b[off-hs : off+len(p)]
+}
+
 // WriteFrame writes one frame with h's Fin, Rsv and Opcode and payload p.
 // h.Length and the mask are set by the writer: a client masks with a fresh
 // key from crypto/rand, a server never masks.
@@ -122,31 +149,23 @@ func (fw *FrameWriter) WriteFrame(h Header, p []byte) error {
 		}
 		h.Mask = fw.keys.Next()
 	}
-	hdr := AppendHeader(fw.buf[:0], h)
-	hl := len(hdr)
+	hl := HeaderSize(h)
 	if hl+len(p) <= len(fw.buf) {
-		b := fw.buf[:hl+len(p)]
-		if h.Masked {
-			MaskCopy(b[hl:], p, h.Mask, 0)
-		} else {
-			copy(b[hl:], p)
-		}
-		return writeAll(fw.W, b)
+		return writeAll(fw.W, EncodeFrame(fw.buf, hl, h, p))
 	}
 	return fw.writeLarge(h, hl, p)
 }
 
-// writeLarge writes a frame whose header (hl bytes, in fw.buf) and payload
-// p do not fit fw.buf together: header and payload in one vectored write,
-// or masked through fw.buf a bufferful at a time. A call of its own, so
-// that a small frame (a pong, a close written by a server's reader
-// goroutine on its 2 KiB stack) does not carry this frame.
+// writeLarge writes a frame whose header (hl bytes) and payload p do not
+// fit fw.buf together: header and payload in one vectored write, or masked
+// through fw.buf a bufferful at a time. A call of its own, so that a small
+// frame (a pong, a close written by a server's reader goroutine on its
+// 2 KiB stack) does not carry this frame.
 //
 //go:noinline
 func (fw *FrameWriter) writeLarge(h Header, hl int, p []byte) error {
-	hdr := fw.buf[:hl]
 	if !h.Masked {
-		fw.vec[0], fw.vec[1] = hdr, p
+		fw.vec[0], fw.vec[1] = EncodeFrame(fw.buf, hl, h, nil), p
 		var err error
 		if bw, ok := fw.W.(BuffersWriter); ok {
 			_, err = bw.WriteBuffers(fw.vec[:])
@@ -157,18 +176,18 @@ func (fw *FrameWriter) writeLarge(h Header, hl int, p []byte) error {
 		fw.vec = [2][]byte{}
 		return err
 	}
-	pos := 0
-	for first := true; len(p) > 0; first = false {
-		start := 0
-		if first {
-			start = hl
-		}
-		n := min(len(p), len(fw.buf)-start)
-		pos = MaskCopy(fw.buf[start:], p[:n], h.Mask, pos)
-		if err := writeAll(fw.W, fw.buf[:start+n]); err != nil {
+	// The header and the first bytes, then the rest a bufferful at a time.
+	n := min(len(p), len(fw.buf)-hl)
+	if err := writeAll(fw.W, EncodeFrame(fw.buf, hl, h, p[:n])); err != nil {
+		return err
+	}
+	pos := n & 3
+	for p = p[n:]; len(p) > 0; p = p[n:] {
+		n = min(len(p), len(fw.buf))
+		pos = MaskCopy(fw.buf, p[:n], h.Mask, pos)
+		if err := writeAll(fw.W, fw.buf[:n]); err != nil {
 			return err
 		}
-		p = p[n:]
 	}
 	return nil
 }
