@@ -162,8 +162,9 @@ func (fw *FrameWriter) writeMasked(h Header, hl int, p []byte) error {
 }
 
 // EncodeFrame builds frame h in b around its payload: h's header goes into
-// the HeaderSize(h) bytes that end at off, and p goes to b[off:], masked
-// with h.Mask if h.Masked. It returns the bytes written,
+// the HeaderSize(h) bytes that end at off (so off must be at least that),
+// and p goes to b[off:], masked with h.Mask if h.Masked. It returns the
+// bytes written,
 // b[off-HeaderSize(h) : off+len(p)]. It is the one place the library
 // encodes frames: data, control and prepared frames alike.
 //
