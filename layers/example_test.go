@@ -1,6 +1,7 @@
 package layers_test
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -306,4 +307,74 @@ func ExampleTailCutter() {
 	// <nil>
 	// f2 48 cd c9 c9 07 00
 	// true
+}
+
+// A frame built in place: the payload is put in a buffer after room for
+// the largest header, and EncodeFrame writes the header in front of it
+// (and would mask it there for a client), with no second copy.
+func ExampleEncodeFrame() {
+	b := make([]byte, layers.MaxHeaderSize+5)
+	off := layers.MaxHeaderSize
+	copy(b[off:], "Hello")
+	h := layers.Header{Fin: true, Opcode: layers.OpText, Length: 5}
+	frame := layers.EncodeFrame(b, off, h, b[off:])
+	fmt.Printf("% x\n", frame)
+	// Output:
+	// 81 05 48 65 6c 6c 6f
+}
+
+// Each Write is a frame and Close ends the message, so a MessageWriter
+// composes with other writers: here io.Copy through a bufio.Writer, whose
+// size sets the frames' (RFC 6455's "Hel" + "lo" fragments).
+func ExampleMessageWriter() {
+	var out bytes.Buffer
+	fw := layers.NewFrameWriter(&out, layers.RoleServer, nil)
+	m := layers.NewMessageWriter(fw, layers.OpText, 0)
+	bw := bufio.NewWriterSize(m, 16)
+	io.Copy(bw, strings.NewReader("Hello"))
+	bw.Flush()
+	m.Close()
+	fmt.Printf("% x\n", out.Bytes())
+	// Output:
+	// 01 05 48 65 6c 6c 6f 80 00
+}
+
+// A compressed message (RFC 7692): a Deflater writes into a MessageWriter
+// whose first frame has RSV1 set, and the Deflater's Close flushes the
+// compressed bytes before the MessageWriter's Close ends the message. The
+// receiving end reads the frames back and inflates their payload.
+func ExampleMessageWriter_compressed() {
+	var wire bytes.Buffer
+	fw := layers.NewFrameWriter(&wire, layers.RoleClient, nil)
+	m := layers.NewMessageWriter(fw, layers.OpText, layers.RSV1)
+	var d layers.Deflater
+	d.Reset(m, nil, 15, layers.DeflateDefault)
+	io.WriteString(&d, "Hello, Hello, Hello")
+	if err := d.Close(); err != nil {
+		fmt.Println(err)
+		return
+	}
+	m.Close()
+
+	fr := layers.NewFrameReader(&wire, layers.RoleServer)
+	fr.AllowRSV = layers.RSV1
+	var payload bytes.Buffer
+	for {
+		h, err := fr.Next()
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		fmt.Printf("%v fin=%v rsv1=%v\n", h.Opcode, h.Fin, h.Rsv == layers.RSV1)
+		io.Copy(&payload, fr)
+		if h.Fin {
+			break
+		}
+	}
+	msg, err := io.ReadAll(layers.NewInflater(&payload, nil))
+	fmt.Printf("%q %v\n", msg, err)
+	// Output:
+	// text fin=false rsv1=true
+	// continuation fin=true rsv1=false
+	// "Hello, Hello, Hello" <nil>
 }

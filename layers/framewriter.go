@@ -5,45 +5,34 @@ import (
 	"encoding/binary"
 	"io"
 	"net"
+	"slices"
+	"unsafe"
 )
 
 // AppendHeader appends the wire form of h to dst. The length must be
 // non-negative; the mask key is written only if h.Masked.
 func AppendHeader(dst []byte, h Header) []byte {
-	b0 := h.Rsv&(RSV1|RSV2|RSV3) | byte(h.Opcode&0x0F)
-	if h.Fin {
-		b0 |= 0x80
-	}
-	var b1 byte
-	if h.Masked {
-		b1 = 0x80
-	}
-	switch {
-	case h.Length <= 125:
-		dst = append(dst, b0, b1|byte(h.Length))
-	case h.Length <= 0xFFFF:
-		dst = append(dst, b0, b1|126)
-		dst = binary.BigEndian.AppendUint16(dst, uint16(h.Length))
-	default:
-		dst = append(dst, b0, b1|127)
-		dst = binary.BigEndian.AppendUint64(dst, uint64(h.Length))
-	}
-	if h.Masked {
-		dst = append(dst, h.Mask[:]...)
-	}
+	n := len(dst) + HeaderSize(h)
+	dst = slices.Grow(dst, n-len(dst))[:n]
+	EncodeFrame(dst, n, h, nil)
 	return dst
 }
 
 // HeaderSize returns the size of the header AppendHeader writes for h.
-func HeaderSize(h Header) int {
+func HeaderSize(h Header) int { return headerSize(h.Length, h.Masked) }
+
+// headerSize is HeaderSize from the two fields it needs, for callers that
+// have them at hand: copying a whole Header just after a byte of it was
+// stored stalls on store forwarding (several nanoseconds a frame).
+func headerSize(length int64, masked bool) int {
 	n := 2
 	switch {
-	case h.Length > 0xFFFF:
+	case length > 0xFFFF:
 		n += 8
-	case h.Length > 125:
+	case length > 125:
 		n += 2
 	}
-	if h.Masked {
+	if masked {
 		n += 4
 	}
 	return n
@@ -122,55 +111,109 @@ func (fw *FrameWriter) WriteFrame(h Header, p []byte) error {
 		}
 		h.Mask = fw.keys.Next()
 	}
-	hdr := AppendHeader(fw.buf[:0], h)
-	hl := len(hdr)
+	hl := headerSize(h.Length, h.Masked)
 	if hl+len(p) <= len(fw.buf) {
-		b := fw.buf[:hl+len(p)]
-		if h.Masked {
-			MaskCopy(b[hl:], p, h.Mask, 0)
-		} else {
-			copy(b[hl:], p)
-		}
-		return writeAll(fw.W, b)
+		return writeAll(fw.W, EncodeFrame(fw.buf, hl, h, p))
 	}
-	return fw.writeLarge(h, hl, p)
+	if !h.Masked {
+		return fw.writeVec(EncodeFrame(fw.buf, hl, h, nil), p)
+	}
+	return fw.writeMasked(h, hl, p)
 }
 
-// writeLarge writes a frame whose header (hl bytes, in fw.buf) and payload
-// p do not fit fw.buf together: header and payload in one vectored write,
-// or masked through fw.buf a bufferful at a time. A call of its own, so
+// writeVec writes header hdr and payload p, too large together for fw.buf,
+// in one vectored write. It and writeMasked are calls of their own, so
 // that a small frame (a pong, a close written by a server's reader
-// goroutine on its 2 KiB stack) does not carry this frame.
+// goroutine on its 2 KiB stack) does not carry their frames.
 //
 //go:noinline
-func (fw *FrameWriter) writeLarge(h Header, hl int, p []byte) error {
-	hdr := fw.buf[:hl]
-	if !h.Masked {
-		fw.vec[0], fw.vec[1] = hdr, p
-		var err error
-		if bw, ok := fw.W.(BuffersWriter); ok {
-			_, err = bw.WriteBuffers(fw.vec[:])
-		} else {
-			fw.bufs = fw.vec[:]
-			_, err = fw.bufs.WriteTo(fw.W)
-		}
-		fw.vec = [2][]byte{}
+func (fw *FrameWriter) writeVec(hdr, p []byte) error {
+	fw.vec[0], fw.vec[1] = hdr, p
+	var err error
+	if bw, ok := fw.W.(BuffersWriter); ok {
+		_, err = bw.WriteBuffers(fw.vec[:])
+	} else {
+		fw.bufs = fw.vec[:]
+		_, err = fw.bufs.WriteTo(fw.W)
+	}
+	fw.vec = [2][]byte{}
+	return err
+}
+
+// writeMasked writes a masked frame whose header (hl bytes) and payload p
+// do not fit fw.buf together: the header and the first bytes, then the
+// rest masked through fw.buf a bufferful at a time.
+//
+//go:noinline
+func (fw *FrameWriter) writeMasked(h Header, hl int, p []byte) error {
+	n := min(len(p), len(fw.buf)-hl)
+	if err := writeAll(fw.W, EncodeFrame(fw.buf, hl, h, p[:n])); err != nil {
 		return err
 	}
-	pos := 0
-	for first := true; len(p) > 0; first = false {
-		start := 0
-		if first {
-			start = hl
-		}
-		n := min(len(p), len(fw.buf)-start)
-		pos = MaskCopy(fw.buf[start:], p[:n], h.Mask, pos)
-		if err := writeAll(fw.W, fw.buf[:start+n]); err != nil {
+	pos := n & 3
+	for p = p[n:]; len(p) > 0; p = p[n:] {
+		n = min(len(p), len(fw.buf))
+		pos = MaskCopy(fw.buf, p[:n], h.Mask, pos)
+		if err := writeAll(fw.W, fw.buf[:n]); err != nil {
 			return err
 		}
-		p = p[n:]
 	}
 	return nil
+}
+
+// EncodeFrame builds frame h in b around its payload: h's header goes into
+// the HeaderSize(h) bytes that end at off (so off must be at least that),
+// and p goes to b[off:], masked with h.Mask if h.Masked. It returns the
+// bytes written,
+// b[off-HeaderSize(h) : off+len(p)]. It is the one place the library
+// encodes frames: data, control and prepared frames alike.
+//
+// p may already be where it goes (b[off:off+len(p)] itself): it is then
+// masked in place, or left as it is; otherwise it must not overlap b. That
+// is how a frame is built in a buffer that was filled with payload after
+// room left for the header, with no second copy. h.Length is the whole
+// payload's length; p may be only its first bytes (or nil, for the header
+// alone) when the rest is written after, masked with MaskCopy from key
+// position len(p)&3.
+func EncodeFrame(b []byte, off int, h Header, p []byte) []byte {
+	dst := b[off : off+len(p)]
+	if h.Masked {
+		// MaskCopy takes dst == src, so copying and masking are one pass
+		// either way.
+		MaskCopy(dst, p, h.Mask, 0)
+	} else if len(p) > 0 && unsafe.SliceData(dst) != unsafe.SliceData(p) {
+		copy(dst, p)
+	}
+	// The header is written from its end back, so its size is found on
+	// the way rather than computed first: this is on every frame's path.
+	start := off
+	if h.Masked {
+		start -= 4
+		*(*[4]byte)(b[start:off]) = h.Mask
+	}
+	b0 := h.Rsv&(RSV1|RSV2|RSV3) | byte(h.Opcode&0x0F)
+	if h.Fin {
+		b0 |= 0x80
+	}
+	var b1 byte
+	if h.Masked {
+		b1 = 0x80
+	}
+	switch {
+	case h.Length <= 125:
+		b1 |= byte(h.Length)
+	case h.Length <= 0xFFFF:
+		b1 |= 126
+		start -= 2
+		binary.BigEndian.PutUint16(b[start:], uint16(h.Length))
+	default:
+		b1 |= 127
+		start -= 8
+		binary.BigEndian.PutUint64(b[start:], uint64(h.Length))
+	}
+	start -= 2
+	b[start], b[start+1] = b0, b1
+	return b[start : off+len(p)]
 }
 
 // BuffersWriter is a writer of several buffers in one call, such as a

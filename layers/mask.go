@@ -123,6 +123,13 @@ func (u *Unmasker) Read(p []byte) (int, error) {
 // Masker is an io.Writer that masks what it writes to W with a key, without
 // mutating the caller's slice: it masks into its own buffer. A Masker not
 // made by NewMasker gets a 4 KiB buffer at its first Write.
+//
+// It is for a layer that writes a frame's payload as a stream of its own
+// after the header. The library's writers do not use it, because they build
+// whole frames in a buffer they already have (FrameWriter's, a connection's
+// pooled frame buffers): EncodeFrame masks the payload there while copying
+// it in, or in place, so header and payload leave in one write, with no
+// second buffer and no second pass over the bytes.
 type Masker struct {
 	W   io.Writer
 	key [4]byte

@@ -319,11 +319,7 @@ func (w *messageWriter) flush(fin bool) error {
 			off = a
 		}
 	}
-	layers.AppendHeader(b[off-hs:off-hs], h)
-	if h.Masked {
-		layers.Mask(h.Mask, 0, b[off:off+w.n])
-	}
-	f := outFrame{buf: w.buf, data: b[off-hs : off+w.n]}
+	f := outFrame{buf: w.buf, data: layers.EncodeFrame(b, off, h, b[off:off+w.n])}
 	if !fin && w.n == w.size && w.size < maxFrameBuffer {
 		// A long message: fewer, larger frames and system calls.
 		w.size = min(w.size*4, maxFrameBuffer)

@@ -27,9 +27,8 @@ func NewPreparedMessage(typ MessageType, payload []byte) *PreparedMessage {
 func (pm *PreparedMessage) serverFrame() []byte {
 	pm.once.Do(func() {
 		h := layers.Header{Fin: true, Opcode: layers.Opcode(pm.typ), Length: int64(len(pm.payload))}
-		b := make([]byte, 0, layers.HeaderSize(h)+len(pm.payload))
-		b = layers.AppendHeader(b, h)
-		pm.frame = append(b, pm.payload...)
+		hs := layers.HeaderSize(h)
+		pm.frame = layers.EncodeFrame(make([]byte, hs+len(pm.payload)), hs, h, pm.payload)
 	})
 	return pm.frame
 }
