@@ -10,7 +10,8 @@ import (
 )
 
 // startClose queues our close frame once. An urgent close (a failure) goes
-// ahead of queued data; a requested one goes after it.
+// ahead of queued data, and moves a close already queued behind data ahead
+// of it; a requested one goes after the data.
 func (c *Conn) startClose(code CloseCode, reason string, urgent bool) {
 	c.beginClose(code, reason, urgent, false)
 }
@@ -34,6 +35,11 @@ func (c *Conn) beginClose(code CloseCode, reason string, urgent, here bool) {
 		// Whatever happens to the handshake, the connection ends: the
 		// close frame may be stuck behind a peer that does not read.
 		c.armCloseTimer()
+	} else if urgent && c.closeFrame != nil && !c.closeSent {
+		// A failure overtakes a close queued behind data (by Close, say):
+		// the frame queued goes ahead of the data now.
+		c.closeUrgent = true
+		c.kickLocked()
 	}
 	c.mu.Unlock()
 	if write {
@@ -85,13 +91,6 @@ func (c *Conn) fail(code CloseCode, reason string, cause error) {
 	}
 	c.mu.Unlock()
 	c.startClose(code, reason, true)
-	// A close frame queued before (by Close, say) is sent in its place.
-	c.mu.Lock()
-	if c.closeFrame != nil && !c.closeSent && !c.writing {
-		c.closeUrgent = true
-		c.kickLocked()
-	}
-	c.mu.Unlock()
 }
 
 // Close runs the closing handshake: it sends a close frame with code and

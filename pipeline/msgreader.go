@@ -24,8 +24,13 @@ func (m *msgReader) Read(p []byte) (int, error) {
 	}
 	// Inside a read the socket is read, pongs included: the heartbeat
 	// judges the peer again (a peer stalled mid-message is dropped), and
-	// stops once the read returns with the message still held.
-	held := m.c.held.Swap(heldNone)
+	// stops once the read returns with the message still held. Only the
+	// heartbeat looks, so without one the flag is left alone.
+	hb := m.c.opts.PingInterval > 0
+	var held uint32
+	if hb {
+		held = m.c.held.Swap(heldNone)
+	}
 	n, err := m.r.Read(p)
 	if err != nil {
 		m.finish(err)
@@ -33,7 +38,7 @@ func (m *msgReader) Read(p []byte) (int, error) {
 			return n, m.c.userError(m.err)
 		}
 	}
-	if m.active {
+	if hb && m.active {
 		m.c.held.Store(held)
 	}
 	return n, err
@@ -48,7 +53,11 @@ func (m *msgReader) readFull(p []byte) (n int, err error) {
 	}
 	cr := &m.c.cr
 	cr.whole = true
-	held := m.c.held.Swap(heldNone) // as in Read
+	hb := m.c.opts.PingInterval > 0 // as in Read
+	var held uint32
+	if hb {
+		held = m.c.held.Swap(heldNone)
+	}
 	n, err = readInto(m.r, p)
 	// Cleared before finish hands the connection back to the reader
 	// goroutine, which reads cr next.
@@ -59,7 +68,7 @@ func (m *msgReader) readFull(p []byte) (n int, err error) {
 			return n, m.c.userError(m.err)
 		}
 	}
-	if m.active {
+	if hb && m.active {
 		m.c.held.Store(held)
 	}
 	return n, err
