@@ -164,9 +164,8 @@ func (fw *FrameWriter) writeMasked(h Header, hl int, p []byte) error {
 // EncodeFrame builds frame h in b around its payload: h's header goes into
 // the HeaderSize(h) bytes that end at off (so off must be at least that),
 // and p goes to b[off:], masked with h.Mask if h.Masked. It returns the
-// bytes written,
-// b[off-HeaderSize(h) : off+len(p)]. It is the one place the library
-// encodes frames: data, control and prepared frames alike.
+// bytes written, b[off-HeaderSize(h) : off+len(p)]. It is the one place
+// the library encodes frames: data, control and prepared frames alike.
 //
 // p may already be where it goes (b[off:off+len(p)] itself): it is then
 // masked in place, or left as it is; otherwise it must not overlap b. That

@@ -54,7 +54,7 @@ const netConnBufSize = 32 << 10
 // A frame cut in half tears the connection down at once; otherwise c is
 // closed with ClosePolicyViolation.
 //
-// LocalAddr and RemoteAddr are those of c.UnderlyingConn. The methods are
+// LocalAddr and RemoteAddr are c's. The methods are
 // safe for concurrent use, as net.Conn requires: Reads take turns, Writes
 // too, and Close may come from any goroutine.
 func NetConn(ctx context.Context, c *Conn, typ MessageType) net.Conn {
@@ -265,10 +265,10 @@ func (nc *netConn) Close() error {
 }
 
 // LocalAddr returns the local address of the connection under the WebSocket.
-func (nc *netConn) LocalAddr() net.Addr { return nc.c.UnderlyingConn().LocalAddr() }
+func (nc *netConn) LocalAddr() net.Addr { return nc.c.LocalAddr() }
 
 // RemoteAddr returns the peer's address on the connection under the WebSocket.
-func (nc *netConn) RemoteAddr() net.Addr { return nc.c.UnderlyingConn().RemoteAddr() }
+func (nc *netConn) RemoteAddr() net.Addr { return nc.c.RemoteAddr() }
 
 // SetDeadline sets the read and write deadlines.
 func (nc *netConn) SetDeadline(t time.Time) error {
