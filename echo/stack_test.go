@@ -5,44 +5,17 @@ import (
 	"crypto/sha1"
 	"net"
 	"net/http"
-	"runtime"
-	"runtime/debug"
 	"testing"
-	"unsafe"
+
+	"github.com/wspipe/wspipe/internal/stackcheck"
 )
-
-// onFreshStack runs f on a new goroutine and reports whether that
-// goroutine's stack was copied to grow meanwhile: the address of a local
-// changes when it is.
-func onFreshStack(f func()) (moved bool) {
-	done := make(chan bool)
-	go func() {
-		var mark byte
-		before := uintptr(unsafe.Pointer(&mark))
-		f()
-		done <- uintptr(unsafe.Pointer(&mark)) != before
-	}()
-	return <-done
-}
-
-func raceBuild() bool {
-	bi, _ := debug.ReadBuildInfo()
-	for _, s := range bi.Settings {
-		if s.Key == "-race" {
-			return s.Value == "true"
-		}
-	}
-	return false
-}
 
 // A handshake through ServeConn, up to the connection's start, fits in the
 // 2 KiB stack a goroutine starts with: growing it would copy the stack
 // once per handshake (about 3 % of a handshake's CPU).
 func TestServeConnFitsStartingStack(t *testing.T) {
-	if runtime.GOARCH != "amd64" || raceBuild() {
-		t.Skip("frame sizes are checked on amd64 without -race")
-	}
-	if onFreshStack(func() { sha1.Sum([]byte("key")) }) {
+	stackcheck.SkipUnlessChecked(t)
+	if stackcheck.OnFresh(func() { sha1.Sum([]byte("key")) }) {
 		t.Skip("this CPU's SHA-1 block function alone needs a bigger stack")
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -67,7 +40,7 @@ func TestServeConnFitsStartingStack(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		moved := onFreshStack(func() { h.ServeConn(conn, "/", nil) })
+		moved := stackcheck.OnFresh(func() { h.ServeConn(conn, "/", nil) })
 		if err := <-errc; err != nil {
 			t.Fatal(err)
 		}

@@ -28,6 +28,7 @@ type MessageReader struct {
 	h    Header // current data frame
 	size int64  // payload bytes declared so far in this message
 	more bool   // the current message has frames left to read
+	nctl uint8  // payload bytes of the last control frame, in ctrl
 	ctrl [MaxControlPayload]byte
 }
 
@@ -38,8 +39,14 @@ func NewMessageReader(fr *FrameReader, onControl ControlHandler) *MessageReader 
 
 // Reset re-arms m over fr, forgetting any message in progress.
 func (m *MessageReader) Reset(fr *FrameReader) {
-	m.FR, m.h, m.size, m.more = fr, Header{}, 0, false
+	m.FR, m.h, m.size, m.more, m.nctl = fr, Header{}, 0, false, 0
 }
+
+// LastControl returns the payload of the last control frame read, the
+// one OnControl was given; it stays valid until the next control frame is
+// read. A handler that stops reading at a close frame can take the code
+// and reason from it later, off the read path.
+func (m *MessageReader) LastControl() []byte { return m.ctrl[:m.nctl] }
 
 // Header returns the header of the first frame of the current message; its
 // Rsv bits tell an extension such as permessage-deflate that it applies.
@@ -111,7 +118,8 @@ func (m *MessageReader) nextFrame() (Header, error) {
 //
 //go:noinline
 func (m *MessageReader) control(h Header) error {
-	p := m.ctrl[:h.Length]
+	m.nctl = uint8(h.Length)
+	p := m.ctrl[:m.nctl]
 	// io.ReadFull's loop, written out: one frame fewer on this path.
 	for n := 0; n < len(p); {
 		k, err := m.FR.Read(p[n:])

@@ -16,13 +16,13 @@ func (c *Conn) startClose(code CloseCode, reason string, urgent bool) {
 	c.beginClose(code, reason, urgent, false)
 }
 
-// beginClose is startClose; with here set, when no writer runs, the
-// calling goroutine writes the queue and the close frame itself instead
-// of starting a writer goroutine for them (the reader goroutine does this
-// once it has nothing left to read).
-func (c *Conn) beginClose(code CloseCode, reason string, urgent, here bool) {
+// beginClose is startClose. With here set, when no writer runs, it
+// takes the writing role and reports write: the caller then writes the
+// queue and the close frame itself (writeClose) instead of a writer
+// goroutine being started for them; the reader goroutine does this once
+// it has nothing left to read.
+func (c *Conn) beginClose(code CloseCode, reason string, urgent, here bool) (write bool) {
 	c.mu.Lock()
-	write := false
 	if c.closeFrame == nil && c.writeErr == nil {
 		f := &ctrlFrame{op: layers.OpClose}
 		f.n = uint8(len(layers.AppendClose(f.p[:0], code, reason)))
@@ -42,10 +42,7 @@ func (c *Conn) beginClose(code CloseCode, reason string, urgent, here bool) {
 		c.kickLocked()
 	}
 	c.mu.Unlock()
-	if write {
-		c.setCloseDeadline()
-		c.writeLoop()
-	}
+	return write
 }
 
 // armCloseTimer ends the connection if closing has not finished within
@@ -56,14 +53,13 @@ func (c *Conn) armCloseTimer() {
 	c.closeTimer = time.AfterFunc(2*c.opts.CloseTimeout, c.teardown)
 }
 
-// setCloseDeadline bounds the close frame's write as the wait for a writer
-// goroutine would be; a failed write tears the connection down itself. (A
-// call of its own: its time values would swell beginClose's frame, under
-// which the reader goroutine writes the close.)
-//
-//go:noinline
-func (c *Conn) setCloseDeadline() {
+// writeClose writes the queue and the close frame from the calling
+// goroutine, which beginClose gave the writing role, bounded as the wait
+// for a writer goroutine would be; a failed write tears the connection
+// down itself.
+func (c *Conn) writeClose() {
 	c.raw.SetWriteDeadline(time.Now().Add(c.opts.CloseTimeout))
+	c.writeLoop()
 }
 
 // failGrace is how long a failing connection (a send queue overflow, a

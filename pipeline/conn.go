@@ -56,7 +56,6 @@ type Conn struct {
 	hbTimer     *time.Timer
 	closeTimer  *time.Timer // ends the connection if closing stalls
 	role        layers.Role // set once, with the bools to pack the struct
-	peerCode    CloseCode   // the code of the peer's close frame, to echo
 	writing     bool        // a goroutine is writing to the socket
 	closeUrgent bool        // the close goes ahead of queued data
 	closeSent   bool        // the close frame is on the wire
@@ -97,6 +96,13 @@ func NewConn(raw net.Conn, buffered []byte, role layers.Role, opts *Options) *Co
 // newConn is NewConn with permessage-deflate state, set before the reader
 // goroutine starts.
 func newConn(raw net.Conn, buffered []byte, role layers.Role, opts *Options, pmd *deflateState) *Conn {
+	c := prepareConn(raw, buffered, role, opts, pmd)
+	c.start()
+	return c
+}
+
+// prepareConn builds a Conn whose goroutines have not started.
+func prepareConn(raw net.Conn, buffered []byte, role layers.Role, opts *Options, pmd *deflateState) *Conn {
 	c := &Conn{
 		pmd:  pmd,
 		raw:  raw,
@@ -130,6 +136,11 @@ func newConn(raw net.Conn, buffered []byte, role layers.Role, opts *Options, pmd
 		c.next = make(chan event)
 		c.handback = make(chan struct{}, 1)
 	}
+	return c
+}
+
+// start starts the reader goroutine and the heartbeat.
+func (c *Conn) start() {
 	// A goroutine of the group that fails tears the connection down, which
 	// closes the socket and so unblocks every pending read and write.
 	c.g.Go(c.readLoop)
@@ -138,7 +149,6 @@ func newConn(raw net.Conn, buffered []byte, role layers.Role, opts *Options, pmd
 		c.hbTimer = time.AfterFunc(c.opts.PingInterval, c.heartbeat)
 		c.mu.Unlock()
 	}
-	return c
 }
 
 // UnderlyingConn returns the raw stream under the WebSocket (the TCP or

@@ -132,7 +132,7 @@ func ExampleConn_MessageLen() {
 // Fill reads a message into a buffer, to the buffer's end or the
 // message's. On Linux TCP the connection then waits for a large message in
 // big pieces rather than waking for each one the network delivers.
-func ExampleReadFull() {
+func ExampleFill() {
 	done := make(chan struct{})
 	opts := &pipeline.Options{
 		OnMessage: func(c *pipeline.Conn, typ pipeline.MessageType, r io.Reader) error {

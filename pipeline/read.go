@@ -142,15 +142,12 @@ func (c *Conn) deliverEnd(err error) {
 
 // closeFor starts the closing handshake that err calls for: the peer's
 // code echoed after its close frame, or a failure code after bad input.
-// With here set (the reader goroutine, done reading) the calling
-// goroutine writes the close frame itself if no writer runs.
-func (c *Conn) closeFor(err error, here bool) {
+// With here set (the reader goroutine, done reading) it reports, as
+// beginClose does, that the caller is to write the close frame itself.
+func (c *Conn) closeFor(err error, here bool) (write bool) {
 	switch {
 	case errors.Is(err, errPeerClose):
-		c.mu.Lock()
-		code := c.peerCode
-		c.mu.Unlock()
-		c.beginClose(code, "", false, here)
+		return c.beginClose(c.peerClosed(), "", false, here)
 	case c.fails(err):
 		// Behind queued data: replies to the messages before the bad
 		// input still go out first.
@@ -159,8 +156,24 @@ func (c *Conn) closeFor(err error, here bool) {
 			code = layers.CloseCodeFor(err)
 		}
 		c.endWith(&CloseError{Code: code, Err: err})
-		c.beginClose(code, "", false, here)
+		return c.beginClose(code, "", false, here)
 	}
+	return false
+}
+
+// peerClosed records the peer's close as how the connection ends, unless
+// something ended it first, and returns the code to echo. The close
+// frame's payload, validated by onControl, is the last control frame the
+// message reader read: reading stopped there. Out of line for the stack
+// budget (docs/architecture.md).
+//
+//go:noinline
+func (c *Conn) peerClosed() CloseCode {
+	code, reason, _ := layers.ParseClose(c.mr.LastControl())
+	if c.closeErr.Load() == nil {
+		c.endWith(&CloseError{Code: code, Reason: string(reason), Remote: true})
+	}
+	return code
 }
 
 // endRead finishes the reader goroutine after err stopped it.
@@ -168,7 +181,9 @@ func (c *Conn) endRead(err error) error {
 	c.uncork() // replies held back go out before any close
 	switch {
 	case errors.Is(err, errPeerClose):
-		c.closeFor(err, true)
+		if c.closeFor(err, true) {
+			c.writeClose()
+		}
 		// Our answer (or our own close) must reach the wire first.
 		c.waitCloseWritten()
 		if c.role == layers.RoleClient {
@@ -178,7 +193,9 @@ func (c *Conn) endRead(err error) error {
 		c.teardown()
 		return nil
 	case c.fails(err):
-		c.closeFor(err, true)
+		if c.closeFor(err, true) {
+			c.writeClose()
+		}
 		c.waitCloseWritten()
 		c.halfCloseAndDrain()
 		c.teardown()
@@ -236,17 +253,13 @@ func (c *Conn) onControl(h layers.Header, payload []byte) error {
 	case layers.OpPong:
 		c.gotPong(payload)
 	case layers.OpClose:
-		code, reason, err := layers.ParseClose(payload)
-		if err != nil {
+		if _, _, err := layers.ParseClose(payload); err != nil {
 			return err
 		}
-		c.mu.Lock()
-		c.peerCode = code
-		c.mu.Unlock()
-		c.endWith(&CloseError{Code: code, Reason: string(reason), Remote: true})
-		// The reply goes out once the application has seen the close
-		// (closeFor), so it follows whatever it still sends in answer to
-		// earlier messages.
+		// The close is recorded, and the reply goes out, once the
+		// application has seen it (closeFor): the reply follows whatever
+		// it still sends in answer to earlier messages, and the record's
+		// allocation is made off the read path's deepest point.
 		return errPeerClose
 	}
 	return nil
