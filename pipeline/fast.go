@@ -3,6 +3,8 @@ package pipeline
 import (
 	"errors"
 	"io"
+	"sync/atomic"
+	"time"
 
 	"github.com/wspipe/wspipe/internal/sockio"
 	"github.com/wspipe/wspipe/layers"
@@ -68,6 +70,20 @@ func (h *pumpHost) Lock() { h.mu.Lock() }
 
 // Unlock unlocks c.mu.
 func (h *pumpHost) Unlock() { h.mu.Unlock() }
+
+// IdleAfter is how long a reader that has served frames waits idle in the
+// fast path before it is replaced by a fresh goroutine (see readLoop): a
+// second, or what a test set in respawnAfterTest.
+func (h *pumpHost) IdleAfter() time.Duration {
+	if d := respawnAfterTest.Load(); d != 0 {
+		return time.Duration(d)
+	}
+	return time.Second
+}
+
+// respawnAfterTest, when set (by tests, in nanoseconds), replaces
+// IdleAfter's second.
+var respawnAfterTest atomic.Int64
 
 // Consume serves the frames buffered whole, within the socket's read
 // callback. It returns false to leave the fast path: with c.readErr set

@@ -10,14 +10,12 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/wspipe/wspipe/internal/sockio"
 )
 
 // setIdleRespawn shortens the idle kick for one test.
 func setIdleRespawn(t *testing.T, d time.Duration) {
-	was := sockio.SetIdleAfter(d)
-	t.Cleanup(func() { sockio.SetIdleAfter(was) })
+	was := respawnAfterTest.Swap(int64(d))
+	t.Cleanup(func() { respawnAfterTest.Store(was) })
 }
 
 // A reader goroutine that handled frames and went idle is replaced by a

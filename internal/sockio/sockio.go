@@ -54,6 +54,10 @@ type Host interface {
 	// Lock and Unlock guard entering and leaving Pump against the idle
 	// kick, and the host's reads of InPump.
 	sync.Locker
+	// IdleAfter is how long Pump, having served bytes, waits idle before
+	// its kick ends the wait with ErrIdle (see rawSock.armIdle); zero or
+	// less, never. It is asked once per idle period.
+	IdleAfter() time.Duration
 }
 
 // ErrIdle is what Pump returns when its idle kick ended the wait (see
@@ -140,7 +144,3 @@ const MaxIovecs = 18
 // LowatOK reports whether whole reads on a TCP socket wait with
 // SO_RCVLOWAT here: on Linux from 5.11 (see lowatOK).
 func LowatOK() bool { return lowatOK }
-
-// respawnAfter is how long Pump, having served bytes, waits idle before
-// its kick (see rawSock.armIdle).
-const respawnAfter = time.Second

@@ -34,24 +34,6 @@ type sockIO struct {
 	kicked bool // guarded by the host's lock
 }
 
-// idleAfter, when set (by tests, in nanoseconds), replaces respawnAfter.
-var idleAfter atomic.Int64
-
-// SetIdleAfter sets how long Pump waits idle, after serving bytes, before
-// its kick, and returns the previous setting; 0 is the default, a second.
-// It is for tests.
-func SetIdleAfter(d time.Duration) time.Duration {
-	return time.Duration(idleAfter.Swap(int64(d)))
-}
-
-// idleFor returns how long Pump waits idle before its kick.
-func idleFor() time.Duration {
-	if d := idleAfter.Load(); d > 0 {
-		return time.Duration(d)
-	}
-	return respawnAfter
-}
-
 // armIdle runs when Pump goes idle after serving bytes. The host's work,
 // and any reply, ran on the reader goroutine and may have grown its stack
 // to 4 KiB, which the runtime never shrinks back while the goroutine waits
@@ -65,13 +47,17 @@ func (w *rawSock) armIdle(s *Socket) {
 	if io.armed.Load() {
 		return
 	}
+	d := w.host.IdleAfter()
+	if d <= 0 {
+		return
+	}
 	io.armed.Store(true)
 	if io.idle == nil {
 		host := w.host
-		io.idle = time.AfterFunc(idleFor(), func() { io.kick(s, host) })
+		io.idle = time.AfterFunc(d, func() { io.kick(s, host) })
 		return
 	}
-	io.idle.Reset(idleFor())
+	io.idle.Reset(d)
 }
 
 // kick ends the reader's wait if it is in Pump. Under the host's lock, so
