@@ -93,10 +93,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // any other request is passed to handOff with the bytes already read, for
 // an HTTP server to answer (a nil handOff closes the connection).
 func (h *Handler) ServeConn(conn net.Conn, path string, handOff func(conn net.Conn, head []byte)) {
-	// This runs on a fresh goroutine's 2 KiB stack, which the whole
-	// handshake fits in (docs/architecture.md, "How cmd/echo serves"):
-	// cold paths and the connection's start are calls of their own, so
-	// their frames are not part of this one.
+	// This runs on a fresh goroutine, within the stack budget
+	// (docs/architecture.md; TestServeConnFitsStartingStack).
 	if h.isShutdown() {
 		conn.Close()
 		return
@@ -119,8 +117,6 @@ func (h *Handler) isShutdown() bool {
 
 // refused deals with a connection whose handshake ServeConn refused or
 // hands off.
-//
-//go:noinline
 func (h *Handler) refused(conn net.Conn, err error, handOff func(conn net.Conn, head []byte)) {
 	var ho *handshake.HandOffError
 	if errors.As(err, &ho) && handOff != nil {
@@ -134,14 +130,13 @@ func (h *Handler) refused(conn net.Conn, err error, handOff func(conn net.Conn, 
 }
 
 // start starts echoing on conn after ServeConn's handshake.
-//
-//go:noinline
 func (h *Handler) start(conn net.Conn, res *handshake.RawResult, opts *pipeline.Options) {
 	h.track(pipeline.NewRawServerConn(conn, *res, opts), conn.RemoteAddr())
 }
 
 // options are the connection options with the handler's callbacks.
-// Not inlined: the copy escapes anyway, and it would swell ServeConn's frame.
+// Out of line for the stack budget (docs/architecture.md): the copy
+// escapes anyway, and inlined it would swell ServeConn's frame.
 //
 //go:noinline
 func (h *Handler) options() *pipeline.Options {
@@ -154,10 +149,7 @@ func (h *Handler) options() *pipeline.Options {
 	return &opts
 }
 
-// track registers a live connection for Shutdown. Not inlined: it runs on
-// the handshake's goroutine (see ServeConn).
-//
-//go:noinline
+// track registers a live connection for Shutdown.
 func (h *Handler) track(c *pipeline.Conn, remote any) {
 	if l := h.debug(); l != nil {
 		l.Debug("connected", "remote", remote)

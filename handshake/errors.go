@@ -90,9 +90,9 @@ func (e *RequestError) Unwrap() []error {
 	return []error{e.Err, e.Cause}
 }
 
-// refuse builds a *RequestError. Not inlined: refusals are the cold path,
-// and each inlined copy would add to its caller's frame (the raw upgrade
-// fits a goroutine's starting stack).
+// refuse builds a *RequestError. Out of line for the stack budget
+// (docs/architecture.md): each inlined copy would add to its caller's
+// frame.
 //
 //go:noinline
 func refuse(status int, sentinel error, reason string, cause error) *RequestError {
@@ -108,8 +108,6 @@ var errTLSRequest = errors.New("the request is a TLS ClientHello")
 
 // tlsRefusal is the refusal of a TLS ClientHello sent to a server without
 // TLS: a wss:// URL for a ws:// endpoint.
-//
-//go:noinline
 func tlsRefusal() *RequestError {
 	return refuse(http.StatusBadRequest, ErrMalformedRequest,
 		"TLS handshake on a port without TLS: use ws://, not wss://", errTLSRequest)

@@ -134,8 +134,6 @@ func (s *Server) upgradeRaw(res *RawResult, conn net.Conn, path string, onHeader
 
 // setHandshakeDeadline sets conn's deadline d from now, or clears it if d
 // is 0.
-//
-//go:noinline
 func setHandshakeDeadline(conn net.Conn, d time.Duration) {
 	var t time.Time
 	if d != 0 {
@@ -146,8 +144,6 @@ func setHandshakeDeadline(conn net.Conn, d time.Duration) {
 
 // readRawHead reads into u.buf until the blank line that ends the header
 // block.
-//
-//go:noinline
 func (s *Server) readRawHead(u *rawUpgrade, conn net.Conn) error {
 	limit := s.maxRequestBytes()
 	if len(u.buf) < limit {
@@ -182,8 +178,6 @@ func (s *Server) readRawHead(u *rawUpgrade, conn net.Conn) error {
 // record is read whole first, as far as buf holds it, so that closing the
 // connection with its bytes unread does not reset it before the client
 // has read the answer.
-//
-//go:noinline
 func (s *Server) refuseTLS(conn net.Conn, buf []byte, n int) error {
 	for {
 		want := 5 // the record header, then the record
@@ -203,8 +197,6 @@ func (s *Server) refuseTLS(conn net.Conn, buf []byte, n int) error {
 }
 
 // readRefusal is the error for a request whose read failed with err.
-//
-//go:noinline
 func readRefusal(err error) error {
 	if isTimeout(err) {
 		return refuse(0, ErrTimeout, "timeout reading request", err)
@@ -213,8 +205,6 @@ func readRefusal(err error) error {
 }
 
 // answerRaw hands off, refuses or accepts the request head in u.
-//
-//go:noinline
 func (s *Server) answerRaw(u *rawUpgrade, res *RawResult, conn net.Conn, path string, onHeader func(name, value []byte) error) error {
 	head := u.buf[:u.end+1]
 	if path != "" && !isUpgradeFor(head, path) {
@@ -238,8 +228,6 @@ func (s *Server) answerRaw(u *rawUpgrade, res *RawResult, conn net.Conn, path st
 // rawResponse builds the 101 into u.resp, from the start of the buffer
 // (the request bytes are no longer needed), with the accept value that
 // upgradeRaw put at its end.
-//
-//go:noinline
 func (s *Server) rawResponse(u *rawUpgrade, res *RawResult) {
 	tail := len(u.buf) - acceptRoom
 	u.resp = s.appendResponse(u.buf[:0:tail], u.buf[tail:tail+28], res.Subprotocol, res.Extensions)
@@ -264,8 +252,6 @@ func (s *Server) rawExtensions(res *RawResult, offered []string) *RequestError {
 }
 
 // rawRefuse writes e's refusal, if it has a status, and returns e.
-//
-//go:noinline
 func (s *Server) rawRefuse(conn net.Conn, e *RequestError) error {
 	if e.Status != 0 {
 		conn.Write(rawRefusal(e)) // best effort; the caller closes conn
@@ -292,8 +278,6 @@ var errRejected = errors.New("handshake: request rejected by the application")
 
 // parseRaw parses and validates a request head (the request line and
 // header lines, each ending in LF or CR LF), in the order negotiate checks.
-// Each step is a call of its own, so that only one step's frame is on the
-// stack at a time.
 func (s *Server) parseRaw(req *rawRequest, head []byte, onHeader func(name, value []byte) error) *RequestError {
 	line, head := cutLine(head)
 	if rerr := req.requestLine(line); rerr != nil {

@@ -129,10 +129,7 @@ const (
 
 // badProtocol, badUpgrade and badConnection are the refusals for a request
 // that is not HTTP/1.1, lacks Upgrade: websocket or lacks Connection:
-// Upgrade; fromClient says it carries a Sec-WebSocket-Key. Not inlined:
-// cold paths of the raw upgrade (see refuse).
-//
-//go:noinline
+// Upgrade; fromClient says it carries a Sec-WebSocket-Key.
 func badProtocol(fromClient bool) *RequestError {
 	if fromClient {
 		return refuse(http.StatusBadRequest, ErrBadProtocol, reasonProxyProtocol, nil)
@@ -140,7 +137,6 @@ func badProtocol(fromClient bool) *RequestError {
 	return refuse(http.StatusBadRequest, ErrBadProtocol, "HTTP/1.1 or later required", nil)
 }
 
-//go:noinline
 func badUpgrade(fromClient bool) *RequestError {
 	if fromClient {
 		return refuse(http.StatusBadRequest, ErrBadUpgrade, reasonProxyUpgrade, nil)
@@ -148,7 +144,6 @@ func badUpgrade(fromClient bool) *RequestError {
 	return refuse(http.StatusBadRequest, ErrBadUpgrade, `Upgrade header must contain "websocket"`, nil)
 }
 
-//go:noinline
 func badConnection(fromClient bool) *RequestError {
 	if fromClient {
 		return refuse(http.StatusBadRequest, ErrBadConnection, reasonProxyConnection, nil)
@@ -274,10 +269,7 @@ func (s *Server) appendResponse(b, accept []byte, subprotocol string, extensions
 }
 
 // appendHeader appends the lines of s.Header that a 101 may carry, sorted
-// by name. It is a function of its own so that its map iteration does not
-// swell appendResponse's frame.
-//
-//go:noinline
+// by name.
 func (s *Server) appendHeader(b []byte) []byte {
 	names := make([]string, 0, len(s.Header))
 	for k := range s.Header {

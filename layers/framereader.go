@@ -69,11 +69,7 @@ func (fr *FrameReader) Remaining() int64 { return fr.lim.N }
 // frame has arrived but not its final one.
 func (fr *FrameReader) InMessage() bool { return fr.open }
 
-// skip reads and drops the rest of the current frame's payload. A call of
-// its own: io.Copy would double Next's frame, which is at the bottom of a
-// server's read path, often on a fresh goroutine's 2 KiB stack.
-//
-//go:noinline
+// skip reads and drops the rest of the current frame's payload.
 func (fr *FrameReader) skip() error {
 	if _, err := io.Copy(io.Discard, &fr.lim); err != nil {
 		return err

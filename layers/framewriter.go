@@ -122,11 +122,7 @@ func (fw *FrameWriter) WriteFrame(h Header, p []byte) error {
 }
 
 // writeVec writes header hdr and payload p, too large together for fw.buf,
-// in one vectored write. It and writeMasked are calls of their own, so
-// that a small frame (a pong, a close written by a server's reader
-// goroutine on its 2 KiB stack) does not carry their frames.
-//
-//go:noinline
+// in one vectored write.
 func (fw *FrameWriter) writeVec(hdr, p []byte) error {
 	fw.vec[0], fw.vec[1] = hdr, p
 	var err error
@@ -143,8 +139,6 @@ func (fw *FrameWriter) writeVec(hdr, p []byte) error {
 // writeMasked writes a masked frame whose header (hl bytes) and payload p
 // do not fit fw.buf together: the header and the first bytes, then the
 // rest masked through fw.buf a bufferful at a time.
-//
-//go:noinline
 func (fw *FrameWriter) writeMasked(h Header, hl int, p []byte) error {
 	n := min(len(p), len(fw.buf)-hl)
 	if err := writeAll(fw.W, EncodeFrame(fw.buf, hl, h, p[:n])); err != nil {

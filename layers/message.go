@@ -60,8 +60,9 @@ func (m *MessageReader) Next() (Opcode, error) {
 			return 0, err
 		}
 	}
-	// nextFrame's loop, written out: Next is at the bottom of a server's
-	// read path, on a stack that starts at 2 KiB, and a frame fewer counts.
+	// nextFrame's loop, written out for the stack budget
+	// (docs/architecture.md): pipeline's TestReaderFitsStartingStack
+	// fails with a call here.
 	var h Header
 	for {
 		var err error
@@ -87,11 +88,7 @@ func (m *MessageReader) Next() (Opcode, error) {
 	return h.Opcode, nil
 }
 
-// skip reads and drops the rest of the current message. (Calls of their
-// own keep Next's frame small: it runs at the bottom of a server's read
-// path, often on a fresh goroutine's 2 KiB stack.)
-//
-//go:noinline
+// skip reads and drops the rest of the current message.
 func (m *MessageReader) skip() error {
 	_, err := io.Copy(io.Discard, m)
 	return err
@@ -115,12 +112,10 @@ func (m *MessageReader) nextFrame() (Header, error) {
 
 // control reads the payload of the control frame h and hands it to
 // OnControl.
-//
-//go:noinline
 func (m *MessageReader) control(h Header) error {
 	m.nctl = uint8(h.Length)
 	p := m.ctrl[:m.nctl]
-	// io.ReadFull's loop, written out: one frame fewer on this path.
+	// io.ReadFull's loop, written out for the same stack budget.
 	for n := 0; n < len(p); {
 		k, err := m.FR.Read(p[n:])
 		n += k

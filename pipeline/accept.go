@@ -58,9 +58,8 @@ func NewServerConn(res *handshake.Result, opts *Options) *Conn {
 }
 
 // newServerConn is NewServerConn and NewRawServerConn. It runs on the
-// goroutine that did the handshake, often a fresh one, whose starting
-// stack it fits in: few words of arguments, and the compression set-up in
-// a call of its own.
+// goroutine that did the handshake, often a fresh one, within the stack
+// budget (docs/architecture.md).
 func newServerConn(conn net.Conn, res *handshake.RawResult, opts *Options) *Conn {
 	var pmd *deflateState
 	if opts != nil && opts.Compression != nil {
@@ -73,8 +72,6 @@ func newServerConn(conn net.Conn, res *handshake.RawResult, opts *Options) *Conn
 
 // acceptedDeflate returns the permessage-deflate state for the extensions a
 // server accepted, or nil if permessage-deflate is not among them.
-//
-//go:noinline
 func acceptedDeflate(exts []handshake.Extension, cfg *Compression) *deflateState {
 	if ext, ok := findDeflate(exts); ok {
 		if p, err := handshake.ParseDeflateParams(ext); err == nil {

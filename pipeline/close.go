@@ -47,8 +47,6 @@ func (c *Conn) beginClose(code CloseCode, reason string, urgent, here bool) (wri
 
 // armCloseTimer ends the connection if closing has not finished within
 // twice CloseTimeout. c.mu is held.
-//
-//go:noinline
 func (c *Conn) armCloseTimer() {
 	c.closeTimer = time.AfterFunc(2*c.opts.CloseTimeout, c.teardown)
 }

@@ -221,8 +221,6 @@ func (c *Conn) closeError(cause error) *CloseError {
 
 // endWith records ce as how the connection ends, unless an earlier cause
 // has; it returns the one recorded.
-//
-//go:noinline
 func (c *Conn) endWith(ce *CloseError) *CloseError {
 	if c.closeErr.CompareAndSwap(nil, ce) {
 		return ce

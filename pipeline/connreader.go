@@ -40,9 +40,7 @@ func (cr *connReader) Read(p []byte) (int, error) {
 	}
 	if cr.fence >= 0 {
 		// The fast path: serve the buffered bytes before the fence and never
-		// read the socket (this runs inside its read callback). Written out
-		// rather than called: this is the deepest point of the fast path's
-		// reads, on a stack that starts at 2 KiB.
+		// read the socket (this runs inside its read callback).
 		if cr.R >= cr.fence {
 			return 0, errWouldBlock
 		}

@@ -170,8 +170,9 @@ func scanFrames(b []byte) (n int, data bool, need int) {
 	}
 }
 
-// discard reads and drops the rest of the current message. A call of its
-// own, to keep io.Copy's frame out of Consume's.
+// discard reads and drops the rest of the current message. Out of line
+// for the stack budget (docs/architecture.md): io.Copy's frame stays out
+// of Consume's.
 //
 //go:noinline
 func (c *Conn) discard() { io.Copy(io.Discard, &c.mr) }

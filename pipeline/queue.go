@@ -118,9 +118,6 @@ func (c *Conn) writeNextLocked() error {
 	}
 	closeReady := c.closeFrame != nil && !c.closeSent &&
 		(c.closeUrgent || c.dataHead == len(c.dataQ))
-	// Each case is a call of its own, so that only one case's frame is on
-	// the stack: this runs on the reader goroutine too (a pong, the close
-	// frame), often at the bottom of a fresh 2 KiB stack.
 	switch {
 	case len(c.ctrlQ) > 0 && !c.closeSent:
 		return c.writeControlLocked()
@@ -137,8 +134,6 @@ func (c *Conn) writeNextLocked() error {
 }
 
 // writeControlLocked writes the first queued control frame.
-//
-//go:noinline
 func (c *Conn) writeControlLocked() error {
 	f := c.ctrlQ[0]
 	c.ctrlQ = append(c.ctrlQ[:0], c.ctrlQ[1:]...)
@@ -149,8 +144,6 @@ func (c *Conn) writeControlLocked() error {
 }
 
 // writeCloseLocked writes our close frame.
-//
-//go:noinline
 func (c *Conn) writeCloseLocked() error {
 	f := c.closeFrame
 	c.mu.Unlock()
@@ -167,8 +160,6 @@ func (c *Conn) writeCloseLocked() error {
 }
 
 // writeOneLocked writes the one queued data frame.
-//
-//go:noinline
 func (c *Conn) writeOneLocked() error {
 	f := c.popDataLocked()
 	c.mu.Unlock()
@@ -178,8 +169,6 @@ func (c *Conn) writeOneLocked() error {
 }
 
 // writeBatchLocked coalesces the queued data frames into one writev.
-//
-//go:noinline
 func (c *Conn) writeBatchLocked() error {
 	if c.batch == nil {
 		c.batch = new(writeBatch)

@@ -48,8 +48,6 @@ func (c *Conn) readLoop() error {
 
 // readEnded finishes the reader goroutine, whose result is err: readDone
 // fires and OnClose runs.
-//
-//go:noinline
 func (c *Conn) readEnded(err error) error {
 	c.readDone.fire()
 	if c.opts.OnClose != nil {
@@ -59,8 +57,6 @@ func (c *Conn) readEnded(err error) error {
 }
 
 // respawn starts a fresh reader goroutine to take over from this one.
-//
-//go:noinline
 func (c *Conn) respawn() {
 	respawns.Add(1)
 	c.g.Go(c.readLoop)
@@ -73,8 +69,6 @@ var respawns atomic.Int64
 // reports that reading is over, with readLoop's result. It is a call of
 // its own so that readLoop's frame, under everything the fast path does,
 // stays small (a fresh reader goroutine has a 2 KiB stack).
-//
-//go:noinline
 func (c *Conn) readOne() (stop bool, err error) {
 	c.cr.wait()
 	c.syncLimit()
@@ -164,10 +158,7 @@ func (c *Conn) closeFor(err error, here bool) (write bool) {
 // peerClosed records the peer's close as how the connection ends, unless
 // something ended it first, and returns the code to echo. The close
 // frame's payload, validated by onControl, is the last control frame the
-// message reader read: reading stopped there. Out of line for the stack
-// budget (docs/architecture.md).
-//
-//go:noinline
+// message reader read: reading stopped there.
 func (c *Conn) peerClosed() CloseCode {
 	code, reason, _ := layers.ParseClose(c.mr.LastControl())
 	if c.closeErr.Load() == nil {
@@ -298,8 +289,6 @@ func (c *Conn) push(op layers.Opcode) error {
 }
 
 // handlerFailed closes the connection after OnMessage returned err.
-//
-//go:noinline
 func (c *Conn) handlerFailed(err error) {
 	c.endWith(&CloseError{Code: CloseInternalError, Err: err})
 	c.startClose(CloseInternalError, "", false)

@@ -87,8 +87,6 @@ func writev2(fd uintptr, vec [][]byte) (uintptr, syscall.Errno) {
 }
 
 // writevMany makes one writev(2) of up to MaxIovecs buffers.
-//
-//go:noinline
 func writevMany(fd uintptr, vec [][]byte) (uintptr, syscall.Errno) {
 	var iov [MaxIovecs]syscall.Iovec
 	k := fillIovecs(iov[:], vec)

@@ -130,9 +130,9 @@ func newTry(s *Socket) func(fd uintptr) bool {
 		if !s.inPump {
 			return w.fillRead(s, fd)
 		}
-		// Pump's loop, written out here rather than called: one frame
-		// fewer under every message it serves, on a stack that starts at
-		// 2 KiB. Every call reads first: RawConn.Read forgets readiness
+		// Pump's loop, written out here for the stack budget
+		// (docs/architecture.md; pipeline's TestReaderFitsStartingStack
+		// fails with a call). Every call reads first: RawConn.Read forgets readiness
 		// seen before it began. After a read that did not fill the buffer
 		// the socket is empty, and any byte arriving later marks it
 		// readable anew, so it asks to wait without reading again. It
@@ -199,10 +199,7 @@ func (w *rawSock) fillRead(s *Socket, fd uintptr) bool {
 }
 
 // lowerLowat puts SO_RCVLOWAT back to one byte, if a whole read raised it,
-// before a wait for whatever comes next. Out of line: Pump's frame is
-// under every message.
-//
-//go:noinline
+// before a wait for whatever comes next.
 func (w *rawSock) lowerLowat(fd uintptr) {
 	if s := w.io.Load(); s != nil && s.r.lowat > 1 {
 		setLowat(fd, 1)
@@ -268,10 +265,7 @@ func (s *Socket) Pump() error {
 func (s *Socket) InPump() bool { return s.inPump }
 
 // afterKick clears the deadline of an idle kick, and turns the read error
-// it caused into ErrIdle. A call of its own, to keep Pump's frame, which
-// is under every message the fast path serves, small.
-//
-//go:noinline
+// it caused into ErrIdle.
 func (s *Socket) afterKick(err error) error {
 	s.conn.SetReadDeadline(time.Time{})
 	if errors.Is(err, os.ErrDeadlineExceeded) {
