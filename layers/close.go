@@ -101,11 +101,23 @@ func ParseClose(payload []byte) (code CloseCode, reason []byte, err error) {
 }
 
 // AppendClose appends a close frame payload for code and reason to dst.
-// CloseNoStatus gives an empty payload. The reason is cut so the payload
-// fits a control frame, without splitting a UTF-8 sequence.
+// CloseNoStatus gives an empty payload. The reason is cut as CloseReason
+// cuts it.
 func AppendClose(dst []byte, code CloseCode, reason string) []byte {
 	if code == CloseNoStatus {
 		return dst
+	}
+	reason = CloseReason(code, reason)
+	dst = binary.BigEndian.AppendUint16(dst, uint16(code))
+	return append(dst, reason...)
+}
+
+// CloseReason returns the part of reason that a close frame with code
+// carries: none for CloseNoStatus (no payload), else reason cut so the
+// payload fits a control frame, without splitting a UTF-8 sequence.
+func CloseReason(code CloseCode, reason string) string {
+	if code == CloseNoStatus {
+		return ""
 	}
 	if len(reason) > MaxControlPayload-2 {
 		reason = reason[:MaxControlPayload-2]
@@ -113,6 +125,5 @@ func AppendClose(dst []byte, code CloseCode, reason string) []byte {
 			reason = reason[:len(reason)-1]
 		}
 	}
-	dst = binary.BigEndian.AppendUint16(dst, uint16(code))
-	return append(dst, reason...)
+	return reason
 }

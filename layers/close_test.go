@@ -135,3 +135,37 @@ func TestCloseCodeString(t *testing.T) {
 		}
 	}
 }
+
+// CloseReason is what AppendClose sends: the whole reason when it fits,
+// else cut at a UTF-8 boundary to fit a control frame; nothing without a
+// code.
+func TestCloseReason(t *testing.T) {
+	long := strings.Repeat("é", 100) // 200 bytes
+	cases := []struct {
+		code   CloseCode
+		reason string
+		want   string
+	}{
+		{CloseNormal, "bye", "bye"},
+		{CloseNormal, strings.Repeat("x", 123), strings.Repeat("x", 123)},
+		{CloseNormal, strings.Repeat("x", 124), strings.Repeat("x", 123)},
+		{CloseGoingAway, long, strings.Repeat("é", 61)}, // 122 bytes: 123 would split one
+		{CloseNoStatus, "ignored", ""},
+	}
+	for _, tc := range cases {
+		got := CloseReason(tc.code, tc.reason)
+		if got != tc.want {
+			t.Errorf("CloseReason(%d, %d bytes) = %d bytes, want %d", tc.code, len(tc.reason), len(got), len(tc.want))
+		}
+		p := AppendClose(nil, tc.code, tc.reason)
+		if tc.code == CloseNoStatus {
+			if len(p) != 0 {
+				t.Errorf("AppendClose(CloseNoStatus) = %d bytes", len(p))
+			}
+			continue
+		}
+		if string(p[2:]) != got {
+			t.Errorf("AppendClose sends %q..., CloseReason says %q...", p[2:min(len(p), 12)], got[:min(len(got), 10)])
+		}
+	}
+}

@@ -159,7 +159,8 @@ func (c *Conn) requestClose(code CloseCode, reason string, drop bool) error {
 	if !code.ValidOnWire() && code != layers.CloseNoStatus {
 		code = CloseNormal
 	}
-	c.endWith(&CloseError{Code: code, Reason: sentReason(code, reason)})
+	reason = layers.CloseReason(code, reason) // what the frame carries
+	c.endWith(&CloseError{Code: code, Reason: reason})
 	if drop {
 		c.dropping.fire()
 	}
@@ -253,17 +254,6 @@ func (c *Conn) heartbeat() {
 	c.hbTimer.Reset(c.opts.PongTimeout)
 	c.mu.Unlock()
 	c.queueControl(layers.OpPing, nil)
-}
-
-// sentReason is reason as a close frame with code carries it (see
-// layers.AppendClose): none without a code, else cut to fit.
-func sentReason(code CloseCode, reason string) string {
-	var b [layers.MaxControlPayload]byte
-	p := layers.AppendClose(b[:0], code, reason)
-	if len(p) < 2 {
-		return ""
-	}
-	return reason[:len(p)-2]
 }
 
 // CloseRead is for a connection whose application only writes, as

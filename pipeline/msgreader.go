@@ -18,7 +18,15 @@ type msgReader struct {
 
 // Read reads the message. At its end, or on an error, the message goes
 // back to the reader goroutine.
-func (m *msgReader) Read(p []byte) (int, error) {
+func (m *msgReader) Read(p []byte) (int, error) { return m.read(p, false) }
+
+// readFull reads the message into p until p is full (nil) or the message
+// ends (io.EOF, perhaps with p full too), telling the reads beneath that
+// it wants every byte it asks for (connReader.whole).
+func (m *msgReader) readFull(p []byte) (int, error) { return m.read(p, true) }
+
+// read is Read, or readFull if whole is set.
+func (m *msgReader) read(p []byte, whole bool) (n int, err error) {
 	if !m.active {
 		return 0, m.endErr()
 	}
@@ -31,37 +39,15 @@ func (m *msgReader) Read(p []byte) (int, error) {
 	if hb {
 		held = m.c.held.Swap(heldNone)
 	}
-	n, err := m.r.Read(p)
-	if err != nil {
-		m.finish(err)
-		if m.err != nil {
-			return n, m.c.userError(m.err)
-		}
+	if whole {
+		m.c.cr.whole = true
+		n, err = readInto(m.r, p)
+		// Cleared before finish hands the connection back to the reader
+		// goroutine, which reads cr next.
+		m.c.cr.whole = false
+	} else {
+		n, err = m.r.Read(p)
 	}
-	if hb && m.active {
-		m.c.held.Store(held)
-	}
-	return n, err
-}
-
-// readFull reads the message into p until p is full (nil) or the message
-// ends (io.EOF, perhaps with p full too), telling the reads beneath that
-// it wants every byte it asks for (connReader.whole).
-func (m *msgReader) readFull(p []byte) (n int, err error) {
-	if !m.active {
-		return 0, m.endErr()
-	}
-	cr := &m.c.cr
-	cr.whole = true
-	hb := m.c.opts.PingInterval > 0 // as in Read
-	var held uint32
-	if hb {
-		held = m.c.held.Swap(heldNone)
-	}
-	n, err = readInto(m.r, p)
-	// Cleared before finish hands the connection back to the reader
-	// goroutine, which reads cr next.
-	cr.whole = false
 	if err != nil {
 		m.finish(err)
 		if m.err != nil {
