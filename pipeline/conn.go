@@ -88,7 +88,12 @@ const (
 
 // NewConn starts a WebSocket connection on raw, after a completed
 // handshake, for role. buffered holds bytes read past the handshake (the
-// start of the frame stream); opts may be nil.
+// start of the frame stream); opts may be nil. It is the way in for a
+// stream that no handshake of this module yielded (a handshake of the
+// program's own, a tunnel, net.Pipe in a test): permessage-deflate, which
+// the handshake negotiates, is off. After handshake.Server's upgrades use
+// NewServerConn or NewRawServerConn, which take the negotiated
+// subprotocol and extensions.
 func NewConn(raw net.Conn, buffered []byte, role layers.Role, opts *Options) *Conn {
 	return newConn(raw, buffered, role, opts, nil)
 }
