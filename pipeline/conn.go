@@ -147,7 +147,14 @@ func prepareConn(raw net.Conn, buffered []byte, role layers.Role, opts *Options,
 // start starts the reader goroutine and the heartbeat.
 func (c *Conn) start() {
 	// A goroutine of the group that fails tears the connection down, which
-	// closes the socket and so unblocks every pending read and write.
+	// closes the socket and so unblocks every pending read and write. In
+	// push mode the reader parks the socket in the idle poller at its
+	// first wait, and ends: no goroutine waits for a new connection's
+	// first message. (Parking here, on the handshake's goroutine, would
+	// break its stack budget.)
+	if c.opts.OnMessage != nil && len(c.cr.prefix) == 0 && maxIdleReaders() >= 0 && c.cr.Raw() {
+		c.cr.YieldAtWait()
+	}
 	c.g.Go(c.readLoop)
 	if c.opts.PingInterval > 0 {
 		c.mu.Lock() // the timer may fire before the assignment is seen
@@ -166,6 +173,9 @@ func (c *Conn) UnderlyingConn() net.Conn { return c.raw }
 // and returns how it ended: the *CloseError that Err returns, which
 // matches ErrClosed even after a normal close (use CloseStatus to tell).
 func (c *Conn) Wait() error {
+	// The group may be empty while the connection lives (its socket in
+	// the idle poller): the reader's end comes first.
+	<-c.readDone.C()
 	err := c.g.Wait()
 	return c.closeError(err)
 }
@@ -257,6 +267,14 @@ func (c *Conn) teardownWith(cause error) {
 		inPump := c.cr.InPump()
 		c.mu.Unlock()
 		c.dead.fire()
+		if c.cr.Unpark() {
+			// No goroutine reads the socket: the idle poller held it. A
+			// reader started now meets the closed socket and ends, so
+			// OnClose and Wait see the end as with any other.
+			c.raw.Close()
+			c.g.Go(c.readLoop)
+			return
+		}
 		if inPump {
 			// The reader goroutine holds the socket inside its read
 			// callback, where Close would wait for it (or, called from

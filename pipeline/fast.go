@@ -71,6 +71,13 @@ func (h *pumpHost) Lock() { h.mu.Lock() }
 // Unlock unlocks c.mu.
 func (h *pumpHost) Unlock() { h.mu.Unlock() }
 
+// Wake starts a reader goroutine for the connection, which the idle
+// poller took back because its socket became readable.
+func (h *pumpHost) Wake() {
+	c := (*Conn)(h)
+	c.g.Go(c.readLoop)
+}
+
 // IdleAfter is how long a reader that has served frames waits idle in the
 // fast path before it is replaced by a fresh goroutine (see readLoop): a
 // second, or what a test set in respawnAfterTest.
@@ -79,6 +86,37 @@ func (h *pumpHost) IdleAfter() time.Duration {
 		return time.Duration(d)
 	}
 	return time.Second
+}
+
+// idleReaders is SetIdleReaders' setting: 0 for the default.
+var idleReaders atomic.Int64
+
+// DefaultIdleReaders is how many readers the idle poller runs at once
+// unless SetIdleReaders says otherwise.
+const DefaultIdleReaders = 4096
+
+// SetIdleReaders configures the idle poller, which on Linux holds a
+// push-mode connection (Options.OnMessage) on a TCP or Unix socket with no
+// goroutine while its peer sends nothing: a connection idle for a second,
+// or new, waits in an epoll set of the package's, and a reader goroutine
+// starts when bytes arrive. n > 0 bounds the readers the poller runs at
+// once: a connection that becomes readable while n run waits until one
+// goes idle again or ends, and busy readers go idle as soon as their
+// socket is drained while others wait. n == 0 restores the default bound,
+// DefaultIdleReaders. n < 0 turns the poller off for connections that go
+// idle afterwards: each keeps a reader goroutine, as on other systems.
+func SetIdleReaders(n int) { idleReaders.Store(int64(n)) }
+
+// maxIdleReaders is the bound the idle poller applies, or -1 when it is off.
+func maxIdleReaders() int {
+	switch n := idleReaders.Load(); {
+	case n < 0:
+		return -1
+	case n == 0:
+		return DefaultIdleReaders
+	default:
+		return int(n)
+	}
 }
 
 // respawnAfterTest, when set (by tests, in nanoseconds), replaces

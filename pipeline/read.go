@@ -34,7 +34,12 @@ func (c *Conn) readLoop() error {
 		if fast {
 			if err := c.pump(); err != nil {
 				if err == errRespawn {
-					c.respawn() // a fresh reader goroutine goes on
+					// Idle: the socket waits in the idle poller with no
+					// goroutine, or a fresh reader goroutine goes on.
+					handovers.Add(1)
+					if !c.park() {
+						c.respawn()
+					}
 					return nil
 				}
 				return c.readEnded(c.endRead(err))
@@ -49,6 +54,7 @@ func (c *Conn) readLoop() error {
 // readEnded finishes the reader goroutine, whose result is err: readDone
 // fires and OnClose runs.
 func (c *Conn) readEnded(err error) error {
+	c.cr.Leave()
 	c.readDone.fire()
 	if c.opts.OnClose != nil {
 		c.opts.OnClose(c, c.closeError(err))
@@ -56,14 +62,29 @@ func (c *Conn) readEnded(err error) error {
 	return err
 }
 
-// respawn starts a fresh reader goroutine to take over from this one.
-func (c *Conn) respawn() {
-	respawns.Add(1)
-	c.g.Go(c.readLoop)
+// park hands the idle socket to the idle poller (sockio.Socket.Park), when
+// the poller is on: the reader goroutine then ends, and the poller starts
+// another once the socket is readable (pumpHost.Wake). Under c.mu, so
+// that teardown, which takes the socket back (unpark), cannot miss it.
+func (c *Conn) park() bool {
+	max := maxIdleReaders()
+	if max < 0 || !c.cr.ParkOK() || !c.cr.Park(max) {
+		return false
+	}
+	// Teardown unparks after it marks the connection dead: if it did so
+	// before the Park above, the socket is taken back here.
+	if c.dead.fired() && c.cr.Unpark() {
+		return false // this reader goes on, and meets the end
+	}
+	return true
 }
 
-// respawns counts replaced reader goroutines, for tests.
-var respawns atomic.Int64
+// respawn starts a fresh reader goroutine to take over from this one.
+func (c *Conn) respawn() { c.g.Go(c.readLoop) }
+
+// handovers counts reader goroutines that ended for idleness, replaced by
+// a fresh one or by the idle poller, for tests.
+var handovers atomic.Int64
 
 // readOne reads a message on the ordinary path and delivers it; stop
 // reports that reading is over, with readLoop's result. It is a call of

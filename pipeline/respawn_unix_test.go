@@ -18,9 +18,27 @@ func setIdleRespawn(t *testing.T, d time.Duration) {
 	t.Cleanup(func() { respawnAfterTest.Store(was) })
 }
 
-// A reader goroutine that handled frames and went idle is replaced by a
-// fresh one; the connection goes on as before, and closes once.
-func TestIdleRespawn(t *testing.T) {
+// withIdleModes runs test with the idle poller on (an idle reader parks the
+// socket and ends) and off (it hands over to a fresh goroutine).
+func withIdleModes(t *testing.T, test func(t *testing.T)) {
+	for _, mode := range []struct {
+		name    string
+		readers int
+	}{{"poller", 0}, {"goroutine", -1}} {
+		t.Run(mode.name, func(t *testing.T) {
+			SetIdleReaders(mode.readers)
+			t.Cleanup(func() { SetIdleReaders(0) })
+			test(t)
+		})
+	}
+}
+
+// A reader goroutine that handled frames and went idle is replaced, by the
+// idle poller or a fresh goroutine; the connection goes on as before, and
+// closes once.
+func TestIdleRespawn(t *testing.T) { withIdleModes(t, testIdleRespawn) }
+
+func testIdleRespawn(t *testing.T) {
 	setIdleRespawn(t, 20*time.Millisecond)
 	var closes atomic.Int32
 	opts := pushEcho()
@@ -30,7 +48,7 @@ func TestIdleRespawn(t *testing.T) {
 	srv := <-conns
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	before := respawns.Load()
+	before := handovers.Load()
 	for round := range 5 {
 		if _, err := c.Ping(ctx); err != nil {
 			t.Fatalf("round %d: ping: %v", round, err)
@@ -44,10 +62,10 @@ func TestIdleRespawn(t *testing.T) {
 		}
 		// Idle long enough for a kick.
 		deadline := time.Now().Add(5 * time.Second)
-		for respawns.Load() <= before+int64(round) && time.Now().Before(deadline) {
+		for handovers.Load() <= before+int64(round) && time.Now().Before(deadline) {
 			time.Sleep(5 * time.Millisecond)
 		}
-		if respawns.Load() <= before+int64(round) {
+		if handovers.Load() <= before+int64(round) {
 			t.Fatalf("round %d: no reader respawned after idling", round)
 		}
 	}
@@ -65,7 +83,9 @@ func TestIdleRespawn(t *testing.T) {
 
 // Kicks every millisecond while bursts of messages, pings and fragments
 // arrive with pauses: every echo arrives whole and in order.
-func TestIdleRespawnUnderTraffic(t *testing.T) {
+func TestIdleRespawnUnderTraffic(t *testing.T) { withIdleModes(t, testIdleRespawnUnderTraffic) }
+
+func testIdleRespawnUnderTraffic(t *testing.T) {
 	setIdleRespawn(t, time.Millisecond)
 	addr, _ := echoServer(t, pushEcho())
 	c := dialRaw(t, addr, nil)
@@ -73,7 +93,7 @@ func TestIdleRespawnUnderTraffic(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	rng := rand.New(rand.NewPCG(5, 6))
-	before := respawns.Load()
+	before := handovers.Load()
 	results := make(chan error, 1)
 	const n = 300
 	var want [n][]byte
@@ -104,7 +124,7 @@ func TestIdleRespawnUnderTraffic(t *testing.T) {
 	if err := <-results; err != nil {
 		t.Fatal(err)
 	}
-	if respawns.Load() == before {
+	if handovers.Load() == before {
 		t.Fatal("no reader respawned: the test did not test it")
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"errors"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -40,6 +41,15 @@ type Socket struct {
 	// by the reader under the host's lock.
 	inPump bool
 	lowat  bool // whole reads may wait with SO_RCVLOWAT (see lowatOK)
+	// woken is set while the reader is one the idle poller started, and
+	// holds a place among its running readers (see Park); written under
+	// the poller's lock.
+	woken bool
+	// yield is yieldAsked when the host wants Pump to return ErrIdle at
+	// its next wait, for the host to park the socket, and yieldDone once
+	// Pump's read callback has stopped there (see parkNow).
+	yield uint8
+	fd    atomic.Int32 // a raw socket's descriptor, once read; else -1
 }
 
 // Host is the connection's side of [Socket.Pump], given once to
@@ -54,6 +64,10 @@ type Host interface {
 	// Lock and Unlock guard entering and leaving Pump against the idle
 	// kick, and the host's reads of InPump.
 	sync.Locker
+	// Wake starts a reader for the socket, which the idle poller took
+	// back from Park because it became readable (see [Socket.Park]). It
+	// must only start a goroutine: it runs under the poller's lock.
+	Wake()
 	// IdleAfter is how long Pump, having served bytes, waits idle before
 	// its kick ends the wait with ErrIdle (see rawSock.armIdle); zero or
 	// less, never. It is asked once per idle period.
@@ -69,6 +83,7 @@ var ErrIdle = errors.New("sockio: pump idle")
 // callbacks; host is then the one Pump serves.
 func (s *Socket) Init(conn net.Conn, pool *sync.Pool, host Host) {
 	s.conn, s.pool = conn, pool
+	s.fd.Store(-1)
 	s.raw = newRawSock(s, conn, host)
 	_, tcp := conn.(*net.TCPConn)
 	s.lowat = s.raw != nil && tcp && lowatOK

@@ -28,3 +28,6 @@ func (s *Socket) InPump() bool { return false }
 
 // Writer returns nil: the writer side writes to the net.Conn.
 func (s *Socket) Writer() io.Writer { return nil }
+
+// YieldAtWait does nothing: Pump never runs here.
+func (s *Socket) YieldAtWait() {}

@@ -72,6 +72,14 @@ func (io *sockIO) kick(s *Socket, host Host) {
 	}
 }
 
+// kickIdle ends the reader's wait in Pump, if it waits there, as the idle
+// kick does: Pump returns ErrIdle.
+func (s *Socket) kickIdle() {
+	if io := s.raw.io.Load(); io != nil {
+		io.kick(s, s.raw.host)
+	}
+}
+
 // sockIO returns w's sockIO, making it if need be; the reader and the
 // writer goroutine may both ask first.
 func (w *rawSock) sockIO() *sockIO {
@@ -153,6 +161,9 @@ func newTry(s *Socket) func(fd uintptr) bool {
 			if n == 0 {
 				s.ReleaseIfEmpty()
 				if wait {
+					if s.Buf == nil && s.parkNow(fd) {
+						return true
+					}
 					w.lowerLowat(fd)
 					return false
 				}
@@ -174,12 +185,48 @@ func newTry(s *Socket) func(fd uintptr) bool {
 					return true
 				}
 				s.Release()
+				if s.parkNow(fd) {
+					return true
+				}
 				w.armIdle(s)
 				return false
 			}
 		}
 	}
 }
+
+// parkNow reports whether Pump, about to wait with nothing buffered,
+// returns ErrIdle instead for the host to park the socket: when the host
+// asked (YieldAtWait), or when sockets wait for a reader place in the idle
+// poller.
+//
+// It also notes the socket's descriptor, for Park, which only a reader
+// that stopped here calls. Out of line for the stack budget (it would
+// swell the read callback's frame).
+//
+//go:noinline
+func (s *Socket) parkNow(fd uintptr) bool {
+	if s.fd.Load() < 0 {
+		s.fd.Store(int32(fd))
+	}
+	if s.yield == yieldAsked || ReadersWaiting() && s.ParkOK() {
+		s.yield = yieldDone
+		return true
+	}
+	return false
+}
+
+// The states of Socket.yield.
+const (
+	yieldNone  = iota
+	yieldAsked // by the host: return at the next wait
+	yieldDone  // the read callback stopped at a wait: Pump returns ErrIdle
+)
+
+// YieldAtWait asks Pump to return ErrIdle at its next wait with nothing
+// buffered, instead of waiting: the host parks the socket then (see
+// [Socket.Park]). For a connection that starts idle.
+func (s *Socket) YieldAtWait() { s.yield = yieldAsked }
 
 // fillRead is the read callback outside Pump.
 func (w *rawSock) fillRead(s *Socket, fd uintptr) bool {
@@ -255,6 +302,10 @@ func (s *Socket) Pump() error {
 	w.host.Unlock()
 	if kicked {
 		return s.afterKick(err)
+	}
+	if s.yield == yieldDone {
+		s.yield = yieldNone
+		return ErrIdle
 	}
 	return err
 }

@@ -1,0 +1,220 @@
+package pipeline
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/wspipe/wspipe/internal/sockio"
+)
+
+// readers counts the goroutines running the reader of one of conns.
+func readers(conns []*Conn) int {
+	buf := make([]byte, 4<<20)
+	stacks := string(buf[:runtime.Stack(buf, true)])
+	n := 0
+	for _, c := range conns {
+		n += strings.Count(stacks, fmt.Sprintf("pipeline.(*Conn).readLoop(%p", c))
+	}
+	return n
+}
+
+// waitFor polls cond until it holds or a hang guard of 10 s passes.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); {
+		if time.Now().After(deadline) {
+			t.Fatalf("still waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// dialPush dials n clients to a push-mode echo server with opts and
+// returns them with the server's connections.
+func dialPush(t *testing.T, n int, opts *Options) (clients, servers []*Conn) {
+	t.Helper()
+	addr, conns := echoServer(t, opts)
+	for range n {
+		clients = append(clients, dialRaw(t, addr, nil))
+		servers = append(servers, <-conns)
+	}
+	t.Cleanup(func() {
+		for _, c := range clients {
+			c.CloseNow()
+		}
+	})
+	return clients, servers
+}
+
+// echoOnce sends msg on c and checks the echo.
+func echoOnce(c *Conn, msg []byte) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := c.WriteMessage(ctx, Binary, msg); err != nil {
+		return err
+	}
+	_, got, err := c.ReadMessage(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if !bytes.Equal(got, msg) {
+		return fmt.Errorf("echo: %d bytes, want %d", len(got), len(msg))
+	}
+	return nil
+}
+
+// Idle push-mode connections, new or used, hold no reader goroutine; each
+// wakes when its peer sends, and a close from the server side, on idle
+// connections, runs the closing handshake and reports the end as usual.
+func TestIdlePollerHoldsNoReader(t *testing.T) {
+	setIdleRespawn(t, 20*time.Millisecond)
+	var closes atomic.Int32
+	opts := pushEcho()
+	opts.OnClose = func(*Conn, error) { closes.Add(1) }
+	clients, servers := dialPush(t, 40, opts)
+	if n := readers(clients); n != len(clients) {
+		// The clients read in pull mode: each has its reader.
+		t.Fatalf("counted %d readers for %d clients: the count does not count", n, len(clients))
+	}
+	waitFor(t, "new connections to park", func() bool { return readers(servers) == 0 })
+	for round := range 3 {
+		for i, c := range clients {
+			if err := echoOnce(c, []byte(fmt.Sprintf("round %d client %d", round, i))); err != nil {
+				t.Fatalf("round %d client %d: %v", round, i, err)
+			}
+		}
+		waitFor(t, "used connections to park", func() bool { return readers(servers) == 0 })
+	}
+	for _, s := range servers {
+		// Close waits for the client's answer, which comes once the
+		// client reads the close (below).
+		go s.Close(CloseGoingAway, "bye")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for i, c := range clients {
+		if _, _, err := c.ReadMessage(ctx, nil); CloseStatus(err) != CloseGoingAway {
+			t.Fatalf("client %d: %v, want the server's 1001", i, err)
+		}
+	}
+	for i, s := range servers {
+		if err := s.Wait(); CloseStatus(err) != CloseGoingAway {
+			t.Fatalf("server %d ended with %v", i, err)
+		}
+	}
+	if n := closes.Load(); n != int32(len(servers)) {
+		t.Fatalf("OnClose ran %d times for %d connections", n, len(servers))
+	}
+}
+
+// A parked connection torn down from our side (CloseNow) ends: OnClose
+// runs once, Wait returns, and the peer sees the connection go.
+func TestIdlePollerTeardownParked(t *testing.T) {
+	var closes atomic.Int32
+	opts := pushEcho()
+	opts.OnClose = func(*Conn, error) { closes.Add(1) }
+	clients, servers := dialPush(t, 5, opts)
+	waitFor(t, "connections to park", func() bool { return readers(servers) == 0 })
+	for _, s := range servers {
+		s.CloseNow()
+	}
+	for i, s := range servers {
+		if err := s.Wait(); CloseStatus(err) != CloseAbnormal {
+			t.Fatalf("server %d ended with %v, want 1006", i, err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for i, c := range clients {
+		if _, _, err := c.ReadMessage(ctx, nil); err == nil {
+			t.Fatalf("client %d: read a message from a closed connection", i)
+		}
+	}
+	if n := closes.Load(); n != int32(len(servers)) {
+		t.Fatalf("OnClose ran %d times for %d connections", n, len(servers))
+	}
+}
+
+// With the poller's readers bounded to two, many connections sending at
+// once are all served, every echo whole and in order: busy readers give
+// way once drained.
+func TestIdlePollerBoundedReaders(t *testing.T) {
+	SetIdleReaders(2)
+	t.Cleanup(func() { SetIdleReaders(0) })
+	clients, _ := dialPush(t, 16, pushEcho())
+	done := make(chan struct{})
+	var maxRunning, maxPending atomic.Int64
+	go func() {
+		for {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			_, running, pending := sockio.IdleStats()
+			maxRunning.Store(max(maxRunning.Load(), int64(running)))
+			maxPending.Store(max(maxPending.Load(), int64(pending)))
+			runtime.Gosched()
+		}
+	}()
+	var wg sync.WaitGroup
+	errs := make(chan error, len(clients))
+	for i, c := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := range 30 {
+				msg := bytes.Repeat([]byte{byte(k)}, 10+(i*131+k*17)%3000)
+				if err := echoOnce(c, msg); err != nil {
+					errs <- fmt.Errorf("client %d message %d: %v", i, k, err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(done)
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if r := maxRunning.Load(); r > 2 {
+		t.Errorf("%d readers of the poller ran at once, bound 2", r)
+	}
+	if maxPending.Load() == 0 {
+		t.Log("no connection waited for a reader place (the bound was not reached this run)")
+	}
+}
+
+// Pings from the heartbeat reach parked connections, and their pongs wake
+// them: a connection idle for many ping intervals stays open.
+func TestIdlePollerHeartbeat(t *testing.T) {
+	setIdleRespawn(t, 10*time.Millisecond)
+	opts := pushEcho()
+	opts.PingInterval = 20 * time.Millisecond
+	opts.PongTimeout = 2 * time.Second
+	clients, servers := dialPush(t, 4, opts)
+	// The clients answer pings while reading; read in the background.
+	for _, c := range clients {
+		go func() {
+			for {
+				if _, _, err := c.ReadMessage(context.Background(), nil); err != nil {
+					return
+				}
+			}
+		}()
+	}
+	time.Sleep(300 * time.Millisecond) // fifteen intervals, parked between
+	for i, s := range servers {
+		if err := s.Err(); err != nil {
+			t.Fatalf("server %d ended while idle: %v", i, err)
+		}
+	}
+}
