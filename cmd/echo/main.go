@@ -39,6 +39,11 @@
 //	    from whatever page the console belongs to.
 //	-shutdown-timeout d
 //	    how long a graceful shutdown may take (default 5s)
+//	-idle-readers n
+//	    Linux: an idle connection waits in the idle poller with no
+//	    goroutine; n bounds the reader goroutines it runs at once (0, the
+//	    default, means 4096), and -1 turns it off, for a reader goroutine
+//	    per connection
 //	-v
 //	    log at debug level
 //
@@ -92,6 +97,7 @@ type config struct {
 	tlsKey          string
 	ping            time.Duration // heartbeat interval; 0 turns it off
 	compress        bool          // accept permessage-deflate
+	idleReaders     int           // pipeline.SetIdleReaders; -1: no idle poller
 }
 
 func main() {
@@ -120,6 +126,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.BoolVar(&c.verbose, "v", false, "log at debug level")
 	fs.DurationVar(&c.ping, "ping", 30*time.Second, "heartbeat: ping each connection this often and drop it if no pong comes within the same time; 0 turns it off")
 	fs.BoolVar(&c.compress, "compress", true, "accept permessage-deflate (RFC 7692) from clients that offer it")
+	fs.IntVar(&c.idleReaders, "idle-readers", 0, "Linux: how many reader goroutines the idle poller, which holds idle connections with no goroutine, runs at once; 0 means the default (4096), -1 turns the poller off (a reader goroutine per connection)")
 	fs.StringVar(&c.tlsCert, "tls-cert", "", "PEM certificate `file`; with -tls-key, serve wss:// (TLS)")
 	fs.StringVar(&c.tlsKey, "tls-key", "", "PEM private key `file` for -tls-cert")
 	fs.Usage = func() {
@@ -137,6 +144,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	}
 	if err := checkPath(c.path); err != nil {
 		return c, err
+	}
+	if c.idleReaders < -1 {
+		return c, fmt.Errorf("-idle-readers must be -1 (off), 0 (default) or a bound, not %d", c.idleReaders)
 	}
 	if c.ping < 0 {
 		return c, fmt.Errorf("-ping must not be negative, not %v", c.ping)
@@ -269,6 +279,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		level = slog.LevelDebug
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	pipeline.SetIdleReaders(cfg.idleReaders)
 
 	h := &echo.Handler{
 		Handshake: handshake.Server{
