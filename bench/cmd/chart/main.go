@@ -30,6 +30,8 @@ var colors = map[string]string{
 	"gws":     "#9467bd",
 	"nbio":    "#8c564b",
 	"tcp":     "#b0b0b0",
+	"c-epoll": "#7f7f7f",
+	"c-uring": "#404040",
 }
 
 func main() {

@@ -3,7 +3,8 @@
 // Command compare measures wspipe's echo server against gorilla/websocket,
 // coder/websocket, gobwas/ws, lxzan/gws, lesismal/nbio and a plain TCP
 // echo, side by side on one machine, and prints tables of the figures and
-// of wspipe's ratio to the best peer.
+// of wspipe's ratio to the best peer. On request (-libs) it also runs the
+// C ceiling baselines c-epoll and c-uring, raw TCP echoes like tcp.
 //
 //	cd bench && go run ./cmd/compare -quick   # about 2 minutes, one repetition
 //	cd bench && go run ./cmd/compare -full    # repetitions, medians
@@ -85,7 +86,8 @@ func parseFlags() (config, error) {
 	quick := flag.Bool("quick", false, "quick mode: one repetition, short windows (about 2 minutes; the default)")
 	full := flag.Bool("full", false, "full mode: repetitions (see -reps), longer windows, medians")
 	flag.IntVar(&c.reps, "reps", 0, "repetitions (default 1 with -quick, 5 with -full)")
-	libs := flag.String("libs", strings.Join(servers.AllLibs, ","), "comma-separated libraries")
+	libs := flag.String("libs", strings.Join(servers.AllLibs, ","), "comma-separated libraries; also "+strings.Join(servers.CLibs, ", ")+
+		" (C raw TCP echoes, the ceiling baselines, built with gcc; not in the default list)")
 	scen := flag.String("scenarios", "", "comma-separated scenario names (default all: "+strings.Join(scenarioNames(), ",")+")")
 	flag.StringVar(&c.jsonOut, "json", "", "write the results as JSON to this file (default results/<mode>.json)")
 	flag.StringVar(&c.mdOut, "md", "", "also write the tables as Markdown to this file")
@@ -126,8 +128,8 @@ func parseFlags() (config, error) {
 		return c, errors.New("-reps, -server-gomaxprocs, -client-gomaxprocs and -idle-conns must be positive")
 	}
 	for _, l := range strings.Split(*libs, ",") {
-		if !slices.Contains(servers.AllLibs, l) {
-			return c, fmt.Errorf("-libs: unknown library %q (want some of %v)", l, servers.AllLibs)
+		if !slices.Contains(servers.AllLibs, l) && !servers.IsC(l) {
+			return c, fmt.Errorf("-libs: unknown library %q (want some of %v, %v)", l, servers.AllLibs, servers.CLibs)
 		}
 		c.libs = append(c.libs, l)
 	}
@@ -185,6 +187,7 @@ func scenarioList(c config) []report.Scenario {
 			Conns: conns, Size: size, InFlight: inflight, WarmupMS: w, MeasureMS: m}
 	}
 	return []report.Scenario{
+		echo("rr-32", "64 conns, 32 B request/response", 64, 32, 1),
 		echo("rr-1k", "64 conns, 1 KiB request/response", 64, 1<<10, 1),
 		echo("pipe-1k", "64 conns × 16 in flight, 1 KiB", 64, 1<<10, 16),
 		echo("one-64k", "1 conn, 64 KiB", 1, 64<<10, 1),
@@ -210,6 +213,7 @@ func scenarioNames() []string {
 // env is the prepared environment of a run: binaries and CPU placement.
 type env struct {
 	cfg        config
+	modDir     string // the bench module
 	dir        string // binaries
 	serverCPU  string // taskset CPU list, "" when not pinned
 	clientCPU  string
@@ -231,7 +235,7 @@ func run(ctx context.Context, cfg config) (int, error) {
 		return 0, err
 	}
 	defer os.RemoveAll(dir)
-	e := &env{cfg: cfg, dir: dir}
+	e := &env{cfg: cfg, modDir: modDir, dir: dir}
 	fmt.Fprintf(os.Stderr, "compare: building servers and load generator in %s\n", dir)
 	if err := e.build(ctx); err != nil {
 		return 0, err
@@ -241,6 +245,13 @@ func run(ctx context.Context, cfg config) (int, error) {
 		return 0, fmt.Errorf("idle scenario: %w", err)
 	}
 	e.placeCPUs()
+	// A C server that cannot run here (no gcc, io_uring unavailable) is
+	// left out, and the notes say why.
+	e.probeC(ctx)
+	cfg = e.cfg
+	if len(cfg.libs) == 0 {
+		return 0, fmt.Errorf("no library left to run: %s", strings.Join(e.notes, "; "))
+	}
 
 	rep := &report.Report{
 		Mode:      cfg.mode,
@@ -363,6 +374,22 @@ func moduleDir() (string, error) {
 }
 
 func (e *env) build(ctx context.Context) error {
+	var libs []string
+	for _, l := range e.cfg.libs {
+		if !servers.IsC(l) {
+			libs = append(libs, l)
+			continue
+		}
+		if _, err := servers.BuildC(ctx, l, e.modDir, e.dir); err != nil {
+			if !errors.Is(err, servers.ErrNoCompiler) {
+				return err
+			}
+			e.notes = append(e.notes, fmt.Sprintf("%s skipped: %v", l, err))
+			continue
+		}
+		libs = append(libs, l)
+	}
+	e.cfg.libs = libs
 	for _, b := range []struct{ out, pkg string }{
 		{"benchserver", "./cmd/benchserver"},
 		{"wsload", "./cmd/wsload"},
@@ -376,6 +403,34 @@ func (e *env) build(ctx context.Context) error {
 	}
 	return nil
 }
+
+// probeC starts each C server once and leaves out those that report they
+// cannot run here (exit status servers.ExitSkip, within the 15 s
+// startServer allows), with their reason in the notes.
+func (e *env) probeC(ctx context.Context) {
+	var libs []string
+	for _, l := range e.cfg.libs {
+		if servers.IsC(l) {
+			srv, err := e.startServer(ctx, l, false)
+			var skip *skipError
+			if errors.As(err, &skip) {
+				e.notes = append(e.notes, fmt.Sprintf("%s skipped: %s", l, skip.why))
+				fmt.Fprintf(os.Stderr, "compare: %s skipped: %s\n", l, skip.why)
+				continue
+			}
+			if err == nil {
+				srv.stop()
+			}
+		}
+		libs = append(libs, l)
+	}
+	e.cfg.libs = libs
+}
+
+// skipError is a server's report that it cannot run on this system.
+type skipError struct{ why string }
+
+func (s *skipError) Error() string { return "skipped: " + s.why }
 
 // placeCPUs puts the servers on the last CPU and the load generator on
 // CPU 0, when taskset exists and there are two CPUs or more.
@@ -428,7 +483,11 @@ type server struct {
 // and waits (up to 15 s) for its URL.
 func (e *env) startServer(ctx context.Context, lib string, stats bool) (*server, error) {
 	var cmd *exec.Cmd
-	if lib == report.Subject && e.cfg.wspipe == "cmd" && !stats {
+	if servers.IsC(lib) {
+		// Raw TCP in C: no stats endpoint, and GOMAXPROCS means nothing.
+		stats = false
+		cmd = command(ctx, e.serverCPU, e.cfg.serverProcs, filepath.Join(e.dir, lib), "-addr", "127.0.0.1:0")
+	} else if lib == report.Subject && e.cfg.wspipe == "cmd" && !stats {
 		cmd = command(ctx, e.serverCPU, e.cfg.serverProcs, filepath.Join(e.dir, "echo"), "-addr", "127.0.0.1:0")
 	} else {
 		args := []string{"-lib", lib, "-addr", "127.0.0.1:0", "-nofile", strconv.Itoa(e.cfg.idleConns + 64)}
@@ -448,6 +507,7 @@ func (e *env) startServer(ctx context.Context, lib string, stats bool) (*server,
 	}
 	lines := make(chan string, 2)
 	go func() {
+		defer close(lines)
 		sc := bufio.NewScanner(out)
 		for sc.Scan() {
 			select {
@@ -464,7 +524,18 @@ func (e *env) startServer(ctx context.Context, lib string, stats bool) (*server,
 	defer timer.Stop()
 	for range want {
 		select {
-		case l := <-lines:
+		case l, ok := <-lines:
+			if !ok {
+				// Standard output ended: the server exited before it
+				// printed what we wait for.
+				err := cmd.Wait()
+				var ee *exec.ExitError
+				why := strings.TrimSpace(s.stderr.String())
+				if errors.As(err, &ee) && ee.ExitCode() == servers.ExitSkip {
+					return nil, &skipError{why: strings.TrimPrefix(lastLine(why), "skip: ")}
+				}
+				return nil, fmt.Errorf("%s server exited (%v): %s", lib, err, why)
+			}
 			if rest, ok := strings.CutPrefix(l, "stats "); ok {
 				s.stats = rest
 			} else if strings.HasPrefix(l, "ws://") {
@@ -532,7 +603,7 @@ func (e *env) runOnce(ctx context.Context, s report.Scenario, lib string, rep in
 	}
 	defer srv.stop()
 	args := []string{"-url", srv.url, "-pid", strconv.Itoa(srv.cmd.Process.Pid), "-json"}
-	if lib == report.Ceiling {
+	if servers.IsRawTCP(lib) {
 		args = append(args, "-tcp")
 	}
 	timeout := 2 * time.Minute
@@ -546,7 +617,10 @@ func (e *env) runOnce(ctx context.Context, s report.Scenario, lib string, rep in
 		args = append(args, "-mode", "handshake", "-n", strconv.Itoa(s.N), "-warm", strconv.Itoa(s.Warm),
 			"-parallel", strconv.Itoa(s.Parallel))
 	case report.KindIdle:
-		args = append(args, "-mode", "idle", "-conns", strconv.Itoa(s.Conns), "-stats", srv.stats)
+		args = append(args, "-mode", "idle", "-conns", strconv.Itoa(s.Conns))
+		if srv.stats != "" {
+			args = append(args, "-stats", srv.stats)
+		}
 	}
 	args = append(args, "-timeout", timeout.String())
 	rctx, cancel := context.WithTimeout(ctx, timeout+10*time.Second)
