@@ -22,17 +22,7 @@ import (
 	"github.com/wspipe/wspipe/bench/internal/report"
 )
 
-var colors = map[string]string{
-	"wspipe":  "#d62728",
-	"gorilla": "#1f77b4",
-	"coder":   "#ff7f0e",
-	"gobwas":  "#2ca02c",
-	"gws":     "#9467bd",
-	"nbio":    "#8c564b",
-	"tcp":     "#b0b0b0",
-	"c-epoll": "#7f7f7f",
-	"c-uring": "#404040",
-}
+var colors = report.Colors
 
 func main() {
 	in := flag.String("in", "results/full.json", "cmd/compare's JSON results")
