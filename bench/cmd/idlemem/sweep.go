@@ -23,6 +23,10 @@ import (
 // million is the connection count the fits are projected to.
 const million = 1_000_000
 
+// goalKiB is issue 17's goal for an idle connection's RSS, drawn on the
+// chart.
+const goalKiB = 2.0
+
 // fit is memory = Intercept + Slope × connections, least squares over one
 // library's counts, in KiB.
 type fit struct {
@@ -309,6 +313,16 @@ func drawSweep(sw *sweep) string {
 	p(`<line x1="%d" y1="%d" x2="%d" y2="%.1f" stroke="#333"/>`+"\n", plotLeft, plotTop, plotLeft, y(0))
 	p(`<text x="%.1f" y="%d" text-anchor="middle">connections</text>`+"\n", x(xMax/2), chartH-18)
 	p(`<text x="18" y="%.1f" text-anchor="middle" transform="rotate(-90 18 %.1f)">server RSS increase, MiB</text>`+"\n", y(yMax/2), y(yMax/2))
+
+	// Issue 17's goal, at most 2 KiB per connection, as cmd/chart marks
+	// its goal: a dashed red line.
+	gy := y(goalKiB * xMax / 1024)
+	if goalKiB*xMax/1024 > yMax {
+		gy = y(yMax)
+	}
+	gx := x(min(xMax, yMax*1024/goalKiB))
+	p(`<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#d62728" stroke-width="1.5" stroke-dasharray="5,3"/>`+"\n", x(0), y(0), gx, gy)
+	p(`<text x="%.1f" y="%.1f" text-anchor="end" fill="#d62728">goal: 2 KiB/conn</text>`+"\n", gx-4, gy-6)
 
 	ly := plotTop + 6
 	for _, lib := range sw.Libs {
