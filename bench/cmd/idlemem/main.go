@@ -68,7 +68,7 @@ func main() {
 	libs := flag.String("lib", "wspipe", "comma-separated libraries to measure: "+strings.Join(idleLibs(), ", "))
 	timeout := flag.Duration("timeout", 120*time.Second, "give up on a library at one count after this long")
 	dialers := flag.Int("dialers", 32, "concurrent dialing goroutines")
-	heapProfile := flag.String("heapprofile", "", "write each server's heap profile with all connections open to `prefix`-<lib>.pprof")
+	heapProfile := flag.String("heapprofile", "", "write each server's heap profile with all connections open to `prefix`-<lib>.pprof (with -then-echo also prefix-<lib>-after-echo.pprof)")
 	flag.IntVar(&echoFirst, "echo", 0, "have each connection echo one binary message of this many bytes (at most 65535) before it idles: what a connection keeps after it was used")
 	flag.DurationVar(&settle, "settle", 0, "wait this long after the last connection is open before measuring (a server may tidy idle connections after a while)")
 	flag.BoolVar(&pingFirst, "ping", false, "with -echo (at most 125): send a ping instead and read its pong")
@@ -372,6 +372,11 @@ func measure(ctx context.Context, lib string, n, dialers int, profile string) (r
 			return res, err
 		}
 		res.echoed = true
+		if profile != "" {
+			if _, err := ask("heapprofile " + strings.TrimSuffix(profile, ".pprof") + "-after-echo.pprof"); err != nil {
+				return res, err
+			}
+		}
 	}
 	return res, nil
 }
