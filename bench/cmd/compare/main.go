@@ -50,6 +50,7 @@ type config struct {
 	jsonOut      string
 	mdOut        string
 	wspipe       string // cmd or inproc
+	wspipeRef    string // -wspipe-ref: a git revision to measure beside the working tree
 	pin          bool
 	serverProcs  int
 	clientProcs  int
@@ -92,6 +93,7 @@ func parseFlags() (config, error) {
 	flag.StringVar(&c.jsonOut, "json", "", "write the results as JSON to this file (default results/<mode>.json)")
 	flag.StringVar(&c.mdOut, "md", "", "also write the tables as Markdown to this file")
 	flag.StringVar(&c.wspipe, "wspipe", "cmd", "wspipe server: cmd (wspipe's cmd/echo binary) or inproc (benchserver's in-process copy of it)")
+	flag.StringVar(&c.wspipeRef, "wspipe-ref", "", "also measure wspipe at this git `revision` (built from git archive, as lib wspipe@<short hash>), for an A/B in one run")
 	flag.BoolVar(&c.pin, "pin", true, "pin the server and the load generator to different CPUs with taskset")
 	flag.IntVar(&c.serverProcs, "server-gomaxprocs", 1, "GOMAXPROCS of the servers")
 	flag.IntVar(&c.clientProcs, "client-gomaxprocs", 1, "GOMAXPROCS of the load generator")
@@ -213,6 +215,7 @@ func scenarioNames() []string {
 // env is the prepared environment of a run: binaries and CPU placement.
 type env struct {
 	cfg        config
+	refLib     string // wspipe@<hash> with -wspipe-ref
 	modDir     string // the bench module
 	dir        string // binaries
 	serverCPU  string // taskset CPU list, "" when not pinned
@@ -236,6 +239,11 @@ func run(ctx context.Context, cfg config) (int, error) {
 	}
 	defer os.RemoveAll(dir)
 	e := &env{cfg: cfg, modDir: modDir, dir: dir}
+	if cfg.wspipeRef != "" {
+		if err := e.addRef(ctx); err != nil {
+			return 0, fmt.Errorf("-wspipe-ref: %w", err)
+		}
+	}
 	fmt.Fprintf(os.Stderr, "compare: building servers and load generator in %s\n", dir)
 	if err := e.build(ctx); err != nil {
 		return 0, err
@@ -262,6 +270,9 @@ func run(ctx context.Context, cfg config) (int, error) {
 		Versions:  versions(ctx),
 		Scenarios: cfg.scenarios,
 		WspipeBin: map[string]string{"cmd": "wspipe's cmd/echo binary (idle: benchserver's in-process copy, for runtime stats)", "inproc": "benchserver's in-process copy of cmd/echo"}[cfg.wspipe],
+	}
+	if e.refLib != "" {
+		rep.Versions[e.refLib] = "wspipe at " + cfg.wspipeRef + " (git archive)"
 	}
 	cells := map[[2]string]*report.Cell{}
 	for _, s := range cfg.scenarios {
@@ -390,6 +401,11 @@ func (e *env) build(ctx context.Context) error {
 		libs = append(libs, l)
 	}
 	e.cfg.libs = libs
+	if e.refLib != "" {
+		if err := e.buildRef(ctx); err != nil {
+			return err
+		}
+	}
 	for _, b := range []struct{ out, pkg string }{
 		{"benchserver", "./cmd/benchserver"},
 		{"wsload", "./cmd/wsload"},
@@ -399,6 +415,66 @@ func (e *env) build(ctx context.Context) error {
 		cmd.Stderr = os.Stderr
 		if err := cmd.Run(); err != nil {
 			return fmt.Errorf("go build %s: %w", b.pkg, err)
+		}
+	}
+	return nil
+}
+
+// addRef resolves -wspipe-ref and adds wspipe@<short hash> to the
+// libraries, after wspipe (first if wspipe is not measured).
+func (e *env) addRef(ctx context.Context) error {
+	out, err := exec.CommandContext(ctx, "git", "-C", e.modDir, "rev-parse", "--short=7", e.cfg.wspipeRef+"^{commit}").Output()
+	if err != nil {
+		return fmt.Errorf("git rev-parse %s: %w", e.cfg.wspipeRef, err)
+	}
+	name := report.Subject + "@" + strings.TrimSpace(string(out))
+	if slices.Contains(e.cfg.libs, name) {
+		return nil
+	}
+	i := slices.Index(e.cfg.libs, report.Subject) + 1
+	e.cfg.libs = slices.Insert(e.cfg.libs, i, name)
+	e.refLib = name
+	return nil
+}
+
+// buildRef extracts the revision's tree (git archive, so no worktree is
+// made) and builds its cmd/echo and bench/cmd/benchserver, the latter
+// for the idle scenario, as for the working tree.
+func (e *env) buildRef(ctx context.Context) error {
+	src := filepath.Join(e.dir, "ref")
+	if err := os.MkdirAll(src, 0o755); err != nil {
+		return err
+	}
+	top, err := exec.CommandContext(ctx, "git", "-C", e.modDir, "rev-parse", "--show-toplevel").Output()
+	if err != nil {
+		return fmt.Errorf("git rev-parse --show-toplevel: %w", err)
+	}
+	archive := exec.CommandContext(ctx, "git", "-C", strings.TrimSpace(string(top)), "archive", "--format=tar", e.cfg.wspipeRef)
+	untar := exec.CommandContext(ctx, "tar", "-x", "-C", src)
+	pipe, err := archive.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	untar.Stdin = pipe
+	archive.Stderr, untar.Stderr = os.Stderr, os.Stderr
+	if err := archive.Start(); err != nil {
+		return err
+	}
+	if err := untar.Run(); err != nil {
+		archive.Wait()
+		return fmt.Errorf("tar: %w", err)
+	}
+	if err := archive.Wait(); err != nil {
+		return fmt.Errorf("git archive: %w", err)
+	}
+	for _, b := range []struct{ dir, out, pkg string }{
+		{src, "echo-ref", "./cmd/echo"},
+		{filepath.Join(src, "bench"), "benchserver-ref", "./cmd/benchserver"},
+	} {
+		cmd := exec.CommandContext(ctx, "go", "build", "-o", filepath.Join(e.dir, b.out), b.pkg)
+		cmd.Dir, cmd.Stderr = b.dir, os.Stderr
+		if err := cmd.Run(); err != nil {
+			return fmt.Errorf("go build %s at %s: %w", b.pkg, e.cfg.wspipeRef, err)
 		}
 	}
 	return nil
@@ -487,14 +563,22 @@ func (e *env) startServer(ctx context.Context, lib string, stats bool) (*server,
 		// Raw TCP in C: no stats endpoint, and GOMAXPROCS means nothing.
 		stats = false
 		cmd = command(ctx, e.serverCPU, e.cfg.serverProcs, filepath.Join(e.dir, lib), "-addr", "127.0.0.1:0")
-	} else if lib == report.Subject && e.cfg.wspipe == "cmd" && !stats {
-		cmd = command(ctx, e.serverCPU, e.cfg.serverProcs, filepath.Join(e.dir, "echo"), "-addr", "127.0.0.1:0")
 	} else {
-		args := []string{"-lib", lib, "-addr", "127.0.0.1:0", "-nofile", strconv.Itoa(e.cfg.idleConns + 64)}
-		if stats {
-			args = append(args, "-stats", "127.0.0.1:0")
+		// wspipe at -wspipe-ref runs from the binaries built at that
+		// revision, the same way as the working tree's.
+		echoBin, benchBin, name := "echo", "benchserver", lib
+		if e.refLib != "" && lib == e.refLib {
+			echoBin, benchBin, name = "echo-ref", "benchserver-ref", report.Subject
 		}
-		cmd = command(ctx, e.serverCPU, e.cfg.serverProcs, filepath.Join(e.dir, "benchserver"), args...)
+		if name == report.Subject && e.cfg.wspipe == "cmd" && !stats {
+			cmd = command(ctx, e.serverCPU, e.cfg.serverProcs, filepath.Join(e.dir, echoBin), "-addr", "127.0.0.1:0")
+		} else {
+			args := []string{"-lib", name, "-addr", "127.0.0.1:0", "-nofile", strconv.Itoa(e.cfg.idleConns + 64)}
+			if stats {
+				args = append(args, "-stats", "127.0.0.1:0")
+			}
+			cmd = command(ctx, e.serverCPU, e.cfg.serverProcs, filepath.Join(e.dir, benchBin), args...)
+		}
 	}
 	s := &server{cmd: cmd, stderr: &tailBuffer{max: 16 << 10}}
 	cmd.Stderr = s.stderr

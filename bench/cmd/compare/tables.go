@@ -209,12 +209,38 @@ func printTables(w io.Writer, rep *report.Report, md bool) {
 		t.write(w, md)
 	}
 
+	// wspipe against itself at -wspipe-ref, round by round.
+	for _, ref := range rep.Libs {
+		if !report.IsRef(ref) || !hasSubject {
+			continue
+		}
+		t := table{
+			title: fmt.Sprintf("wspipe (working tree) against %s: messages (handshakes) per server CPU-second ratio, idle: memory ratio (%s ÷ wspipe); above 1 is better for the working tree", ref, ref),
+			head:  []string{"scenario", "median over rounds", "rounds"},
+			foot:  "Per-round ratios: both measured in the same repetition, the library order rotated between repetitions.",
+		}
+		for _, s := range rep.Scenarios {
+			rs := rep.RoundAdvantages(s, report.Subject, ref)
+			row := []string{s.Title, "n/a", ""}
+			if len(rs) > 0 {
+				row[1] = ratio(report.Median(rs))
+				parts := make([]string, len(rs))
+				for i, v := range rs {
+					parts[i] = ratio(v)
+				}
+				row[2] = strings.Join(parts, " ")
+			}
+			t.rows = append(t.rows, row)
+		}
+		t.write(w, md)
+	}
+
 	// The raw TCP ceilings (and wspipe, and the best peer) against Go's
 	// goroutine TCP echo, round by round.
 	if len(cLibs) > 0 && len(throughput) > 0 {
 		var cols []string
 		for _, l := range rep.Libs {
-			if l != report.Ceiling && (report.IsCeiling(l) || l == report.Subject) {
+			if l != report.Ceiling && (report.IsCeiling(l) || l == report.Subject || report.IsRef(l)) {
 				cols = append(cols, l)
 			}
 		}

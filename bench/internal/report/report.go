@@ -134,8 +134,12 @@ var Colors = map[string]string{
 // c-uring).
 func IsCeiling(lib string) bool { return lib == Ceiling || strings.HasPrefix(lib, "c-") }
 
+// IsRef reports whether lib is the subject at another revision
+// ("wspipe@<hash>", compare's -wspipe-ref).
+func IsRef(lib string) bool { return strings.HasPrefix(lib, Subject+"@") }
+
 // IsPeer reports whether lib competes with the subject.
-func IsPeer(lib string) bool { return lib != Subject && !IsCeiling(lib) }
+func IsPeer(lib string) bool { return lib != Subject && !IsCeiling(lib) && !IsRef(lib) }
 
 // RunScore is the figure Score compares for one run, and whether the run
 // has one.
@@ -151,6 +155,18 @@ func RunScore(r Run) (float64, bool) {
 		return r.Idle.RSSKiBPerConn, r.Idle.RSSKiBPerConn > 0
 	}
 	return 0, false
+}
+
+// RoundAdvantages is RoundRatios as Advantage puts it: a's score over
+// b's, or b's over a's where lower is better (memory).
+func (r *Report) RoundAdvantages(s Scenario, a, b string) []float64 {
+	rs := r.RoundRatios(s.Name, a, b)
+	if LowerIsBetter(s.Kind) {
+		for i, v := range rs {
+			rs[i] = 1 / v
+		}
+	}
+	return rs
 }
 
 // RoundRatios returns, for every repetition in which both a and b have a
