@@ -70,7 +70,7 @@ func TestCServersExact(t *testing.T) {
 				{Conns: 4, Size: 1024, InFlight: 16},
 				{Conns: 2, Size: 200 << 10, InFlight: 2},
 			} {
-				sc.Warmup, sc.Duration = 20*time.Millisecond, 200*time.Millisecond
+				sc.Warmup, sc.Duration = 20*time.Millisecond, 300*time.Millisecond
 				res, err := Throughput(context.Background(), target, sc)
 				if err != nil {
 					t.Fatalf("%d bytes × %d in flight: %v", sc.Size, sc.InFlight, err)
