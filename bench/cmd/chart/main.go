@@ -22,14 +22,14 @@ import (
 	"github.com/wspipe/wspipe/bench/internal/report"
 )
 
-var colors = map[string]string{
-	"wspipe":  "#d62728",
-	"gorilla": "#1f77b4",
-	"coder":   "#ff7f0e",
-	"gobwas":  "#2ca02c",
-	"gws":     "#9467bd",
-	"nbio":    "#8c564b",
-	"tcp":     "#b0b0b0",
+var colors = report.Colors
+
+// color is lib's colour; wspipe at another revision is a lighter red.
+func color(lib string) string {
+	if report.IsRef(lib) {
+		return "#ff9896"
+	}
+	return colors[lib]
 }
 
 func main() {
@@ -161,7 +161,7 @@ func draw(rep *report.Report) (string, error) {
 				opacity = "1"
 			}
 			p(`<rect x="%d" y="%d" width="%.1f" height="%d" fill="%s" fill-opacity="%s"><title>%s: %.2f</title></rect>`+"\n",
-				left, y, x(r)-left, barH, colors[l], opacity, esc(l), r)
+				left, y, x(r)-left, barH, color(l), opacity, esc(l), r)
 			weight := ""
 			if l == report.Subject {
 				weight = ` font-weight="bold"`
@@ -177,7 +177,7 @@ func draw(rep *report.Report) (string, error) {
 	ly := plotBottom + 34
 	lx := left
 	for _, l := range rep.Libs {
-		p(`<rect x="%d" y="%d" width="12" height="12" fill="%s"/>`+"\n", lx, ly-10, colors[l])
+		p(`<rect x="%d" y="%d" width="12" height="12" fill="%s"/>`+"\n", lx, ly-10, color(l))
 		name := l
 		if l == report.Ceiling {
 			name = "tcp (plain TCP echo, ceiling)"

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/wspipe/wspipe/bench/internal/report"
+	"github.com/wspipe/wspipe/bench/internal/servers"
 )
 
 // nproc counts the CPUs in /proc/cpuinfo (1 if unreadable).
@@ -91,6 +92,11 @@ func versions(ctx context.Context) map[string]string {
 		"nbio":    "github.com/lesismal/nbio",
 	}
 	v := map[string]string{"wspipe": "working tree (replace => ../)", "tcp": "standard library"}
+	if gcc := servers.GCCVersion(ctx); gcc != "" {
+		for _, l := range servers.CLibs {
+			v[l] = servers.CSourceDir + "/" + strings.TrimPrefix(l, "c-") + ".c, " + gcc + " -O2"
+		}
+	}
 	for lib, mod := range mods {
 		out, err := exec.CommandContext(ctx, "go", "list", "-m", "-f", "{{.Version}}", mod).Output()
 		if err != nil {

@@ -3,7 +3,8 @@
 // Command compare measures wspipe's echo server against gorilla/websocket,
 // coder/websocket, gobwas/ws, lxzan/gws, lesismal/nbio and a plain TCP
 // echo, side by side on one machine, and prints tables of the figures and
-// of wspipe's ratio to the best peer.
+// of wspipe's ratio to the best peer. On request (-libs) it also runs the
+// C ceiling baselines c-epoll and c-uring, raw TCP echoes like tcp.
 //
 //	cd bench && go run ./cmd/compare -quick   # about 2 minutes, one repetition
 //	cd bench && go run ./cmd/compare -full    # repetitions, medians
@@ -49,6 +50,7 @@ type config struct {
 	jsonOut      string
 	mdOut        string
 	wspipe       string // cmd or inproc
+	wspipeRef    string // -wspipe-ref: a git revision to measure beside the working tree
 	pin          bool
 	serverProcs  int
 	clientProcs  int
@@ -85,11 +87,13 @@ func parseFlags() (config, error) {
 	quick := flag.Bool("quick", false, "quick mode: one repetition, short windows (about 2 minutes; the default)")
 	full := flag.Bool("full", false, "full mode: repetitions (see -reps), longer windows, medians")
 	flag.IntVar(&c.reps, "reps", 0, "repetitions (default 1 with -quick, 5 with -full)")
-	libs := flag.String("libs", strings.Join(servers.AllLibs, ","), "comma-separated libraries")
+	libs := flag.String("libs", strings.Join(servers.AllLibs, ","), "comma-separated libraries; also "+strings.Join(servers.CLibs, ", ")+
+		" (C raw TCP echoes, the ceiling baselines, built with gcc; not in the default list)")
 	scen := flag.String("scenarios", "", "comma-separated scenario names (default all: "+strings.Join(scenarioNames(), ",")+")")
 	flag.StringVar(&c.jsonOut, "json", "", "write the results as JSON to this file (default results/<mode>.json)")
 	flag.StringVar(&c.mdOut, "md", "", "also write the tables as Markdown to this file")
 	flag.StringVar(&c.wspipe, "wspipe", "cmd", "wspipe server: cmd (wspipe's cmd/echo binary) or inproc (benchserver's in-process copy of it)")
+	flag.StringVar(&c.wspipeRef, "wspipe-ref", "", "also measure wspipe at this git `revision` (built from git archive, as lib wspipe@<short hash>), for an A/B in one run")
 	flag.BoolVar(&c.pin, "pin", true, "pin the server and the load generator to different CPUs with taskset")
 	flag.IntVar(&c.serverProcs, "server-gomaxprocs", 1, "GOMAXPROCS of the servers")
 	flag.IntVar(&c.clientProcs, "client-gomaxprocs", 1, "GOMAXPROCS of the load generator")
@@ -126,8 +130,8 @@ func parseFlags() (config, error) {
 		return c, errors.New("-reps, -server-gomaxprocs, -client-gomaxprocs and -idle-conns must be positive")
 	}
 	for _, l := range strings.Split(*libs, ",") {
-		if !slices.Contains(servers.AllLibs, l) {
-			return c, fmt.Errorf("-libs: unknown library %q (want some of %v)", l, servers.AllLibs)
+		if !slices.Contains(servers.AllLibs, l) && !servers.IsC(l) {
+			return c, fmt.Errorf("-libs: unknown library %q (want some of %v, %v)", l, servers.AllLibs, servers.CLibs)
 		}
 		c.libs = append(c.libs, l)
 	}
@@ -185,6 +189,7 @@ func scenarioList(c config) []report.Scenario {
 			Conns: conns, Size: size, InFlight: inflight, WarmupMS: w, MeasureMS: m}
 	}
 	return []report.Scenario{
+		echo("rr-32", "64 conns, 32 B request/response", 64, 32, 1),
 		echo("rr-1k", "64 conns, 1 KiB request/response", 64, 1<<10, 1),
 		echo("pipe-1k", "64 conns × 16 in flight, 1 KiB", 64, 1<<10, 16),
 		echo("one-64k", "1 conn, 64 KiB", 1, 64<<10, 1),
@@ -210,6 +215,8 @@ func scenarioNames() []string {
 // env is the prepared environment of a run: binaries and CPU placement.
 type env struct {
 	cfg        config
+	refLib     string // wspipe@<hash> with -wspipe-ref
+	modDir     string // the bench module
 	dir        string // binaries
 	serverCPU  string // taskset CPU list, "" when not pinned
 	clientCPU  string
@@ -231,7 +238,12 @@ func run(ctx context.Context, cfg config) (int, error) {
 		return 0, err
 	}
 	defer os.RemoveAll(dir)
-	e := &env{cfg: cfg, dir: dir}
+	e := &env{cfg: cfg, modDir: modDir, dir: dir}
+	if cfg.wspipeRef != "" {
+		if err := e.addRef(ctx); err != nil {
+			return 0, fmt.Errorf("-wspipe-ref: %w", err)
+		}
+	}
 	fmt.Fprintf(os.Stderr, "compare: building servers and load generator in %s\n", dir)
 	if err := e.build(ctx); err != nil {
 		return 0, err
@@ -241,6 +253,13 @@ func run(ctx context.Context, cfg config) (int, error) {
 		return 0, fmt.Errorf("idle scenario: %w", err)
 	}
 	e.placeCPUs()
+	// A C server that cannot run here (no gcc, io_uring unavailable) is
+	// left out, and the notes say why.
+	e.probeC(ctx)
+	cfg = e.cfg
+	if len(cfg.libs) == 0 {
+		return 0, fmt.Errorf("no library left to run: %s", strings.Join(e.notes, "; "))
+	}
 
 	rep := &report.Report{
 		Mode:      cfg.mode,
@@ -251,6 +270,9 @@ func run(ctx context.Context, cfg config) (int, error) {
 		Versions:  versions(ctx),
 		Scenarios: cfg.scenarios,
 		WspipeBin: map[string]string{"cmd": "wspipe's cmd/echo binary (idle: benchserver's in-process copy, for runtime stats)", "inproc": "benchserver's in-process copy of cmd/echo"}[cfg.wspipe],
+	}
+	if e.refLib != "" {
+		rep.Versions[e.refLib] = "wspipe at " + cfg.wspipeRef + " (git archive)"
 	}
 	cells := map[[2]string]*report.Cell{}
 	for _, s := range cfg.scenarios {
@@ -363,6 +385,27 @@ func moduleDir() (string, error) {
 }
 
 func (e *env) build(ctx context.Context) error {
+	var libs []string
+	for _, l := range e.cfg.libs {
+		if !servers.IsC(l) {
+			libs = append(libs, l)
+			continue
+		}
+		if _, err := servers.BuildC(ctx, l, e.modDir, e.dir); err != nil {
+			if !errors.Is(err, servers.ErrNoCompiler) {
+				return err
+			}
+			e.notes = append(e.notes, fmt.Sprintf("%s skipped: %v", l, err))
+			continue
+		}
+		libs = append(libs, l)
+	}
+	e.cfg.libs = libs
+	if e.refLib != "" {
+		if err := e.buildRef(ctx); err != nil {
+			return err
+		}
+	}
 	for _, b := range []struct{ out, pkg string }{
 		{"benchserver", "./cmd/benchserver"},
 		{"wsload", "./cmd/wsload"},
@@ -376,6 +419,94 @@ func (e *env) build(ctx context.Context) error {
 	}
 	return nil
 }
+
+// addRef resolves -wspipe-ref and adds wspipe@<short hash> to the
+// libraries, after wspipe (first if wspipe is not measured).
+func (e *env) addRef(ctx context.Context) error {
+	out, err := exec.CommandContext(ctx, "git", "-C", e.modDir, "rev-parse", "--short=7", e.cfg.wspipeRef+"^{commit}").Output()
+	if err != nil {
+		return fmt.Errorf("git rev-parse %s: %w", e.cfg.wspipeRef, err)
+	}
+	name := report.Subject + "@" + strings.TrimSpace(string(out))
+	if slices.Contains(e.cfg.libs, name) {
+		return nil
+	}
+	i := slices.Index(e.cfg.libs, report.Subject) + 1
+	e.cfg.libs = slices.Insert(e.cfg.libs, i, name)
+	e.refLib = name
+	return nil
+}
+
+// buildRef extracts the revision's tree (git archive, so no worktree is
+// made) and builds its cmd/echo and bench/cmd/benchserver, the latter
+// for the idle scenario, as for the working tree.
+func (e *env) buildRef(ctx context.Context) error {
+	src := filepath.Join(e.dir, "ref")
+	if err := os.MkdirAll(src, 0o755); err != nil {
+		return err
+	}
+	top, err := exec.CommandContext(ctx, "git", "-C", e.modDir, "rev-parse", "--show-toplevel").Output()
+	if err != nil {
+		return fmt.Errorf("git rev-parse --show-toplevel: %w", err)
+	}
+	archive := exec.CommandContext(ctx, "git", "-C", strings.TrimSpace(string(top)), "archive", "--format=tar", e.cfg.wspipeRef)
+	untar := exec.CommandContext(ctx, "tar", "-x", "-C", src)
+	pipe, err := archive.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	untar.Stdin = pipe
+	archive.Stderr, untar.Stderr = os.Stderr, os.Stderr
+	if err := archive.Start(); err != nil {
+		return err
+	}
+	if err := untar.Run(); err != nil {
+		archive.Wait()
+		return fmt.Errorf("tar: %w", err)
+	}
+	if err := archive.Wait(); err != nil {
+		return fmt.Errorf("git archive: %w", err)
+	}
+	for _, b := range []struct{ dir, out, pkg string }{
+		{src, "echo-ref", "./cmd/echo"},
+		{filepath.Join(src, "bench"), "benchserver-ref", "./cmd/benchserver"},
+	} {
+		cmd := exec.CommandContext(ctx, "go", "build", "-o", filepath.Join(e.dir, b.out), b.pkg)
+		cmd.Dir, cmd.Stderr = b.dir, os.Stderr
+		if err := cmd.Run(); err != nil {
+			return fmt.Errorf("go build %s at %s: %w", b.pkg, e.cfg.wspipeRef, err)
+		}
+	}
+	return nil
+}
+
+// probeC starts each C server once and leaves out those that report they
+// cannot run here (exit status servers.ExitSkip, within the 15 s
+// startServer allows), with their reason in the notes.
+func (e *env) probeC(ctx context.Context) {
+	var libs []string
+	for _, l := range e.cfg.libs {
+		if servers.IsC(l) {
+			srv, err := e.startServer(ctx, l, false)
+			var skip *skipError
+			if errors.As(err, &skip) {
+				e.notes = append(e.notes, fmt.Sprintf("%s skipped: %s", l, skip.why))
+				fmt.Fprintf(os.Stderr, "compare: %s skipped: %s\n", l, skip.why)
+				continue
+			}
+			if err == nil {
+				srv.stop()
+			}
+		}
+		libs = append(libs, l)
+	}
+	e.cfg.libs = libs
+}
+
+// skipError is a server's report that it cannot run on this system.
+type skipError struct{ why string }
+
+func (s *skipError) Error() string { return "skipped: " + s.why }
 
 // placeCPUs puts the servers on the last CPU and the load generator on
 // CPU 0, when taskset exists and there are two CPUs or more.
@@ -428,14 +559,26 @@ type server struct {
 // and waits (up to 15 s) for its URL.
 func (e *env) startServer(ctx context.Context, lib string, stats bool) (*server, error) {
 	var cmd *exec.Cmd
-	if lib == report.Subject && e.cfg.wspipe == "cmd" && !stats {
-		cmd = command(ctx, e.serverCPU, e.cfg.serverProcs, filepath.Join(e.dir, "echo"), "-addr", "127.0.0.1:0")
+	if servers.IsC(lib) {
+		// Raw TCP in C: no stats endpoint, and GOMAXPROCS means nothing.
+		stats = false
+		cmd = command(ctx, e.serverCPU, e.cfg.serverProcs, filepath.Join(e.dir, lib), "-addr", "127.0.0.1:0")
 	} else {
-		args := []string{"-lib", lib, "-addr", "127.0.0.1:0", "-nofile", strconv.Itoa(e.cfg.idleConns + 64)}
-		if stats {
-			args = append(args, "-stats", "127.0.0.1:0")
+		// wspipe at -wspipe-ref runs from the binaries built at that
+		// revision, the same way as the working tree's.
+		echoBin, benchBin, name := "echo", "benchserver", lib
+		if e.refLib != "" && lib == e.refLib {
+			echoBin, benchBin, name = "echo-ref", "benchserver-ref", report.Subject
 		}
-		cmd = command(ctx, e.serverCPU, e.cfg.serverProcs, filepath.Join(e.dir, "benchserver"), args...)
+		if name == report.Subject && e.cfg.wspipe == "cmd" && !stats {
+			cmd = command(ctx, e.serverCPU, e.cfg.serverProcs, filepath.Join(e.dir, echoBin), "-addr", "127.0.0.1:0")
+		} else {
+			args := []string{"-lib", name, "-addr", "127.0.0.1:0", "-nofile", strconv.Itoa(e.cfg.idleConns + 64)}
+			if stats {
+				args = append(args, "-stats", "127.0.0.1:0")
+			}
+			cmd = command(ctx, e.serverCPU, e.cfg.serverProcs, filepath.Join(e.dir, benchBin), args...)
+		}
 	}
 	s := &server{cmd: cmd, stderr: &tailBuffer{max: 16 << 10}}
 	cmd.Stderr = s.stderr
@@ -448,6 +591,7 @@ func (e *env) startServer(ctx context.Context, lib string, stats bool) (*server,
 	}
 	lines := make(chan string, 2)
 	go func() {
+		defer close(lines)
 		sc := bufio.NewScanner(out)
 		for sc.Scan() {
 			select {
@@ -464,7 +608,18 @@ func (e *env) startServer(ctx context.Context, lib string, stats bool) (*server,
 	defer timer.Stop()
 	for range want {
 		select {
-		case l := <-lines:
+		case l, ok := <-lines:
+			if !ok {
+				// Standard output ended: the server exited before it
+				// printed what we wait for.
+				err := cmd.Wait()
+				var ee *exec.ExitError
+				why := strings.TrimSpace(s.stderr.String())
+				if errors.As(err, &ee) && ee.ExitCode() == servers.ExitSkip {
+					return nil, &skipError{why: strings.TrimPrefix(lastLine(why), "skip: ")}
+				}
+				return nil, fmt.Errorf("%s server exited (%v): %s", lib, err, why)
+			}
 			if rest, ok := strings.CutPrefix(l, "stats "); ok {
 				s.stats = rest
 			} else if strings.HasPrefix(l, "ws://") {
@@ -532,7 +687,7 @@ func (e *env) runOnce(ctx context.Context, s report.Scenario, lib string, rep in
 	}
 	defer srv.stop()
 	args := []string{"-url", srv.url, "-pid", strconv.Itoa(srv.cmd.Process.Pid), "-json"}
-	if lib == report.Ceiling {
+	if servers.IsRawTCP(lib) {
 		args = append(args, "-tcp")
 	}
 	timeout := 2 * time.Minute
@@ -546,7 +701,10 @@ func (e *env) runOnce(ctx context.Context, s report.Scenario, lib string, rep in
 		args = append(args, "-mode", "handshake", "-n", strconv.Itoa(s.N), "-warm", strconv.Itoa(s.Warm),
 			"-parallel", strconv.Itoa(s.Parallel))
 	case report.KindIdle:
-		args = append(args, "-mode", "idle", "-conns", strconv.Itoa(s.Conns), "-stats", srv.stats)
+		args = append(args, "-mode", "idle", "-conns", strconv.Itoa(s.Conns))
+		if srv.stats != "" {
+			args = append(args, "-stats", srv.stats)
+		}
 	}
 	args = append(args, "-timeout", timeout.String())
 	rctx, cancel := context.WithTimeout(ctx, timeout+10*time.Second)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -119,8 +120,12 @@ func printTables(w io.Writer, rep *report.Report, md bool) {
 		}
 	}
 	hasSubject := false
+	var cLibs []string // the C ceilings in this run
 	for _, l := range rep.Libs {
 		hasSubject = hasSubject || l == report.Subject
+		if report.IsCeiling(l) && l != report.Ceiling {
+			cLibs = append(cLibs, l)
+		}
 	}
 	median := ""
 	if rep.Reps > 1 {
@@ -162,7 +167,7 @@ func printTables(w io.Writer, rep *report.Report, md bool) {
 	if hasSubject && len(peers) > 0 {
 		t := table{
 			title: "wspipe's advantage over each peer (messages per CPU-second ratio; idle: memory ratio, peer/wspipe); the goal is ≥ 1.20 against the best",
-			head:  append(append([]string{"scenario"}, peers...), "vs best peer", "vs tcp ceiling"),
+			head:  append(append(append([]string{"scenario"}, peers...), "vs best peer", "vs tcp ceiling"), prefixed("vs ", cLibs)...),
 		}
 		for _, s := range rep.Scenarios {
 			row := []string{s.Title}
@@ -186,8 +191,72 @@ func printTables(w io.Writer, rep *report.Report, md bool) {
 			} else {
 				row = append(row, "n/a")
 			}
-			if tv, tok := rep.Score(s.Name, report.Ceiling); tok && wok {
-				row = append(row, ratio(report.Advantage(s.Kind, wv, tv)))
+			for _, c := range append([]string{report.Ceiling}, cLibs...) {
+				// A C server's idle memory is the kernel's, which RSS
+				// does not show: no ratio.
+				if c != report.Ceiling && s.Kind == report.KindIdle {
+					row = append(row, "n/a")
+					continue
+				}
+				if tv, tok := rep.Score(s.Name, c); tok && wok {
+					row = append(row, ratio(report.Advantage(s.Kind, wv, tv)))
+				} else {
+					row = append(row, "n/a")
+				}
+			}
+			t.rows = append(t.rows, row)
+		}
+		t.write(w, md)
+	}
+
+	// wspipe against itself at -wspipe-ref, round by round.
+	for _, ref := range rep.Libs {
+		if !report.IsRef(ref) || !hasSubject {
+			continue
+		}
+		t := table{
+			title: fmt.Sprintf("wspipe (working tree) against %s: messages (handshakes) per server CPU-second ratio, idle: memory ratio (%s ÷ wspipe); above 1 is better for the working tree", ref, ref),
+			head:  []string{"scenario", "median over rounds", "rounds"},
+			foot:  "Per-round ratios: both measured in the same repetition, the library order rotated between repetitions.",
+		}
+		for _, s := range rep.Scenarios {
+			rs := rep.RoundAdvantages(s, report.Subject, ref)
+			row := []string{s.Title, "n/a", ""}
+			if len(rs) > 0 {
+				row[1] = ratio(report.Median(rs))
+				parts := make([]string, len(rs))
+				for i, v := range rs {
+					parts[i] = ratio(v)
+				}
+				row[2] = strings.Join(parts, " ")
+			}
+			t.rows = append(t.rows, row)
+		}
+		t.write(w, md)
+	}
+
+	// The raw TCP ceilings (and wspipe, and the best peer) against Go's
+	// goroutine TCP echo, round by round.
+	if len(cLibs) > 0 && len(throughput) > 0 {
+		var cols []string
+		for _, l := range rep.Libs {
+			if l != report.Ceiling && (report.IsCeiling(l) || l == report.Subject || report.IsRef(l)) {
+				cols = append(cols, l)
+			}
+		}
+		t := table{
+			title: "Against the Go goroutine TCP echo (tcp = 1.00): messages (handshakes) per server CPU-second ratio, median over rounds",
+			head:  append(append([]string{"scenario"}, cols...), "best peer"),
+			foot: "Each cell is the median of the per-round ratios (both servers measured in the same repetition), " +
+				"with their range when there are several rounds. c-epoll and c-uring: single-threaded C raw TCP echoes (internal/servers/c).",
+		}
+		for _, s := range throughput {
+			row := []string{s.Title}
+			for _, l := range cols {
+				row = append(row, roundRatio(rep, s.Name, l, report.Ceiling))
+			}
+			if bl, _, ok := rep.BestPeer(s); ok {
+				row = append(row, bl+" "+roundRatio(rep, s.Name, bl, report.Ceiling))
 			} else {
 				row = append(row, "n/a")
 			}
@@ -231,7 +300,8 @@ func printTables(w io.Writer, rep *report.Report, md bool) {
 		t := table{
 			title: fmt.Sprintf("%d idle connections: server cost per connection", s.Conns),
 			head:  []string{"lib", "RSS KiB/conn", "Go heap+stacks KiB/conn", "of which stacks", "goroutines/conn"},
-			foot:  "RSS from /proc/<pid>/status; heap, stacks and goroutines from runtime.MemStats in the server (after a GC and debug.FreeOSMemory). wspipe: benchserver's in-process copy of cmd/echo.",
+			foot: "RSS from /proc/<pid>/status; heap, stacks and goroutines from runtime.MemStats in the server (after a GC and debug.FreeOSMemory). wspipe: benchserver's in-process copy of cmd/echo." +
+				" The C servers (if any) keep a connection's state in the kernel, which RSS does not count.",
 		}
 		for _, l := range rep.Libs {
 			c := rep.Cell(s.Name, l)
@@ -240,6 +310,10 @@ func printTables(w io.Writer, rep *report.Report, md bool) {
 			}
 			if c.Median.OK == 0 {
 				t.rows = append(t.rows, []string{l, "FAIL", "", "", ""})
+				continue
+			}
+			if !c.Median.HasRuntime {
+				t.rows = append(t.rows, []string{l, num(c.Median.RSSKiB), "n/a", "n/a", "n/a"})
 				continue
 			}
 			t.rows = append(t.rows, []string{l, num(c.Median.RSSKiB), num(c.Median.HeapKiB), num(c.Median.StackKiB), num(c.Median.Goroutines)})
@@ -266,4 +340,26 @@ func printTables(w io.Writer, rep *report.Report, md bool) {
 	fmt.Fprintf(w, "\nMachine: %d CPUs (%s), Linux %s, %s; commit %s; %s; GOMAXPROCS server %d, load generator %d; load average %s at start, %s at end; %s mode, %d repetition(s), %.0f s.\n",
 		m.NProc, m.CPUModel, m.Kernel, m.GoVersion, m.Commit, m.Pinning, m.ServerGOMAXPROCS, m.ClientGOMAXPROCS,
 		m.LoadAvgStart, m.LoadAvgEnd, rep.Mode, rep.Reps, rep.Elapsed)
+}
+
+// prefixed returns each of names with prefix in front.
+func prefixed(prefix string, names []string) []string {
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = prefix + n
+	}
+	return out
+}
+
+// roundRatio is the median of a's per-round ratios to b in scenario, with
+// their range when there are several.
+func roundRatio(rep *report.Report, scenario, a, b string) string {
+	rs := rep.RoundRatios(scenario, a, b)
+	switch len(rs) {
+	case 0:
+		return "n/a"
+	case 1:
+		return ratio(rs[0])
+	}
+	return fmt.Sprintf("%s (%s–%s)", ratio(report.Median(rs)), ratio(slices.Min(rs)), ratio(slices.Max(rs)))
 }

@@ -2,7 +2,7 @@
 
 // Command idlemem measures what an idle WebSocket connection costs a
 // server: Go heap and stacks, resident memory and goroutines per
-// connection, for wspipe and gorilla/websocket.
+// connection, for wspipe and the other libraries of internal/servers.
 //
 // The server runs in a child process (this program re-executed), so the
 // client side never counts. The parent opens -n connections over 127.0.0.1
@@ -11,6 +11,16 @@
 // GC and returning free memory to the OS, before and after.
 //
 //	go run ./cmd/idlemem -n 10000 -lib wspipe,gorilla
+//	go run ./cmd/idlemem -sweep    # the idle-memory sweep of docs/benchmarks.md
+//
+// -n takes a list of counts ("max" is the most this machine's hard
+// RLIMIT_NOFILE lets each process hold, less 1500 for the rest); with two
+// counts or more it fits memory = intercept + slope × connections per
+// library (least squares), prints the slope in KiB per connection and the
+// projection to a million connections, and with -svg draws memory against
+// connections. -then-echo N measures again after one N-byte message was
+// echoed on every connection, a wait (-then-wait) and a GC: whether a
+// connection that was used goes back to its idle cost.
 package main
 
 import (
@@ -26,12 +36,12 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -54,44 +64,160 @@ func main() {
 		}
 		return
 	}
-	n := flag.Int("n", 10000, "idle connections to open")
-	libs := flag.String("lib", "wspipe", "comma-separated libraries to measure: "+strings.Join(servers.Libs, ", "))
-	timeout := flag.Duration("timeout", 60*time.Second, "give up on a library after this long")
+	counts := flag.String("n", "10000", "idle connections to open: a comma-separated list of counts; \"max\" is the most RLIMIT_NOFILE's hard limit allows")
+	libs := flag.String("lib", "wspipe", "comma-separated libraries to measure: "+strings.Join(idleLibs(), ", "))
+	timeout := flag.Duration("timeout", 120*time.Second, "give up on a library at one count after this long")
 	dialers := flag.Int("dialers", 32, "concurrent dialing goroutines")
-	heapProfile := flag.String("heapprofile", "", "write each server's heap profile with all connections open to `prefix`-<lib>.pprof")
+	heapProfile := flag.String("heapprofile", "", "write each server's heap profile with all connections open to `prefix`-<lib>.pprof (with -then-echo also prefix-<lib>-after-echo.pprof)")
 	flag.IntVar(&echoFirst, "echo", 0, "have each connection echo one binary message of this many bytes (at most 65535) before it idles: what a connection keeps after it was used")
 	flag.DurationVar(&settle, "settle", 0, "wait this long after the last connection is open before measuring (a server may tidy idle connections after a while)")
 	flag.BoolVar(&pingFirst, "ping", false, "with -echo (at most 125): send a ping instead and read its pong")
+	flag.IntVar(&thenEcho, "then-echo", 0, "after the idle reading, echo one binary message of this many bytes (1 to 65535) on every connection, wait -then-wait, and measure again")
+	flag.DurationVar(&thenWait, "then-wait", 3*time.Second, "with -then-echo: how long connections idle again before the second reading (wspipe replaces a reader that handled frames after 1 s idle)")
+	sweep := flag.Bool("sweep", false, "the idle-memory sweep: defaults to -lib "+sweepLibs+" -n "+sweepCounts+" -then-echo 32 -json results/idle-sweep.json -svg ../docs/idle-memory.svg (flags given override)")
+	jsonOut := flag.String("json", "", "write the measurements and fits as JSON to this file")
+	svgOut := flag.String("svg", "", "draw memory against connections (RSS, one line per library) to this SVG file (needs two counts or more)")
 	flag.Parse()
+	if flag.NArg() > 0 {
+		fatalf("unexpected argument %q", flag.Arg(0))
+	}
+	if *sweep {
+		set := map[string]bool{}
+		flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		def := func(name string, p *string, v string) {
+			if !set[name] {
+				*p = v
+			}
+		}
+		def("lib", libs, sweepLibs)
+		def("n", counts, sweepCounts)
+		def("json", jsonOut, "results/idle-sweep.json")
+		def("svg", svgOut, "../docs/idle-memory.svg")
+		if !set["then-echo"] {
+			thenEcho = 32
+		}
+	}
 	if echoFirst < 0 || echoFirst > 0xFFFF || pingFirst && echoFirst > 125 {
 		fatalf("-echo must be 0 to 65535, and at most 125 with -ping")
 	}
-	if *n <= 0 {
-		fatalf("-n must be positive")
+	if thenEcho < 0 || thenEcho > 0xFFFF {
+		fatalf("-then-echo must be 0 to 65535")
 	}
-	need := uint64(*n) + 64
-	if err := raiseNoFile(need); err != nil {
+	hard, err := hardNoFile()
+	if err != nil {
+		fatalf("%v", err)
+	}
+	ns, err := parseCounts(*counts, hard)
+	if err != nil {
+		fatalf("-n: %v", err)
+	}
+	libList := strings.Split(*libs, ",")
+	for _, lib := range libList {
+		if !slices.Contains(idleLibs(), lib) {
+			fatalf("-lib: unknown library %q (want some of %v)", lib, idleLibs())
+		}
+	}
+	if err := raiseNoFile(uint64(slices.Max(ns)) + 64); err != nil {
 		fatalf("%v", err)
 	}
 
+	start := time.Now()
 	var rows []result
-	for _, lib := range strings.Split(*libs, ",") {
-		if _, err := servers.New(lib); err != nil {
-			fatalf("%v", err)
+	// Counts in the outer loop, libraries inner, so no library always
+	// meets the machine at its busiest.
+	for _, n := range ns {
+		for _, lib := range libList {
+			ctx, cancel := context.WithTimeout(context.Background(), *timeout)
+			prof := ""
+			if *heapProfile != "" {
+				prof = fmt.Sprintf("%s-%s-%d.pprof", *heapProfile, lib, n)
+				if len(ns) == 1 {
+					prof = *heapProfile + "-" + lib + ".pprof"
+				}
+			}
+			r, err := measure(ctx, lib, n, *dialers, prof)
+			cancel()
+			if err != nil {
+				fatalf("%s at %d connections: %v", lib, n, err)
+			}
+			fmt.Fprintf(os.Stderr, "idlemem: %-7s %6d conns: RSS %.2f KiB/conn, heap+stacks %.2f KiB/conn, %.2f goroutines/conn%s\n",
+				lib, n, r.per().rss, r.per().heap, r.per().g, r.echoBrief())
+			rows = append(rows, r)
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), *timeout)
-		prof := ""
-		if *heapProfile != "" {
-			prof = *heapProfile + "-" + lib + ".pprof"
-		}
-		r, err := measure(ctx, lib, *n, *dialers, prof)
-		cancel()
-		if err != nil {
-			fatalf("%s: %v", lib, err)
-		}
-		rows = append(rows, r)
 	}
 	printTable(os.Stdout, rows)
+	fits := fitAll(libList, rows)
+	if len(ns) > 1 {
+		printFits(os.Stdout, fits)
+	}
+	sw := newSweep(rows, fits, hard, time.Since(start))
+	if *jsonOut != "" {
+		if err := writeJSON(*jsonOut, sw); err != nil {
+			fatalf("%v", err)
+		}
+		fmt.Fprintln(os.Stderr, "idlemem: wrote", *jsonOut)
+	}
+	if *svgOut != "" {
+		if len(ns) < 2 {
+			fatalf("-svg needs two counts or more in -n")
+		}
+		if err := os.WriteFile(*svgOut, []byte(drawSweep(sw)), 0o644); err != nil {
+			fatalf("%v", err)
+		}
+		fmt.Fprintln(os.Stderr, "idlemem: wrote", *svgOut)
+	}
+}
+
+// The sweep's defaults (-sweep).
+const (
+	sweepLibs   = "wspipe,nbio,gobwas,gorilla"
+	sweepCounts = "2000,5000,10000,max"
+)
+
+// noFileMargin is what "max" leaves of the hard RLIMIT_NOFILE for the
+// descriptors a process has besides the connections (listeners, pipes,
+// epoll, the runtime's).
+const noFileMargin = 1500
+
+// idleLibs are the libraries idlemem can measure: every WebSocket server
+// of internal/servers (not the raw TCP echo: the client speaks WebSocket).
+func idleLibs() []string {
+	var libs []string
+	for _, l := range servers.AllLibs {
+		if l != "tcp" {
+			libs = append(libs, l)
+		}
+	}
+	return libs
+}
+
+// parseCounts reads -n: positive counts or "max", the most the hard limit
+// of open files allows (less noFileMargin, rounded down to 500).
+func parseCounts(s string, hard uint64) ([]int, error) {
+	var ns []int
+	for _, f := range strings.Split(s, ",") {
+		if f == "max" {
+			if hard < noFileMargin+500 {
+				return nil, fmt.Errorf("max: the hard RLIMIT_NOFILE is only %d", hard)
+			}
+			ns = append(ns, int(min(hard-noFileMargin, 1<<22)/500*500))
+			continue
+		}
+		n, err := strconv.Atoi(f)
+		if err != nil || n <= 0 {
+			return nil, fmt.Errorf("%q is not a positive count or max", f)
+		}
+		ns = append(ns, n)
+	}
+	return ns, nil
+}
+
+func hardNoFile() (uint64, error) {
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		return 0, fmt.Errorf("getrlimit: %w", err)
+	}
+	return lim.Max, nil
 }
 
 func fatalf(format string, args ...any) {
@@ -137,6 +263,10 @@ type result struct {
 	before      stats
 	after       stats
 	dialElapsed time.Duration
+	// echoed is true when -then-echo ran: afterEcho is the reading once
+	// every connection echoed one message and idled -then-wait again.
+	echoed    bool
+	afterEcho stats
 }
 
 // measure starts lib's server child, reads its baseline, opens n idle
@@ -213,36 +343,108 @@ func measure(ctx context.Context, lib string, n, dialers int, profile string) (r
 	res.dialElapsed = time.Since(start)
 
 	// Every client has its 101; after -settle, wait until the server's
-	// goroutine count stops moving, so each connection has reached its
-	// idle read.
+	// goroutine count and RSS stop moving, so each connection has reached
+	// its idle read (a library without a goroutine per connection, nbio,
+	// adds none).
 	select {
 	case <-time.After(settle):
 	case <-ctx.Done():
 		return res, ctx.Err()
 	}
-	prev := -1
-	for {
-		s, err := getStats()
-		if err != nil {
+	if res.after, err = settled(ctx, getStats); err != nil {
+		return res, err
+	}
+	if profile != "" {
+		if _, err := ask("heapprofile " + profile); err != nil {
 			return res, err
 		}
-		if s.Goroutines == prev && s.Goroutines >= res.before.Goroutines+n {
-			res.after = s
-			if profile != "" {
-				if _, err := ask("heapprofile " + profile); err != nil {
-					return res, err
-				}
-			}
-			break
+	}
+	if thenEcho > 0 {
+		if err := echoAll(ctx, conns, thenEcho, dialers); err != nil {
+			return res, fmt.Errorf("-then-echo: %w", err)
 		}
-		prev = s.Goroutines
 		select {
+		case <-time.After(thenWait):
 		case <-ctx.Done():
-			return res, fmt.Errorf("server did not settle (%d goroutines): %w", s.Goroutines, ctx.Err())
-		case <-time.After(300 * time.Millisecond):
+			return res, ctx.Err()
+		}
+		if res.afterEcho, err = settled(ctx, getStats); err != nil {
+			return res, err
+		}
+		res.echoed = true
+		if profile != "" {
+			if _, err := ask("heapprofile " + strings.TrimSuffix(profile, ".pprof") + "-after-echo.pprof"); err != nil {
+				return res, err
+			}
 		}
 	}
 	return res, nil
+}
+
+// settled reads the child's stats every 300 ms until two readings in a
+// row have the same goroutine count and RSS within 1 % (at most 100
+// readings, and within ctx), and returns the last.
+func settled(ctx context.Context, getStats func() (stats, error)) (stats, error) {
+	prev := stats{Goroutines: -1}
+	for i := 0; ; i++ {
+		s, err := getStats()
+		if err != nil {
+			return s, err
+		}
+		if s.Goroutines == prev.Goroutines && absDiff(s.RSS, prev.RSS) <= prev.RSS/100 {
+			return s, nil
+		}
+		if i >= 100 {
+			return s, fmt.Errorf("server did not settle in 100 readings (%d goroutines, RSS %d KiB)", s.Goroutines, s.RSS>>10)
+		}
+		prev = s
+		select {
+		case <-ctx.Done():
+			return s, fmt.Errorf("server did not settle (%d goroutines): %w", s.Goroutines, ctx.Err())
+		case <-time.After(300 * time.Millisecond):
+		}
+	}
+}
+
+func absDiff(a, b uint64) uint64 {
+	if a > b {
+		return a - b
+	}
+	return b - a
+}
+
+// echoAll echoes one binary message of size bytes on every connection,
+// workers at a time, each checked byte for byte, within ctx.
+func echoAll(ctx context.Context, conns []net.Conn, size, workers int) error {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	var once sync.Once
+	var firstErr error
+	deadline, _ := ctx.Deadline()
+	for range max(workers, 1) {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(conns) || ctx.Err() != nil {
+					return
+				}
+				c := conns[i]
+				c.SetDeadline(deadline)
+				err := echoOnceOp(c, size, false)
+				c.SetDeadline(time.Time{})
+				if err != nil {
+					once.Do(func() { firstErr = fmt.Errorf("connection %d: %w", i, err) })
+					next.Store(int64(len(conns)))
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if firstErr == nil {
+		firstErr = ctx.Err()
+	}
+	return firstErr
 }
 
 // openIdle opens n WebSocket connections to addr with a minimal hand-written
@@ -330,7 +532,7 @@ func handshake(ctx context.Context, d *net.Dialer, addr string) (net.Conn, error
 		return nil, fmt.Errorf("bad handshake response %q", resp)
 	}
 	if echoFirst > 0 {
-		if err := echoOnce(c, echoFirst); err != nil {
+		if err := echoOnceOp(c, echoFirst, pingFirst); err != nil {
 			c.Close()
 			return nil, err
 		}
@@ -345,11 +547,14 @@ var (
 	echoFirst int
 	pingFirst bool
 	settle    time.Duration // -settle
+	thenEcho  int           // -then-echo
+	thenWait  time.Duration // -then-wait
 )
 
-// echoOnce sends one masked binary message of n bytes (126 < n < 65536 or
-// smaller) and reads back its echo, checking it byte for byte.
-func echoOnce(c net.Conn, n int) error {
+// echoOnceOp sends one masked binary message of n bytes (126 < n < 65536
+// or smaller), or a ping if ping, and reads back its echo (its pong),
+// checking it byte for byte.
+func echoOnceOp(c net.Conn, n int, pingFirst bool) error {
 	msg := make([]byte, n)
 	rand.Read(msg)
 	op := byte(0x82)
@@ -394,17 +599,18 @@ func echoOnce(c net.Conn, n int) error {
 // child is the server process: it serves lib's echo server on 127.0.0.1
 // and answers "addr", "stats" and "heapprofile PATH" lines on stdin until
 // stdin ends.
+//
+// The server is servers.Start's, as benchserver serves it for cmd/compare
+// (wspipe: echo.Handler configured as cmd/echo configures it).
 func child(lib string) error {
-	h, err := servers.New(lib)
-	if err != nil {
-		return err
-	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
-	go srv.Serve(ln)
+	if _, err := servers.Start(lib, ln, os.Stderr); err != nil {
+		ln.Close()
+		return err
+	}
 	in := bufio.NewScanner(os.Stdin)
 	out := json.NewEncoder(os.Stdout)
 	for in.Scan() {
@@ -481,34 +687,63 @@ func readStats() (stats, error) {
 	return s, nil
 }
 
-// printTable prints one row per library and, when both wspipe and
-// gorilla were measured, their ratios. "heap" is HeapInuse+StackInuse;
-// the last two columns split out the stacks and the live heap objects.
-func printTable(w io.Writer, rows []result) {
-	type perConn struct{ heap, rss, g, stack, live float64 }
-	per := func(r result) perConn {
-		d := func(after, before uint64) float64 {
-			return (float64(after) - float64(before)) / float64(r.conns) / 1024
-		}
-		return perConn{
-			heap:  d(r.after.HeapInuse+r.after.StackInuse, r.before.HeapInuse+r.before.StackInuse),
-			rss:   d(r.after.RSS, r.before.RSS),
-			g:     float64(r.after.Goroutines-r.before.Goroutines) / float64(r.conns),
-			stack: d(r.after.StackInuse, r.before.StackInuse),
-			live:  d(r.after.HeapAlloc, r.before.HeapAlloc),
-		}
+// perConn is a result's per-connection figures, in KiB (goroutines: a
+// count): after-minus-before differences divided by the connections.
+type perConn struct{ heap, rss, g, stack, live float64 }
+
+func perConnOf(before, after stats, n int) perConn {
+	d := func(a, b uint64) float64 {
+		return (float64(a) - float64(b)) / float64(n) / 1024
 	}
+	return perConn{
+		heap:  d(after.HeapInuse+after.StackInuse, before.HeapInuse+before.StackInuse),
+		rss:   d(after.RSS, before.RSS),
+		g:     float64(after.Goroutines-before.Goroutines) / float64(n),
+		stack: d(after.StackInuse, before.StackInuse),
+		live:  d(after.HeapAlloc, before.HeapAlloc),
+	}
+}
+
+func (r result) per() perConn { return perConnOf(r.before, r.after, r.conns) }
+
+// perEcho is per() for the reading after -then-echo.
+func (r result) perEcho() perConn { return perConnOf(r.before, r.afterEcho, r.conns) }
+
+func (r result) echoBrief() string {
+	if !r.echoed {
+		return ""
+	}
+	p := r.perEcho()
+	return fmt.Sprintf("; after one echo each: RSS %.2f KiB/conn, heap+stacks %.2f, %.2f goroutines/conn", p.rss, p.heap, p.g)
+}
+
+// printTable prints one row per library and count and, when both wspipe
+// and gorilla were measured at one count only, their ratios. "heap" is
+// HeapInuse+StackInuse; the next two columns split out the stacks and the
+// live heap objects; with -then-echo the last three are the same reading
+// after one message was echoed on every connection.
+func printTable(w io.Writer, rows []result) {
+	echoed := slices.ContainsFunc(rows, func(r result) bool { return r.echoed })
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "lib\tconns\theap KiB/conn\tRSS KiB/conn\tgoroutines/conn\t(stack KiB/conn)\t(live heap KiB/conn)\t")
+	head := "lib\tconns\theap KiB/conn\tRSS KiB/conn\tgoroutines/conn\t(stack KiB/conn)\t(live heap KiB/conn)\t"
+	if echoed {
+		head += "after echo: RSS KiB/conn\theap KiB/conn\tgoroutines/conn\t"
+	}
+	fmt.Fprintln(tw, head)
 	byLib := map[string]perConn{}
 	for _, r := range rows {
-		p := per(r)
+		p := r.per()
 		byLib[r.lib] = p
-		fmt.Fprintf(tw, "%s\t%d\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t\n", r.lib, r.conns, p.heap, p.rss, p.g, p.stack, p.live)
+		fmt.Fprintf(tw, "%s\t%d\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t", r.lib, r.conns, p.heap, p.rss, p.g, p.stack, p.live)
+		if r.echoed {
+			e := r.perEcho()
+			fmt.Fprintf(tw, "%.2f\t%.2f\t%.2f\t", e.rss, e.heap, e.g)
+		}
+		fmt.Fprintln(tw)
 	}
 	a, okA := byLib["wspipe"]
 	b, okB := byLib["gorilla"]
-	if okA && okB {
+	if okA && okB && len(rows) == len(byLib) {
 		fmt.Fprintf(tw, "wspipe/gorilla\t\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t\n",
 			a.heap/b.heap, a.rss/b.rss, a.g/b.g, a.stack/b.stack, a.live/b.live)
 	}

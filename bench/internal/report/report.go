@@ -6,6 +6,7 @@ package report
 import (
 	"math"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/wspipe/wspipe/bench/internal/load"
@@ -114,8 +115,83 @@ const (
 	Ceiling = "tcp"
 )
 
+// Colors are the libraries' colours in the charts (cmd/chart,
+// cmd/idlemem).
+var Colors = map[string]string{
+	"wspipe":  "#d62728",
+	"gorilla": "#1f77b4",
+	"coder":   "#ff7f0e",
+	"gobwas":  "#2ca02c",
+	"gws":     "#9467bd",
+	"nbio":    "#8c564b",
+	"tcp":     "#b0b0b0",
+	"c-epoll": "#7f7f7f",
+	"c-uring": "#404040",
+}
+
+// IsCeiling reports whether lib is a raw TCP echo baseline rather than a
+// WebSocket library: the Go TCP echo, or one of the C servers (c-epoll,
+// c-uring).
+func IsCeiling(lib string) bool { return lib == Ceiling || strings.HasPrefix(lib, "c-") }
+
+// IsRef reports whether lib is the subject at another revision
+// ("wspipe@<hash>", compare's -wspipe-ref).
+func IsRef(lib string) bool { return strings.HasPrefix(lib, Subject+"@") }
+
 // IsPeer reports whether lib competes with the subject.
-func IsPeer(lib string) bool { return lib != Subject && lib != Ceiling }
+func IsPeer(lib string) bool { return lib != Subject && !IsCeiling(lib) && !IsRef(lib) }
+
+// RunScore is the figure Score compares for one run, and whether the run
+// has one.
+func RunScore(r Run) (float64, bool) {
+	switch {
+	case r.Err != "":
+		return 0, false
+	case r.Echo != nil:
+		return r.Echo.MsgsPerCPUSec, r.Echo.MsgsPerCPUSec > 0
+	case r.Handshake != nil:
+		return r.Handshake.PerCPUSec, r.Handshake.PerCPUSec > 0
+	case r.Idle != nil:
+		return r.Idle.RSSKiBPerConn, r.Idle.RSSKiBPerConn > 0
+	}
+	return 0, false
+}
+
+// RoundAdvantages is RoundRatios as Advantage puts it: a's score over
+// b's, or b's over a's where lower is better (memory).
+func (r *Report) RoundAdvantages(s Scenario, a, b string) []float64 {
+	rs := r.RoundRatios(s.Name, a, b)
+	if LowerIsBetter(s.Kind) {
+		for i, v := range rs {
+			rs[i] = 1 / v
+		}
+	}
+	return rs
+}
+
+// RoundRatios returns, for every repetition in which both a and b have a
+// figure in scenario, a's score divided by b's: the ratio within one
+// round, where both ran close together in time.
+func (r *Report) RoundRatios(scenario, a, b string) []float64 {
+	ca, cb := r.Cell(scenario, a), r.Cell(scenario, b)
+	if ca == nil || cb == nil {
+		return nil
+	}
+	var out []float64
+	for _, ra := range ca.Runs {
+		va, ok := RunScore(ra)
+		if !ok {
+			continue
+		}
+		for _, rb := range cb.Runs {
+			if vb, ok := RunScore(rb); ok && rb.Rep == ra.Rep {
+				out = append(out, va/vb)
+				break
+			}
+		}
+	}
+	return out
+}
 
 // LowerIsBetter reports whether a smaller Score is better in scenario kind.
 func LowerIsBetter(kind string) bool { return kind == KindIdle }
