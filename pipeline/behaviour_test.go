@@ -181,7 +181,13 @@ func stalledPair(t *testing.T, opts *Options) (*Conn, net.Conn) {
 	if tc, ok := nc.(*net.TCPConn); ok {
 		tc.SetReadBuffer(4096)
 	}
-	return <-conns, nc
+	srv := <-conns
+	// A fixed send buffer too: the kernel would otherwise grow it while
+	// the test looks at what the queue holds, and take more from it.
+	if tc, ok := srv.UnderlyingConn().(*net.TCPConn); ok {
+		tc.SetWriteBuffer(64 << 10)
+	}
+	return srv, nc
 }
 
 func TestOverflowError(t *testing.T) {
