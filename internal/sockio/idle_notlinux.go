@@ -22,3 +22,6 @@ func ReadersWaiting() bool { return false }
 
 // IdleStats reports no sockets: there is no idle poller here.
 func IdleStats() (parked, running, pending int) { return 0, 0, 0 }
+
+// ReleaseIO does nothing here.
+func (s *Socket) ReleaseIO() {}
