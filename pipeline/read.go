@@ -68,11 +68,7 @@ func (c *Conn) readEnded(err error) error {
 // that teardown, which takes the socket back (unpark), cannot miss it.
 func (c *Conn) park() bool {
 	max := maxIdleReaders()
-	if max < 0 || !c.cr.ParkOK() {
-		return false
-	}
-	c.releaseWriteSide()
-	if !c.cr.Park(max) {
+	if max < 0 || !c.cr.ParkOK() || !c.cr.Park(max) {
 		return false
 	}
 	// Teardown unparks after it marks the connection dead: if it did so
@@ -81,22 +77,6 @@ func (c *Conn) park() bool {
 		return false // this reader goes on, and meets the end
 	}
 	return true
-}
-
-// releaseWriteSide drops, for a connection going idle, what writing made on
-// first use (the frame writer's buffer, the writev scratch, the socket's
-// raw writer and reader), unless a write is in progress: an idle
-// connection that has been used then keeps no more than a new one. They
-// are made again on the next write, once per busy period.
-func (c *Conn) releaseWriteSide() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.writing || c.dataHead < len(c.dataQ) || len(c.ctrlQ) > 0 {
-		return
-	}
-	c.fw = layers.FrameWriter{}
-	c.batch = nil
-	c.cr.ReleaseIO()
 }
 
 // respawn starts a fresh reader goroutine to take over from this one.

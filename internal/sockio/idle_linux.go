@@ -109,20 +109,6 @@ func (s *Socket) Park(maxReaders int) bool {
 	return true
 }
 
-// ReleaseIO drops what s made on first use for reading and writing the
-// raw socket (its reader and writer, the idle kick's timer), for a
-// connection going idle: they are made again when next used. The caller
-// makes sure that no write is in progress or starts meanwhile, and calls
-// it from the goroutine that reads s.
-func (s *Socket) ReleaseIO() {
-	if s.raw == nil {
-		return
-	}
-	if io := s.raw.io.Swap(nil); io != nil && io.idle != nil {
-		io.idle.Stop() // a kick already running finds s out of Pump
-	}
-}
-
 // epollOneShot is EPOLLONESHOT as the EpollEvent field's type wants it.
 const epollOneShot = 1 << 30
 

@@ -22,6 +22,3 @@ func ReadersWaiting() bool { return false }
 
 // IdleStats reports no sockets: there is no idle poller here.
 func IdleStats() (parked, running, pending int) { return 0, 0, 0 }
-
-// ReleaseIO does nothing here.
-func (s *Socket) ReleaseIO() {}

@@ -45,9 +45,9 @@ type Socket struct {
 	// holds a place among its running readers (see Park); written under
 	// the poller's lock.
 	woken bool
-	// yield is yieldArm when the host wants the idle kick armed at Pump's
-	// first wait (IdleFromStart), and yieldDone once Pump's read callback
-	// stopped at a wait for the host to park the socket (see parkNow).
+	// yield is yieldAsked when the host wants Pump to return ErrIdle at
+	// its next wait, for the host to park the socket, and yieldDone once
+	// Pump's read callback has stopped there (see parkNow).
 	yield uint8
 	fd    atomic.Int32 // a raw socket's descriptor, once read; else -1
 }

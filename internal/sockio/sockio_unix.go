@@ -196,9 +196,9 @@ func newTry(s *Socket) func(fd uintptr) bool {
 }
 
 // parkNow reports whether Pump, about to wait with nothing buffered,
-// returns ErrIdle instead for the host to park the socket: when sockets
-// wait for a reader place in the idle poller. For a new connection (see
-// IdleFromStart) it arms the idle kick, as serving bytes does.
+// returns ErrIdle instead for the host to park the socket: when the host
+// asked (YieldAtWait), or when sockets wait for a reader place in the idle
+// poller.
 //
 // It also notes the socket's descriptor, for Park, which only a reader
 // that stopped here calls. Out of line for the stack budget (it would
@@ -209,11 +209,7 @@ func (s *Socket) parkNow(fd uintptr) bool {
 	if s.fd.Load() < 0 {
 		s.fd.Store(int32(fd))
 	}
-	if s.yield == yieldArm {
-		s.yield = yieldNone
-		s.raw.armIdle(s)
-	}
-	if ReadersWaiting() && s.ParkOK() {
+	if s.yield == yieldAsked || ReadersWaiting() && s.ParkOK() {
 		s.yield = yieldDone
 		return true
 	}
@@ -222,18 +218,15 @@ func (s *Socket) parkNow(fd uintptr) bool {
 
 // The states of Socket.yield.
 const (
-	yieldNone = iota
-	yieldArm  // by the host: arm the idle kick at the first wait
-	yieldDone // the read callback stopped at a wait: Pump returns ErrIdle
+	yieldNone  = iota
+	yieldAsked // by the host: return at the next wait
+	yieldDone  // the read callback stopped at a wait: Pump returns ErrIdle
 )
 
-// IdleFromStart asks Pump to arm its idle kick at its first wait even if
-// nothing was served yet: a new connection whose peer sends nothing is
-// kicked (ErrIdle) after the host's IdleAfter, as a used one is, and the
-// host can park it (see [Socket.Park]). Parking at once would cost a
-// connection that closes right away (a wake-up, a new goroutine) more
-// than a timer.
-func (s *Socket) IdleFromStart() { s.yield = yieldArm }
+// YieldAtWait asks Pump to return ErrIdle at its next wait with nothing
+// buffered, instead of waiting: the host parks the socket then (see
+// [Socket.Park]). For a connection that starts idle.
+func (s *Socket) YieldAtWait() { s.yield = yieldAsked }
 
 // fillRead is the read callback outside Pump.
 func (w *rawSock) fillRead(s *Socket, fd uintptr) bool {
