@@ -117,6 +117,7 @@ func TestIdlePollerHoldsNoReader(t *testing.T) {
 // A parked connection torn down from our side (CloseNow) ends: OnClose
 // runs once, Wait returns, and the peer sees the connection go.
 func TestIdlePollerTeardownParked(t *testing.T) {
+	setIdleRespawn(t, 20*time.Millisecond)
 	var closes atomic.Int32
 	opts := pushEcho()
 	opts.OnClose = func(*Conn, error) { closes.Add(1) }

@@ -53,7 +53,7 @@ type slot struct {
 
 // ParkOK reports whether [Socket.Park] can be used for s: a TCP or Unix
 // socket on Linux.
-func (s *Socket) ParkOK() bool { return s.raw != nil && s.fd.Load() >= 0 }
+func (s *Socket) ParkOK() bool { return s.raw != nil && s.fd() >= 0 }
 
 // Park hands s, which the caller reads no more for now (no bytes buffered,
 // no message begun), to the idle poller: no goroutine waits for it. When
@@ -74,7 +74,7 @@ func (s *Socket) Park(maxReaders int) bool {
 		p.mu.Unlock()
 		return false
 	}
-	fd := int(s.fd.Load())
+	fd := s.fd()
 	for len(p.slots) <= fd {
 		p.slots = append(p.slots, slot{})
 	}
@@ -116,13 +116,13 @@ const epollOneShot = 1 << 30
 // pending) and reports whether it was: the caller then owns reading it,
 // and Wake will not be called for this parking.
 func (s *Socket) Unpark() bool {
-	if s.fd.Load() < 0 {
+	if s.fd() < 0 {
 		return false
 	}
 	p := &poller
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	fd := int(s.fd.Load())
+	fd := s.fd()
 	if fd >= len(p.slots) || p.slots[fd].s != s {
 		return false
 	}

@@ -45,11 +45,12 @@ type Socket struct {
 	// holds a place among its running readers (see Park); written under
 	// the poller's lock.
 	woken bool
-	// yield is yieldAsked when the host wants Pump to return ErrIdle at
-	// its next wait, for the host to park the socket, and yieldDone once
-	// Pump's read callback has stopped there (see parkNow).
-	yield uint8
-	fd    atomic.Int32 // a raw socket's descriptor, once read; else -1
+	// state packs, to keep Socket (and so the connection) in its size
+	// class, a raw socket's descriptor plus one in its low 28 bits (0
+	// until a reader notes it) and, in its top 4, where the socket is on
+	// its way to parking (the yield states, see parkNow). Atomic: the
+	// sweep of new connections and teardown read it from other goroutines.
+	state atomic.Uint32
 }
 
 // Host is the connection's side of [Socket.Pump], given once to
@@ -83,10 +84,54 @@ var ErrIdle = errors.New("sockio: pump idle")
 // callbacks; host is then the one Pump serves.
 func (s *Socket) Init(conn net.Conn, pool *sync.Pool, host Host) {
 	s.conn, s.pool = conn, pool
-	s.fd.Store(-1)
 	s.raw = newRawSock(s, conn, host)
 	_, tcp := conn.(*net.TCPConn)
 	s.lowat = s.raw != nil && tcp && lowatOK
+}
+
+const fdMask = 1<<28 - 1
+
+// fd returns the socket's descriptor, or -1 while no reader has noted it.
+func (s *Socket) fd() int { return int(s.state.Load()&fdMask) - 1 }
+
+// noteFd records fd as the socket's descriptor, once.
+func (s *Socket) noteFd(fd uintptr) {
+	if fd >= fdMask {
+		return // too large to note: the socket is never parked
+	}
+	for {
+		old := s.state.Load()
+		if old&fdMask != 0 || s.state.CompareAndSwap(old, old|uint32(fd+1)) {
+			return
+		}
+	}
+}
+
+// yield returns the yield state.
+func (s *Socket) yield() uint32 { return s.state.Load() >> 28 }
+
+// setYield sets the yield state to y.
+func (s *Socket) setYield(y uint32) {
+	for {
+		old := s.state.Load()
+		if s.state.CompareAndSwap(old, old&fdMask|y<<28) {
+			return
+		}
+	}
+}
+
+// swapYield sets the yield state to y if it is from, and reports whether
+// it was.
+func (s *Socket) swapYield(from, y uint32) bool {
+	for {
+		old := s.state.Load()
+		if old>>28 != from {
+			return false
+		}
+		if s.state.CompareAndSwap(old, old&fdMask|y<<28) {
+			return true
+		}
+	}
 }
 
 // Raw reports whether the socket is read in RawConn callbacks: only then

@@ -29,5 +29,5 @@ func (s *Socket) InPump() bool { return false }
 // Writer returns nil: the writer side writes to the net.Conn.
 func (s *Socket) Writer() io.Writer { return nil }
 
-// YieldAtWait does nothing: Pump never runs here.
-func (s *Socket) YieldAtWait() {}
+// IdleFromStart does nothing: Pump never runs here.
+func (s *Socket) IdleFromStart() {}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -161,7 +162,7 @@ func newTry(s *Socket) func(fd uintptr) bool {
 			if n == 0 {
 				s.ReleaseIfEmpty()
 				if wait {
-					if s.Buf == nil && s.parkNow(fd) {
+					if s.Buf == nil && s.parkNow(fd, false) {
 						return true
 					}
 					w.lowerLowat(fd)
@@ -185,7 +186,7 @@ func newTry(s *Socket) func(fd uintptr) bool {
 					return true
 				}
 				s.Release()
-				if s.parkNow(fd) {
+				if s.parkNow(fd, true) {
 					return true
 				}
 				w.armIdle(s)
@@ -196,37 +197,101 @@ func newTry(s *Socket) func(fd uintptr) bool {
 }
 
 // parkNow reports whether Pump, about to wait with nothing buffered,
-// returns ErrIdle instead for the host to park the socket: when the host
-// asked (YieldAtWait), or when sockets wait for a reader place in the idle
-// poller.
+// returns ErrIdle instead for the host to park the socket: when sockets
+// wait for a reader place in the idle poller. A new connection's first
+// wait (see IdleFromStart) enters it in the sweep of new connections;
+// served says bytes were served since, which makes it a used one.
 //
 // It also notes the socket's descriptor, for Park, which only a reader
 // that stopped here calls. Out of line for the stack budget (it would
 // swell the read callback's frame).
 //
 //go:noinline
-func (s *Socket) parkNow(fd uintptr) bool {
-	if s.fd.Load() < 0 {
-		s.fd.Store(int32(fd))
+func (s *Socket) parkNow(fd uintptr, served bool) bool {
+	s.noteFd(fd)
+	switch s.yield() {
+	case yieldNew:
+		if !served {
+			s.setYield(yieldYoung)
+			young.add(s)
+		}
+	case yieldYoung:
+		if served {
+			s.swapYield(yieldYoung, yieldNone) // the idle kick's now
+		}
 	}
-	if s.yield == yieldAsked || ReadersWaiting() && s.ParkOK() {
-		s.yield = yieldDone
+	if ReadersWaiting() && s.ParkOK() {
+		s.setYield(yieldDone)
 		return true
 	}
 	return false
 }
 
-// The states of Socket.yield.
+// The yield states (Socket.state's top bits).
 const (
-	yieldNone  = iota
-	yieldAsked // by the host: return at the next wait
-	yieldDone  // the read callback stopped at a wait: Pump returns ErrIdle
+	yieldNone   = iota
+	yieldNew    // IdleFromStart: not waited yet
+	yieldYoung  // new, waiting, in the sweep of new connections
+	yieldKicked // the sweep ended its wait: Pump returns ErrIdle
+	yieldDone   // the read callback stopped at a wait: Pump returns ErrIdle
 )
 
-// YieldAtWait asks Pump to return ErrIdle at its next wait with nothing
-// buffered, instead of waiting: the host parks the socket then (see
-// [Socket.Park]). For a connection that starts idle.
-func (s *Socket) YieldAtWait() { s.yield = yieldAsked }
+// IdleFromStart makes a new connection whose peer sends nothing idle like
+// a used one: Pump returns ErrIdle, for the host to park the socket (see
+// [Socket.Park]), between one and two of the host's IdleAfter after its
+// first wait. A sweep shared by all new connections does it, with no
+// timer per connection; parking at the first wait would cost a
+// connection that closes right away a wake-up and a goroutine.
+func (s *Socket) IdleFromStart() { s.setYield(yieldNew) }
+
+// young is the sweep of new connections: the sockets entered in one
+// period are kicked, if still waiting with nothing served, at the end of
+// the next one.
+var young youngSweep
+
+type youngSweep struct {
+	mu        sync.Mutex
+	cur, prev []*Socket
+	timer     *time.Timer
+	after     time.Duration
+}
+
+// add enters s, which waits for the first time.
+func (y *youngSweep) add(s *Socket) {
+	y.mu.Lock()
+	y.cur = append(y.cur, s)
+	if y.timer == nil {
+		y.after = s.raw.host.IdleAfter()
+		if y.after > 0 {
+			y.timer = time.AfterFunc(y.after, y.sweep)
+		}
+	}
+	y.mu.Unlock()
+}
+
+// sweep kicks the sockets entered a period ago that still wait.
+func (y *youngSweep) sweep() {
+	y.mu.Lock()
+	due := y.prev
+	y.prev, y.cur = y.cur, nil // not due's array: it is read below, unlocked
+	if len(y.prev) > 0 {
+		y.timer.Reset(y.after)
+	} else {
+		y.timer = nil
+	}
+	y.mu.Unlock()
+	for _, s := range due {
+		if s.yield() != yieldYoung {
+			continue
+		}
+		h := s.raw.host
+		h.Lock()
+		if s.inPump && s.swapYield(yieldYoung, yieldKicked) {
+			s.conn.SetReadDeadline(time.Unix(1, 0))
+		}
+		h.Unlock()
+	}
+}
 
 // fillRead is the read callback outside Pump.
 func (w *rawSock) fillRead(s *Socket, fd uintptr) bool {
@@ -299,12 +364,14 @@ func (s *Socket) Pump() error {
 	if kicked {
 		io.kicked = false
 	}
+	if s.swapYield(yieldKicked, yieldNone) {
+		kicked = true
+	}
 	w.host.Unlock()
 	if kicked {
 		return s.afterKick(err)
 	}
-	if s.yield == yieldDone {
-		s.yield = yieldNone
+	if s.swapYield(yieldDone, yieldNone) {
 		return ErrIdle
 	}
 	return err
