@@ -161,7 +161,8 @@ go test -count=1 -run 'Alloc|SizeClass|Size$|FitsStarting' ./...
 # ---------------------------------------------------------------------------
 section "examples"
 # Each example runs as a user would run it, on a bounded scenario; its
-# output is checked. (examples/chat has tests of its own, run above.)
+# output is checked. (examples/chat is a module of its own: its tests run
+# in "nested modules" below.)
 out=$(timeout 120 go run ./examples/counter)
 echo "$out"
 [[ $out == "server saw 3 messages, 1008 bytes in, 1008 bytes out" ]] ||
