@@ -163,8 +163,9 @@ cluster {
 		}
 		procs = append(procs, start(t, fmt.Sprint("nats-server n", i), exec.Command(bin, "-c", conf), false))
 	}
-	// Ready once JetStream's meta group has a leader: an account info
-	// request is answered.
+	// Ready once the cluster can place a stream replicated on all of
+	// its servers: JetStream's meta group has a leader and every server
+	// has joined it.
 	nc, err := nats.Connect(strings.Join(urls, ","), nats.RetryOnFailedConnect(true), nats.MaxReconnects(-1))
 	if err != nil {
 		t.Fatal(err)
@@ -176,8 +177,11 @@ cluster {
 	}
 	deadline := time.Now().Add(time.Minute)
 	for {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		_, err := js.AccountInfo(ctx)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "READY", Subjects: []string{"ready"}, Replicas: n, Storage: jetstream.MemoryStorage})
+		if err == nil {
+			err = js.DeleteStream(ctx, "READY")
+		}
 		cancel()
 		if err == nil {
 			break
@@ -294,13 +298,23 @@ func runScenario(t *testing.T, nodes []*proc, disrupt func(stage int)) {
 		})
 	}
 	said, total := 0, len(members)*scenarioSays
+	// A minute without progress is a hang: report where everyone is.
+	stall := time.NewTimer(time.Minute)
+	defer stall.Stop()
 	for stage := 1; said < total; {
 		select {
 		case <-progress:
 			said++
+			stall.Reset(time.Minute)
+		case <-stall.C:
+			cancel()
 		case <-ctx.Done():
 			wg.Wait()
-			t.Fatalf("%d of %d messages confirmed: %v; %v", said, total, ctx.Err(), errs)
+			var where []string
+			for _, m := range members {
+				where = append(where, fmt.Sprintf("%s on node %d: said %d, last seq %d", m.nick, m.node%len(nodes), m.sent, m.last))
+			}
+			t.Fatalf("%d of %d messages confirmed: %v; %v; %s", said, total, ctx.Err(), errs, strings.Join(where, "; "))
 		}
 		if stage <= 2 && said >= stage*total/3 {
 			disrupt(stage)
@@ -418,7 +432,11 @@ func (m *resumer) connect(ctx context.Context, addrs []string) error {
 		// The node is gone (or restarting): try the next one after a
 		// backoff.
 		m.node++
-		time.Sleep(min(time.Duration(attempt+1)*100*time.Millisecond, time.Second))
+		select {
+		case <-time.After(min(time.Duration(attempt+1)*100*time.Millisecond, time.Second)):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 	return fmt.Errorf("cannot connect: %w", err)
 }
@@ -471,7 +489,10 @@ func (m *resumer) awaitJoin(ctx context.Context) error {
 				return fmt.Errorf("%s: %w", m.nick, err)
 			}
 			if ev.Type == typeError {
-				return fmt.Errorf("%s: %s", m.nick, ev.Error)
+				if !strings.Contains(ev.Error, "not available") {
+					return fmt.Errorf("%s: %s", m.nick, ev.Error)
+				}
+				m.rejoin(ctx) // the cluster is busy: again
 			}
 			if ev.Type == typeJoined && ev.Nick == m.nick {
 				return nil

@@ -197,8 +197,7 @@ func streamName(room string) string { return "CHAT_" + room }
 func subject(room string) string    { return "chat.room." + room }
 
 // ensureStream creates room's stream unless it is known to exist. Two
-// nodes creating it at once both succeed: the server returns the existing
-// stream for the same configuration. One created with another
+// nodes creating it at once both succeed, and one created with another
 // configuration (another node's flags) is used as it is.
 func (b *natsBroker) ensureStream(ctx context.Context, room string) error {
 	b.mu.Lock()
@@ -219,8 +218,13 @@ func (b *natsBroker) ensureStream(ctx context.Context, room string) error {
 		Replicas:    b.cfg.Replicas,
 		Duplicates:  2 * time.Minute,
 	})
-	if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
-		_, err = b.js.Stream(ctx, streamName(room))
+	if err != nil {
+		// Another node may have created it a moment before: the server
+		// then answers "name already in use" or, racing, "subjects
+		// overlap". Whichever, a stream that exists will do.
+		if _, serr := b.js.Stream(ctx, streamName(room)); serr == nil {
+			err = nil
+		}
 	}
 	if err != nil {
 		return fmt.Errorf("room %s: stream: %w", room, err)
