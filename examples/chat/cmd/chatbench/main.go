@@ -156,7 +156,7 @@ func machine() string {
 
 func numCPU() int {
 	b, _ := os.ReadFile("/proc/cpuinfo")
-	return max(1, bytes.Count(b, []byte("\nprocessor")))
+	return max(1, bytes.Count(b, []byte("processor\t:")))
 }
 
 // proc is a started process.
@@ -321,8 +321,8 @@ func run(dir, natsBin, chatBin string, nodes, members, size int, offered float64
 			if err == nil {
 				select {
 				case <-m.joined:
-				case <-ctx.Done():
-					err = errors.New("no joined event")
+				case <-time.After(time.Minute):
+					err = errors.New("no joined event in a minute")
 				}
 			}
 			if err != nil {
