@@ -283,7 +283,11 @@ func (b *natsBroker) Publish(ctx context.Context, ev Event, id string) (uint64, 
 }
 
 // Subscribe implements Broker with an ordered consumer that starts at the
-// first retained event.
+// first retained event. A watchdog makes sure it never stays stuck: when
+// nothing has been delivered for a few seconds and the stream holds
+// events past the last one delivered (an ordered consumer that the client
+// library failed to recreate after a NATS server was lost), it replaces
+// the consumer with one starting after the last delivered event.
 func (b *natsBroker) Subscribe(ctx context.Context, room string, deliver func(uint64, []byte)) (func(), uint64, error) {
 	if err := b.ensureStream(ctx, room); err != nil {
 		return nil, 0, err
@@ -300,37 +304,92 @@ func (b *natsBroker) Subscribe(ctx context.Context, room string, deliver func(ui
 	if start == 0 {
 		start = 1
 	}
-	cons, err := s.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
-		DeliverPolicy: jetstream.DeliverByStartSequencePolicy,
-		OptStartSeq:   start,
-	})
-	if err != nil {
-		return nil, 0, fmt.Errorf("room %s: consumer: %w", room, err)
-	}
-	cc, err := cons.Consume(func(msg jetstream.Msg) {
-		md, err := msg.Metadata()
+	var (
+		mu     sync.Mutex // serializes deliveries; guards last and when
+		last   = start - 1
+		when   = time.Now()
+		serial int // the current consumer's; deliveries of older ones are dropped
+	)
+	consume := func(ctx context.Context, from uint64) (jetstream.ConsumeContext, error) {
+		mu.Lock()
+		serial++
+		mine := serial
+		mu.Unlock()
+		cons, err := s.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
+			DeliverPolicy: jetstream.DeliverByStartSequencePolicy,
+			OptStartSeq:   from,
+		})
 		if err != nil {
-			return
+			return nil, fmt.Errorf("room %s: consumer: %w", room, err)
 		}
-		deliver(md.Sequence.Stream, msg.Data())
-	},
-		// Heartbeats every second: a consumer lost with a NATS server is
-		// noticed, and recreated elsewhere, within seconds.
-		jetstream.PullExpiry(5*time.Second), jetstream.PullHeartbeat(time.Second),
-		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
-			b.log.Debug("room consumer", "room", room, "err", err)
-		}))
+		return cons.Consume(func(msg jetstream.Msg) {
+			md, err := msg.Metadata()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if mine != serial || md.Sequence.Stream <= last {
+				return
+			}
+			last, when = md.Sequence.Stream, time.Now()
+			deliver(md.Sequence.Stream, msg.Data())
+		},
+			// Heartbeats every second: a consumer lost with a NATS
+			// server is noticed, and recreated elsewhere, within seconds.
+			jetstream.PullExpiry(5*time.Second), jetstream.PullHeartbeat(time.Second),
+			jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+				b.log.Debug("room consumer", "room", room, "err", err)
+			}))
+	}
+	cc, err := consume(ctx, start)
 	if err != nil {
 		return nil, 0, fmt.Errorf("room %s: consume: %w", room, err)
 	}
+
+	stop := make(chan struct{})
+	watched := make(chan struct{})
+	go func() { // the watchdog
+		defer close(watched)
+		tick := time.NewTicker(2 * time.Second)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				cc.Stop()
+				return
+			case <-tick.C:
+			}
+			mu.Lock()
+			idle, from := time.Since(when) > 3*time.Second, last+1
+			mu.Unlock()
+			if !idle {
+				continue
+			}
+			lctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			end, err := b.Last(lctx, room)
+			if err != nil || end < from {
+				cancel()
+				continue
+			}
+			b.log.Warn("room consumer stuck; replacing it", "room", room, "from", from, "last", end)
+			cc.Stop()
+			if ncc, err := consume(lctx, from); err == nil {
+				cc = ncc
+			} else {
+				b.log.Warn("cannot replace the room consumer", "room", room, "err", err)
+			}
+			cancel()
+			mu.Lock()
+			when = time.Now() // give the new one time
+			mu.Unlock()
+		}
+	}()
 	var once sync.Once
 	cancel := func() {
 		once.Do(func() {
-			cc.Stop()
-			select {
-			case <-cc.Closed():
-			case <-time.After(10 * time.Second):
-			}
+			close(stop)
+			<-watched
 		})
 	}
 	return cancel, upto, nil
