@@ -2,8 +2,8 @@
 # scripts/test.sh runs wspipe's whole test suite, the browser tests included.
 #
 # It is meant for a fresh Debian machine as root: it installs what is missing
-# (Chromium and Python's websockets from Debian, playwright-core and ws from
-# the npm lock files) and skips that quickly when everything is already
+# (Chromium, nats-server and Python's websockets from Debian, playwright-core
+# and ws from the npm lock files) and skips that quickly when everything is already
 # there, so it also works for a non-root user on a machine that has them.
 #
 # Sections, in order, stopping at the first failure:
@@ -14,7 +14,9 @@
 #   nested modules (go test in every other directory with a go.mod; in
 #   interop/ that runs wspipe against Chromium, Node's ws, Python's
 #   websockets, gorilla and coder, WSPIPE_INTEROP=1 making a missing peer a
-#   failure instead of a skip).
+#   failure instead of a skip; in examples/chat it runs chat nodes over a
+#   three-server nats-server cluster, WSPIPE_NATS=1 making a missing
+#   nats-server a failure).
 #
 # Environment:
 #   FUZZTIME   how much each fuzz target runs, as go test's -fuzztime: a
@@ -31,6 +33,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export PATH="$PATH:/usr/local/go/bin"
 export WSPIPE_BROWSER=1
 export WSPIPE_INTEROP=1
+export WSPIPE_NATS=1
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
 FUZZTIME=${FUZZTIME:-200000x}
 
@@ -86,6 +89,8 @@ go version
 
 apt_packages=()
 [[ -x /usr/bin/chromium ]] || apt_packages+=(chromium)
+# examples/chat's cluster tests run a three-server NATS cluster.
+command -v nats-server >/dev/null || apt_packages+=(nats-server)
 dpkg-query -W -f='${Status}' python3-websockets 2>/dev/null | grep -q 'install ok installed' ||
 	apt_packages+=(python3-websockets)
 command -v node >/dev/null || apt_packages+=(nodejs)
@@ -96,9 +101,10 @@ if ((${#apt_packages[@]} > 0)); then
 	as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q
 	as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${apt_packages[@]}"
 else
-	echo "Debian packages present: chromium python3-websockets node npm"
+	echo "Debian packages present: chromium nats-server python3-websockets node npm"
 fi
 /usr/bin/chromium --version 2>/dev/null || die "/usr/bin/chromium does not run"
+nats-server --version || die "nats-server does not run"
 echo "node $(node --version), npm $(npm --version)"
 
 # npm ci only when node_modules is missing or older than the lock file:
@@ -161,7 +167,8 @@ go test -count=1 -run 'Alloc|SizeClass|Size$|FitsStarting' ./...
 # ---------------------------------------------------------------------------
 section "examples"
 # Each example runs as a user would run it, on a bounded scenario; its
-# output is checked. (examples/chat has tests of its own, run above.)
+# output is checked. (examples/chat is a module of its own: its tests run
+# in "nested modules" below.)
 out=$(timeout 120 go run ./examples/counter)
 echo "$out"
 [[ $out == "server saw 3 messages, 1008 bytes in, 1008 bytes out" ]] ||

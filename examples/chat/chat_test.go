@@ -332,8 +332,8 @@ func TestPage(t *testing.T) {
 	}
 }
 
-// TestShutdown: Shutdown closes every member with 1001 and refuses new
-// connections.
+// TestShutdown: Shutdown closes every member with 1001 and its resume
+// point, and refuses new connections.
 func TestShutdown(t *testing.T) {
 	s, addr := startServer(t, options{})
 	a, b := dial(t, addr, "a"), dial(t, addr, "b")
@@ -348,6 +348,12 @@ func TestShutdown(t *testing.T) {
 		var ce *pipeline.CloseError
 		if err := cl.closed(); !errors.As(err, &ce) || ce.Code != pipeline.CloseGoingAway {
 			t.Errorf("%s: connection ended with %v, want close 1001", cl.name, err)
+		}
+	}
+	for cl, want := range map[*client]string{a: "resume room after 1", b: "resume other after 1"} {
+		var ce *pipeline.CloseError
+		if errors.As(cl.err, &ce) && !strings.HasSuffix(ce.Reason, want) {
+			t.Errorf("%s: close reason %q, want one ending in %q", cl.name, ce.Reason, want)
 		}
 	}
 	_, _, err := pipeline.Dial(ctx, "ws://"+addr+"/ws", nil, nil)

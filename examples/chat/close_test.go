@@ -140,11 +140,13 @@ func flood(t *testing.T, opts options) (talker, watcher *client, slow *rawClient
 
 // floodOptions are the server options of the slow-member tests: a small
 // send queue (8 frames, or 128 KiB with bytes set) and room for large
-// messages, so that little traffic fills a non-reader's queue.
+// messages, so that little traffic fills a non-reader's queue; and a
+// history of 3 events, which a resuming member's queue holds.
 func floodOptions(bytes bool) options {
 	o := options{
 		Conn:    pipeline.Options{SendQueue: 8, SendQueueBytes: -1, MaxMessageSize: 64 << 10},
 		MaxText: 40 << 10,
+		History: 3,
 	}
 	if bytes {
 		o.Conn.SendQueue, o.Conn.SendQueueBytes = 10000, 128<<10
@@ -155,7 +157,9 @@ func floodOptions(bytes bool) options {
 // TestSlowMemberKicked: a member that does not read is kicked once its
 // send queue overflows, in frames or in bytes (OverflowClose: close
 // 1008), and removed from the room at once, while the others go on
-// receiving everything.
+// receiving everything. When it comes back it resumes from the last
+// event it read: a gap event for those the room no longer keeps, then the
+// kept ones.
 func TestSlowMemberKicked(t *testing.T) {
 	t.Run("frames", func(t *testing.T) { testSlowMemberKicked(t, floodOptions(false)) })
 	t.Run("bytes", func(t *testing.T) { testSlowMemberKicked(t, floodOptions(true)) })
@@ -172,6 +176,14 @@ func testSlowMemberKicked(t *testing.T, opts options) {
 		talker.say(text)
 		talker.expect(typeMessage, "talker", text)
 		watcher.expect(typeMessage, "talker", text)
+	}
+
+	// It comes back on a new connection and resumes after its own joined
+	// event, the only one it read (seq 1: the room's first event).
+	again := dial(t, talker.c.RemoteAddr().String(), "slow again")
+	gap, replay := again.resumeFrom("flood", "slow", 1)
+	if gap.From != 2 || len(replay) != 3 || replay[2].Text != "after 4" || gap.To+1 != replay[0].Seq {
+		t.Fatalf("slow resumed with gap %+v and replay of %d events ending %.10q", gap, len(replay), replay[len(replay)-1].Text)
 	}
 
 	// What reaches the kicked member: the messages that fit its buffers,

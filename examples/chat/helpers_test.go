@@ -33,7 +33,22 @@ func startServer(t *testing.T, opts options) (*server, string) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := newServer(opts)
+	if opts.Rate == 0 {
+		opts.Rate = -1 // the tests of the rate limit set one
+	}
+	if opts.Broker == nil {
+		// Each test its own embedded NATS server, so rooms start at seq 1.
+		b, err := newNATSBroker(natsConfig{Dir: t.TempDir(), Logger: opts.Logger, History: opts.History})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { b.Close() }) // after the server's Shutdown
+		opts.Broker = b
+	}
+	s, err := newServer(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -1,13 +1,18 @@
 // Command chat is a chat room server on wspipe: a small page at "/" and a
 // WebSocket endpoint at "/ws" speaking the JSON protocol described in
-// chat.go and README.md.
+// chat.go and README.md. Rooms live in NATS JetStream: by default on a
+// NATS server embedded in the process, or, with -nats, on a NATS cluster
+// that any number of chat nodes share.
 //
-//	go run ./examples/chat -addr 127.0.0.1:8080
+//	cd examples/chat && go run . -addr 127.0.0.1:8080
+//	go run . -addr :8081 -nats nats://n1:4222,nats://n2:4222,nats://n3:4222
 //
 // then open http://127.0.0.1:8080/ (or /?room=name) in a few browser tabs.
-// Connections run in push mode, broadcasts are encoded once per event,
-// and a member too slow to keep up is kicked (1008) rather than buffered
-// for. SIGINT or SIGTERM closes every connection with 1001 and exits.
+// Connections run in push mode, broadcasts are encoded once per event and
+// node, a member too slow to keep up is kicked (1008) rather than
+// buffered for, and a member that reconnects resumes where it left off.
+// SIGINT or SIGTERM drains: every connection is closed with 1001 and its
+// resume point, then the process exits.
 package main
 
 import (
@@ -48,6 +53,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	ping := fs.Duration("ping", 30*time.Second, "heartbeat interval: a member that answers no ping within it is dropped; 0 turns it off")
 	queue := fs.Int("send-queue", defaultSendQueue, "`frames` a member may have waiting before it is kicked as too slow")
 	queueBytes := fs.Int("send-queue-bytes", defaultSendQueueBytes, "`bytes` a member may have waiting before it is kicked as too slow")
+	natsURLs := fs.String("nats", "", "comma-separated NATS server `URLs` to join (nats://host:port,...); empty starts an embedded NATS server")
+	natsDir := fs.String("nats-dir", "", "`directory` for the embedded NATS server's JetStream files; empty means a temporary one, removed on exit")
+	replicas := fs.Int("replicas", 0, "copies of each room's stream in the NATS cluster; 0 means 3 in a cluster of three or more servers, else 1")
+	history := fs.Int("history", defaultHistory, "`events` each room keeps for members that resume")
+	historyBytes := fs.Int64("history-bytes", defaultHistoryBytes, "`bytes` each room keeps for members that resume")
+	rate := fs.Float64("rate", defaultRate, "messages per second a member may send (on average; negative: no limit)")
+	burst := fs.Int("burst", defaultBurst, "messages a member may send at once before the rate applies")
 	grace := fs.Duration("shutdown-timeout", 10*time.Second, "how long closing every connection on SIGINT/SIGTERM may take")
 	verbose := fs.Bool("v", false, "log joins and closes")
 	if err := fs.Parse(args); err != nil {
@@ -56,8 +68,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		return 2
 	}
-	if fs.NArg() > 0 || *queue <= 0 || *queueBytes <= 0 || *ping < 0 || *grace <= 0 {
+	if fs.NArg() > 0 || *queue <= 0 || *queueBytes <= 0 || *ping < 0 || *grace <= 0 ||
+		*history <= 0 || *historyBytes <= 0 || *replicas < 0 || *replicas > 5 || *rate == 0 || *burst <= 0 {
 		fmt.Fprintln(stderr, "chat: bad arguments; see -h")
+		return 2
+	}
+	// A resuming member is replayed the whole retained history at once:
+	// it has to fit in its send queue, with room to spare for live events.
+	if *history > *queue-*queue/8 || *historyBytes > int64(*queueBytes)/2 {
+		fmt.Fprintln(stderr, "chat: -history must be at most 7/8 of -send-queue, -history-bytes at most half of -send-queue-bytes")
 		return 2
 	}
 	level := slog.LevelInfo
@@ -72,21 +91,47 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			patterns = append(patterns, p)
 		}
 	}
-	s := newServer(options{
-		Origins: patterns,
-		Conn:    pipeline.Options{PingInterval: *ping, SendQueue: *queue, SendQueueBytes: *queueBytes},
-		Logger:  log,
-	})
-
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		log.Error("cannot listen", "err", err)
 		return 1
 	}
+	broker, err := newNATSBroker(natsConfig{
+		URLs:         splitURLs(*natsURLs),
+		Dir:          *natsDir,
+		Replicas:     *replicas,
+		History:      *history,
+		HistoryBytes: *historyBytes,
+		Logger:       log,
+	})
+	if err != nil {
+		ln.Close()
+		log.Error("cannot start the broker", "err", err)
+		return 1
+	}
+	defer broker.Close()
+	s, err := newServer(options{
+		Origins: patterns,
+		Conn:    pipeline.Options{PingInterval: *ping, SendQueue: *queue, SendQueueBytes: *queueBytes},
+		Rate:    *rate,
+		Burst:   *burst,
+		Broker:  broker,
+		History: *history,
+		Logger:  log,
+	})
+	if err != nil {
+		ln.Close()
+		log.Error("cannot start", "err", err)
+		return 1
+	}
 	hs := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
-	log.Info("listening", "addr", ln.Addr().String(), "origins", patterns)
+	nats := "embedded"
+	if *natsURLs != "" {
+		nats = splitURLs(*natsURLs)
+	}
+	log.Info("listening", "addr", ln.Addr().String(), "origins", patterns, "nats", nats, "replicas", broker.Replicas())
 	fmt.Fprintf(stdout, "http://%s/\n", ln.Addr())
 
 	select {

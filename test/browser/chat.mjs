@@ -94,7 +94,7 @@ try {
 
   // Wait for the socket to open, failing at once if it closes instead.
   const state = page.locator("#state");
-  await page.locator('#state[data-state="open"], #state[data-state="closed"]').waitFor();
+  await page.locator('#state[data-state="open"], #state[data-state="reconnecting"]').waitFor();
   if ((await state.getAttribute("data-state")) !== "open") throw new Error("the connection did not open: " + (await state.textContent()));
 
   await page.locator("#room").fill(opt.room);
