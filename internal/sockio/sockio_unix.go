@@ -211,13 +211,23 @@ func (s *Socket) parkNow(fd uintptr, served bool) bool {
 	s.noteFd(fd)
 	switch s.yield() {
 	case yieldNew:
-		if !served {
+		if served {
+			s.setYield(yieldNone) // a used one: the idle kick's
+		} else if young.waiting.Load() >= youngMax && s.ParkOK() {
+			// Many new connections wait already, a burst of them: park
+			// this one now, as each waiting goroutine would leave its
+			// record behind for good (the runtime keeps every goroutine
+			// record it ever made, for reuse).
+			s.setYield(yieldDone)
+			return true
+		} else {
 			s.setYield(yieldYoung)
+			young.waiting.Add(1)
 			young.add(s)
 		}
 	case yieldYoung:
-		if served {
-			s.swapYield(yieldYoung, yieldNone) // the idle kick's now
+		if served && s.swapYield(yieldYoung, yieldNone) {
+			young.waiting.Add(-1) // the idle kick's now
 		}
 	}
 	if ReadersWaiting() && s.ParkOK() {
@@ -254,7 +264,12 @@ type youngSweep struct {
 	cur, prev []*Socket
 	timer     *time.Timer
 	after     time.Duration
+	waiting   atomic.Int64 // sockets in yieldYoung
 }
+
+// youngMax is how many new connections may wait in the sweep at once;
+// more park at their first wait.
+const youngMax = 128
 
 // add enters s, which waits for the first time.
 func (y *youngSweep) add(s *Socket) {
@@ -286,8 +301,13 @@ func (y *youngSweep) sweep() {
 		}
 		h := s.raw.host
 		h.Lock()
-		if s.inPump && s.swapYield(yieldYoung, yieldKicked) {
-			s.conn.SetReadDeadline(time.Unix(1, 0))
+		if s.inPump {
+			if s.swapYield(yieldYoung, yieldKicked) {
+				young.waiting.Add(-1)
+				s.conn.SetReadDeadline(time.Unix(1, 0))
+			}
+		} else if s.swapYield(yieldYoung, yieldNone) {
+			young.waiting.Add(-1) // ended, or reading a message
 		}
 		h.Unlock()
 	}
