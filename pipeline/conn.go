@@ -148,10 +148,10 @@ func prepareConn(raw net.Conn, buffered []byte, role layers.Role, opts *Options,
 func (c *Conn) start() {
 	// A goroutine of the group that fails tears the connection down, which
 	// closes the socket and so unblocks every pending read and write. In
-	// push mode a new connection whose peer sends nothing is parked in the
-	// idle poller a second or two after its reader's first wait, as an
-	// idle used one is. (Not from here, the handshake's goroutine: its
-	// stack budget has no room.)
+	// push mode a new connection's reader parks the socket in the idle
+	// poller at its first wait when many new connections wait already
+	// (sockio's IdleFromStart). (Not from here, the handshake's goroutine:
+	// its stack budget has no room.)
 	if c.opts.OnMessage != nil && len(c.cr.prefix) == 0 && maxIdleReaders() >= 0 && c.cr.Raw() {
 		c.cr.IdleFromStart()
 	}

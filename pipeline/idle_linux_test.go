@@ -70,9 +70,10 @@ func echoOnce(c *Conn, msg []byte) error {
 	return nil
 }
 
-// Idle push-mode connections, new or used, hold no reader goroutine; each
-// wakes when its peer sends, and a close from the server side, on idle
-// connections, runs the closing handshake and reports the end as usual.
+// Idle push-mode connections that have been used hold no reader
+// goroutine; each wakes when its peer sends, and a close from the server
+// side, on idle connections, runs the closing handshake and reports the
+// end as usual.
 func TestIdlePollerHoldsNoReader(t *testing.T) {
 	setIdleRespawn(t, 20*time.Millisecond)
 	var closes atomic.Int32
@@ -83,7 +84,6 @@ func TestIdlePollerHoldsNoReader(t *testing.T) {
 		// The clients read in pull mode, each with its reader goroutine.
 		t.Fatal("no client reader counted: the count does not count")
 	}
-	waitFor(t, "new connections to park", func() bool { return readers(servers) == 0 })
 	for round := range 3 {
 		for i, c := range clients {
 			if err := echoOnce(c, []byte(fmt.Sprintf("round %d client %d", round, i))); err != nil {
@@ -122,6 +122,11 @@ func TestIdlePollerTeardownParked(t *testing.T) {
 	opts := pushEcho()
 	opts.OnClose = func(*Conn, error) { closes.Add(1) }
 	clients, servers := dialPush(t, 5, opts)
+	for i, c := range clients {
+		if err := echoOnce(c, []byte("hi")); err != nil {
+			t.Fatalf("client %d: %v", i, err)
+		}
+	}
 	waitFor(t, "connections to park", func() bool { return readers(servers) == 0 })
 	for _, s := range servers {
 		s.CloseNow()
@@ -143,13 +148,37 @@ func TestIdlePollerTeardownParked(t *testing.T) {
 	}
 }
 
+// A burst of new connections that send nothing holds at most a bounded
+// number of reader goroutines: beyond it, new connections park at once.
+func TestIdlePollerBurstOfNew(t *testing.T) {
+	const n = 300
+	clients, servers := dialPush(t, n, pushEcho())
+	// Each reader reaches its first wait soon after its handshake; the
+	// count settles at or under the bound (128) plus none.
+	waitFor(t, "new connections beyond the bound to park", func() bool { return readers(servers) <= 128 })
+	// Parked or not, each one answers.
+	for i, c := range clients {
+		if err := echoOnce(c, []byte("hello")); err != nil {
+			t.Fatalf("client %d: %v", i, err)
+		}
+	}
+}
+
 // With the poller's readers bounded to two, many connections sending at
 // once are all served, every echo whole and in order: busy readers give
 // way once drained.
 func TestIdlePollerBoundedReaders(t *testing.T) {
+	setIdleRespawn(t, 20*time.Millisecond)
 	SetIdleReaders(2)
 	t.Cleanup(func() { SetIdleReaders(0) })
-	clients, _ := dialPush(t, 16, pushEcho())
+	clients, servers := dialPush(t, 16, pushEcho())
+	// Used once and idle, every connection waits in the poller.
+	for i, c := range clients {
+		if err := echoOnce(c, []byte("first")); err != nil {
+			t.Fatalf("client %d: %v", i, err)
+		}
+	}
+	waitFor(t, "connections to park", func() bool { return readers(servers) == 0 })
 	done := make(chan struct{})
 	var maxRunning, maxPending atomic.Int64
 	go func() {
@@ -190,7 +219,7 @@ func TestIdlePollerBoundedReaders(t *testing.T) {
 		t.Errorf("%d readers of the poller ran at once, bound 2", r)
 	}
 	if maxPending.Load() == 0 {
-		t.Log("no connection waited for a reader place (the bound was not reached this run)")
+		t.Log("no connection waited for a reader place this run (the bound was not reached)")
 	}
 }
 

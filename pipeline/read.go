@@ -55,6 +55,7 @@ func (c *Conn) readLoop() error {
 // fires and OnClose runs.
 func (c *Conn) readEnded(err error) error {
 	c.cr.Leave()
+	c.cr.Forget()
 	c.readDone.fire()
 	if c.opts.OnClose != nil {
 		c.opts.OnClose(c, c.closeError(err))

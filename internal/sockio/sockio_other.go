@@ -31,3 +31,6 @@ func (s *Socket) Writer() io.Writer { return nil }
 
 // IdleFromStart does nothing: Pump never runs here.
 func (s *Socket) IdleFromStart() {}
+
+// Forget does nothing: Pump never runs here.
+func (s *Socket) Forget() {}

@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -198,9 +197,9 @@ func newTry(s *Socket) func(fd uintptr) bool {
 
 // parkNow reports whether Pump, about to wait with nothing buffered,
 // returns ErrIdle instead for the host to park the socket: when sockets
-// wait for a reader place in the idle poller. A new connection's first
-// wait (see IdleFromStart) enters it in the sweep of new connections;
-// served says bytes were served since, which makes it a used one.
+// wait for a reader place in the idle poller, and for a new connection
+// (see IdleFromStart) at its first wait when many new ones wait already.
+// served says bytes were served since the socket's first wait.
 //
 // It also notes the socket's descriptor, for Park, which only a reader
 // that stopped here calls. Out of line for the stack budget (it would
@@ -213,21 +212,16 @@ func (s *Socket) parkNow(fd uintptr, served bool) bool {
 	case yieldNew:
 		if served {
 			s.setYield(yieldNone) // a used one: the idle kick's
-		} else if young.waiting.Load() >= youngMax && s.ParkOK() {
-			// Many new connections wait already, a burst of them: park
-			// this one now, as each waiting goroutine would leave its
-			// record behind for good (the runtime keeps every goroutine
-			// record it ever made, for reuse).
+		} else if newWaiting.Load() >= newMax && s.ParkOK() {
 			s.setYield(yieldDone)
 			return true
 		} else {
 			s.setYield(yieldYoung)
-			young.waiting.Add(1)
-			young.add(s)
+			newWaiting.Add(1)
 		}
 	case yieldYoung:
 		if served && s.swapYield(yieldYoung, yieldNone) {
-			young.waiting.Add(-1) // the idle kick's now
+			newWaiting.Add(-1) // a used one now: the idle kick's
 		}
 	}
 	if ReadersWaiting() && s.ParkOK() {
@@ -239,77 +233,35 @@ func (s *Socket) parkNow(fd uintptr, served bool) bool {
 
 // The yield states (Socket.state's top bits).
 const (
-	yieldNone   = iota
-	yieldNew    // IdleFromStart: not waited yet
-	yieldYoung  // new, waiting, in the sweep of new connections
-	yieldKicked // the sweep ended its wait: Pump returns ErrIdle
-	yieldDone   // the read callback stopped at a wait: Pump returns ErrIdle
+	yieldNone  = iota
+	yieldNew   // IdleFromStart: not waited yet
+	yieldYoung // new, waiting with its goroutine, counted in newWaiting
+	yieldDone  // the read callback stopped at a wait: Pump returns ErrIdle
 )
 
-// IdleFromStart makes a new connection whose peer sends nothing idle like
-// a used one: Pump returns ErrIdle, for the host to park the socket (see
-// [Socket.Park]), between one and two of the host's IdleAfter after its
-// first wait. A sweep shared by all new connections does it, with no
-// timer per connection; parking at the first wait would cost a
-// connection that closes right away a wake-up and a goroutine.
+// newWaiting counts the new connections whose readers wait with nothing
+// served yet; newMax is how many may: beyond it, new connections park at
+// their first wait. A burst of connections thus holds at most newMax
+// goroutines (the runtime keeps every goroutine record it ever made, for
+// reuse: a goroutine per connection at once would stay as memory), while
+// a connection that closes right away, the usual case when few are new,
+// costs no wake-up.
+var newWaiting atomic.Int64
+
+const newMax = 128
+
+// IdleFromStart marks a new connection: its reader parks at its first
+// wait if many new connections wait already (see parkNow), and once its
+// peer has sent something it is kicked when idle like any used one. A
+// connection that never sends and came while few were new keeps its
+// reader goroutine.
 func (s *Socket) IdleFromStart() { s.setYield(yieldNew) }
 
-// young is the sweep of new connections: the sockets entered in one
-// period are kicked, if still waiting with nothing served, at the end of
-// the next one.
-var young youngSweep
-
-type youngSweep struct {
-	mu        sync.Mutex
-	cur, prev []*Socket
-	timer     *time.Timer
-	after     time.Duration
-	waiting   atomic.Int64 // sockets in yieldYoung
-}
-
-// youngMax is how many new connections may wait in the sweep at once;
-// more park at their first wait.
-const youngMax = 128
-
-// add enters s, which waits for the first time.
-func (y *youngSweep) add(s *Socket) {
-	y.mu.Lock()
-	y.cur = append(y.cur, s)
-	if y.timer == nil {
-		y.after = s.raw.host.IdleAfter()
-		if y.after > 0 {
-			y.timer = time.AfterFunc(y.after, y.sweep)
-		}
-	}
-	y.mu.Unlock()
-}
-
-// sweep kicks the sockets entered a period ago that still wait.
-func (y *youngSweep) sweep() {
-	y.mu.Lock()
-	due := y.prev
-	y.prev, y.cur = y.cur, nil // not due's array: it is read below, unlocked
-	if len(y.prev) > 0 {
-		y.timer.Reset(y.after)
-	} else {
-		y.timer = nil
-	}
-	y.mu.Unlock()
-	for _, s := range due {
-		if s.yield() != yieldYoung {
-			continue
-		}
-		h := s.raw.host
-		h.Lock()
-		if s.inPump {
-			if s.swapYield(yieldYoung, yieldKicked) {
-				young.waiting.Add(-1)
-				s.conn.SetReadDeadline(time.Unix(1, 0))
-			}
-		} else if s.swapYield(yieldYoung, yieldNone) {
-			young.waiting.Add(-1) // ended, or reading a message
-		}
-		h.Unlock()
+// Forget is for a connection that ends: it stops counting it among the
+// new ones waiting.
+func (s *Socket) Forget() {
+	if s.swapYield(yieldYoung, yieldNone) {
+		newWaiting.Add(-1)
 	}
 }
 
@@ -383,9 +335,6 @@ func (s *Socket) Pump() error {
 	kicked := io != nil && io.kicked
 	if kicked {
 		io.kicked = false
-	}
-	if s.swapYield(yieldKicked, yieldNone) {
-		kicked = true
 	}
 	w.host.Unlock()
 	if kicked {
