@@ -184,6 +184,21 @@ func (p *h2Pool) dial(c *Client, d *dialState, t *dialTarget, key string) (*http
 		conn.Close()
 		return nil, nil, nil, nil, d.fail("starting HTTP/2", err)
 	}
+	// Until the server's SETTINGS are in, the transport assumes a limit
+	// of 100 streams and no extended CONNECT; the answer to a PING comes
+	// after them, so from then on the connection takes as many WebSockets
+	// as the server allows. A server that does not speak HTTP/2 (an h2c
+	// preface answered in HTTP/1) fails here.
+	if err := cc.Ping(d.ctx); err != nil {
+		cc.Close()
+		if sniff.sawHTTP1() {
+			p.mu.Lock()
+			p.no[key] = true
+			p.mu.Unlock()
+			return nil, nil, nil, nil, errNoH2Fallback
+		}
+		return nil, nil, nil, nil, d.fail("starting HTTP/2", err)
+	}
 	return cc, nil, nil, sniff, nil
 }
 
@@ -240,7 +255,11 @@ func (c *Client) dialH2(d *dialState, t *dialTarget, req1 *http.Request, exts []
 	}
 	cc, conn, stop, sniff, err := p.get(c, d, t, key)
 	if err == errNoH2Fallback {
-		return fallback(conn, stop, "no h2 in ALPN")
+		why := "no h2 in its ALPN answer"
+		if !t.secure {
+			why = "it does not speak h2c (HTTP/2 with prior knowledge)"
+		}
+		return fallback(conn, stop, why)
 	}
 	if err != nil {
 		return nil, nil, nil, nil, err

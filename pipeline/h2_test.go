@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/net/http2"
+
 	"github.com/wspipe/wspipe/handshake"
 )
 
@@ -300,13 +302,29 @@ func fakeH2NoXConnect(conn net.Conn, handler http.Handler, h1 *atomic.Int32) {
 		return
 	}
 	defer conn.Close()
-	// Read the preface, send an empty SETTINGS, ack the client's.
-	buf := make([]byte, 4096)
-	conn.SetDeadline(time.Now().Add(5 * time.Second))
-	conn.Read(buf)
-	conn.Write([]byte{0, 0, 0, 4, 0, 0, 0, 0, 0}) // SETTINGS
-	conn.Write([]byte{0, 0, 0, 4, 1, 0, 0, 0, 0}) // SETTINGS ack
-	io.Copy(io.Discard, conn)
+	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	preface := make([]byte, len(http2.ClientPreface))
+	if _, err := io.ReadFull(conn, preface); err != nil {
+		return
+	}
+	fr := http2.NewFramer(conn, conn)
+	fr.WriteSettings() // no SETTINGS_ENABLE_CONNECT_PROTOCOL
+	for {
+		f, err := fr.ReadFrame()
+		if err != nil {
+			return
+		}
+		switch f := f.(type) {
+		case *http2.SettingsFrame:
+			if !f.IsAck() {
+				fr.WriteSettingsAck()
+			}
+		case *http2.PingFrame:
+			if !f.IsAck() {
+				fr.WritePing(true, f.Data)
+			}
+		}
+	}
 }
 
 // oneConnListener yields one connection, then blocks until closed.
