@@ -339,8 +339,14 @@ func (c *Client) dialH2(d *dialState, t *dialTarget, req1 *http.Request, exts []
 	if !stopCancel() {
 		return fail(d.fail("finishing handshake", context.DeadlineExceeded))
 	}
-	s := &h2ClientStream{pw: pw, body: resp.Body, release: cancel}
-	s.abortRead = func() { resp.Body.Close() }
+	body := resp.Body
+	s := &h2ClientStream{pw: pw, body: body, release: cancel}
+	// Closing the response body waits for the request body's end: end it
+	// too (the stream is reset either way).
+	s.abortRead = func() {
+		pw.CloseWithError(errDeadline())
+		body.Close()
+	}
 	s.abortWrite = func() { pw.CloseWithError(errDeadline()) }
 	p.mu.Lock()
 	a, ok := p.addrs[cc]

@@ -92,8 +92,18 @@ func (s *streamBase) end(write bool, err error) error {
 	return err
 }
 
-// setDeadline sets one direction's deadline.
+// setDeadline sets one direction's deadline. The abort functions run
+// outside the mutex: they may wait for the call they end, which takes
+// the mutex as it returns.
 func (s *streamBase) setDeadline(write bool, t time.Time) {
+	if abort := s.setDeadlineLocked(write, t); abort != nil {
+		abort()
+	}
+}
+
+// setDeadlineLocked sets the deadline under the mutex and returns the
+// abort function to call at once, if any.
+func (s *streamBase) setDeadlineLocked(write bool, t time.Time) func() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	d, abort := &s.rd, s.abortRead
@@ -107,28 +117,31 @@ func (s *streamBase) setDeadline(write bool, t time.Time) {
 	}
 	d.expired = false
 	if t.IsZero() || s.closed {
-		return
+		return nil
 	}
 	wait := time.Until(t)
 	if wait <= 0 {
 		d.expired = true
 		if d.busy {
-			abort()
+			return abort
 		}
-		return
+		return nil
 	}
 	seq := d.seq
 	d.timer = time.AfterFunc(wait, func() {
 		s.mu.Lock()
-		defer s.mu.Unlock()
 		if d.seq != seq || s.closed {
+			s.mu.Unlock()
 			return
 		}
 		d.expired = true
-		if d.busy {
+		busy := d.busy
+		s.mu.Unlock()
+		if busy {
 			abort()
 		}
 	})
+	return nil
 }
 
 // shut marks the stream closed and stops its timers; it reports whether
@@ -254,6 +267,10 @@ func (s *h2ServerStream) WriteBuffers(bufs [][]byte) (int64, error) {
 	}
 	return n, s.end(true, err)
 }
+
+// CloseWrite returns errors.ErrUnsupported: the server's side of an
+// HTTP/2 stream ends (END_STREAM) only when its handler returns.
+func (s *h2ServerStream) CloseWrite() error { return errors.ErrUnsupported }
 
 // Close ends the stream from our side: a read in progress returns, a
 // write in progress is cut (which resets the stream), and once Close
