@@ -262,4 +262,3 @@ func TestHTTP2StalledStream(t *testing.T) {
 type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
-

@@ -98,6 +98,7 @@ func echoHandler(t testing.TB, opts *Options, proto chan<- int) http.Handler {
 			if err != nil {
 				break
 			}
+			buf = msg
 			if err := c.WriteMessage(ctx, typ, msg); err != nil {
 				break
 			}
