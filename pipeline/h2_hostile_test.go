@@ -90,7 +90,12 @@ func TestHTTP2StreamResetMidFrame(t *testing.T) {
 	r := dialRawH2(t, s)
 	r.pw.Write(frameHead(true, 2, 1000))
 	r.pw.Write(make([]byte, 10))
-	r.cancel() // RST_STREAM (CANCEL)
+	// RST_STREAM: the transport resets the stream when its request body
+	// fails (cancelling the context alone is not seen while it waits for
+	// body bytes).
+	r.pw.CloseWithError(errors.New("reset by the test"))
+	r.resp.Body.Close()
+	r.cancel()
 	select {
 	case err := <-ended:
 		var ce *CloseError
@@ -99,7 +104,9 @@ func TestHTTP2StreamResetMidFrame(t *testing.T) {
 		}
 		t.Logf("server: %v", err)
 	case <-time.After(30 * time.Second):
-		t.Fatal("the server's Conn did not end after the stream was reset")
+		buf := make([]byte, 1<<20)
+		buf = buf[:runtime.Stack(buf, true)]
+		t.Fatalf("the server's Conn did not end after the stream was reset\n%s", buf)
 	}
 	r.cc.Close()
 	s.tls.Close()
