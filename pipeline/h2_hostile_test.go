@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"golang.org/x/net/http2"
+
+	"github.com/wspipe/wspipe/handshake"
 )
 
 // rawH2 is a hand-driven WebSocket over an HTTP/2 stream: the client's
@@ -216,4 +218,62 @@ func TestHTTP2ClientNeverReads(t *testing.T) {
 	s.tls.Close()
 	s.plain.Close()
 	settle(t, before)
+}
+
+// Refusals over HTTP/2 have the same statuses and reasons as over
+// HTTP/1.1, and Accept's error matches the same sentinels.
+func TestHTTP2Refusals(t *testing.T) {
+	errs := make(chan error, 1)
+	s := newH2Server(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, err := Accept(w, r, &handshake.Server{}, nil)
+		errs <- err
+	}))
+	u, _ := url.Parse(s.plain.URL)
+	nc, err := net.Dial("tcp", u.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cc, err := (&http2.Transport{}).NewClientConn(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+	cc.Ping(context.Background())
+	for _, tc := range []struct {
+		name   string
+		header http.Header
+		status int
+		want   error
+	}{
+		{"version", http.Header{"Sec-WebSocket-Version": {"8"}}, 426, handshake.ErrBadVersion},
+		{"no version", http.Header{}, 426, handshake.ErrBadVersion},
+		{"origin", http.Header{"Sec-WebSocket-Version": {"13"}, "Origin": {"https://evil.example"}}, 403, handshake.ErrForbiddenOrigin},
+		{"extensions", http.Header{"Sec-WebSocket-Version": {"13"}, "Sec-WebSocket-Extensions": {"permessage-deflate; x=\\"}}, 400, handshake.ErrBadExtensions},
+	} {
+		tc.header.Set(":protocol", "websocket")
+		resp, err := cc.RoundTrip(&http.Request{
+			Method: http.MethodConnect,
+			URL:    &url.URL{Scheme: "http", Host: u.Host, Path: "/"},
+			Host:   u.Host,
+			Header: tc.header,
+			Body:   http.NoBody,
+		})
+		if err != nil {
+			t.Fatal(tc.name, err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tc.status {
+			t.Errorf("%s: status %d (%q), want %d", tc.name, resp.StatusCode, body, tc.status)
+		}
+		if err := <-errs; !errors.Is(err, tc.want) {
+			t.Errorf("%s: Accept returned %v, want %v", tc.name, err, tc.want)
+		}
+		if tc.status == 426 && resp.Header.Get("Sec-WebSocket-Version") != "13" {
+			t.Errorf("%s: no Sec-WebSocket-Version: 13 in the refusal", tc.name)
+		}
+		if resp.Header.Get("Connection") != "" || resp.Header.Get("Upgrade") != "" {
+			t.Errorf("%s: connection-level headers in an HTTP/2 answer: %v", tc.name, resp.Header)
+		}
+	}
 }
