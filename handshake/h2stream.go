@@ -1,6 +1,7 @@
 package handshake
 
 import (
+	"context"
 	"errors"
 	"io"
 	"net"
@@ -205,6 +206,7 @@ type h2ServerStream struct {
 	w    http.ResponseWriter
 	rc   *http.ResponseController
 	done chan struct{} // closed by Close
+	stop func() bool   // stops the watch on the request's context
 }
 
 func newH2ServerStream(w http.ResponseWriter, r *http.Request, rc *http.ResponseController) *h2ServerStream {
@@ -218,9 +220,37 @@ func newH2ServerStream(w http.ResponseWriter, r *http.Request, rc *http.Response
 	past := time.Unix(1, 0)
 	// net/http's HTTP/2 server ends the read (it breaks the body) or
 	// resets the stream on a past deadline.
-	s.abortRead = func() { rc.SetReadDeadline(past) }
-	s.abortWrite = func() { rc.SetWriteDeadline(past) }
+	s.abortRead = func() { safely(func() { rc.SetReadDeadline(past) }) }
+	s.abortWrite = func() { safely(func() { rc.SetWriteDeadline(past) }) }
+	// The request's context ends when the stream is reset, the connection
+	// is lost, or the handler has returned (against Upgrade's rule): from
+	// then on the stream is closed and calls fail with net.ErrClosed
+	// instead of touching a ResponseWriter that may be gone.
+	s.stop = context.AfterFunc(r.Context(), s.gone)
 	return s
+}
+
+// gone closes the stream without touching the ResponseWriter.
+func (s *h2ServerStream) gone() {
+	if open, _, _ := s.shut(); open {
+		s.body.Close()
+	}
+}
+
+// errHandlerGone is the error of a write to a ResponseWriter whose
+// handler has returned (net/http panics there).
+var errHandlerGone = errors.New("handshake: the HTTP/2 handler returned before its WebSocket ended (see Server.Upgrade)")
+
+// safely runs f, turning a panic of net/http's (a ResponseWriter used
+// after its handler returned) into errHandlerGone.
+func safely(f func()) (err error) {
+	defer func() {
+		if recover() != nil {
+			err = errHandlerGone
+		}
+	}()
+	f()
+	return nil
 }
 
 // Read reads from the request body: the client's WebSocket frames.
@@ -239,11 +269,23 @@ func (s *h2ServerStream) Write(p []byte) (int, error) {
 	if err := s.begin(true); err != nil {
 		return 0, err
 	}
-	n, err := s.w.Write(p)
+	n, err := s.write(p)
+	return n, s.end(true, err)
+}
+
+// write writes and flushes p; a panic of net/http's (the handler has
+// returned) is errHandlerGone.
+func (s *h2ServerStream) write(p []byte) (n int, err error) {
+	defer func() {
+		if recover() != nil {
+			err = errHandlerGone
+		}
+	}()
+	n, err = s.w.Write(p)
 	if err == nil {
 		err = s.rc.Flush()
 	}
-	return n, s.end(true, err)
+	return n, err
 }
 
 // WriteBuffers writes the buffers and flushes them once (a frame's header
@@ -252,20 +294,26 @@ func (s *h2ServerStream) WriteBuffers(bufs [][]byte) (int64, error) {
 	if err := s.begin(true); err != nil {
 		return 0, err
 	}
-	var n int64
-	var err error
+	n, err := s.writeBuffers(bufs)
+	return n, s.end(true, err)
+}
+
+// writeBuffers is write for several buffers, flushed once.
+func (s *h2ServerStream) writeBuffers(bufs [][]byte) (n int64, err error) {
+	defer func() {
+		if recover() != nil {
+			err = errHandlerGone
+		}
+	}()
 	for _, b := range bufs {
 		var m int
 		m, err = s.w.Write(b)
 		n += int64(m)
 		if err != nil {
-			break
+			return n, err
 		}
 	}
-	if err == nil {
-		err = s.rc.Flush()
-	}
-	return n, s.end(true, err)
+	return n, s.rc.Flush()
 }
 
 // CloseWrite returns errors.ErrUnsupported: the server's side of an
@@ -277,6 +325,7 @@ func (s *h2ServerStream) CloseWrite() error { return errors.ErrUnsupported }
 // returns no call touches the ResponseWriter again, so the handler may
 // return. The stream ends (END_STREAM) when the handler returns.
 func (s *h2ServerStream) Close() error {
+	s.stop()
 	open, _, writing := s.shut()
 	if !open {
 		return nil

@@ -277,3 +277,49 @@ func TestHTTP2Refusals(t *testing.T) {
 		}
 	}
 }
+
+// A handler that returns without waiting for its HTTP/2 Conn (against
+// Accept's rule) ends the stream; the Conn then ends as an abnormal
+// closure instead of writing to a ResponseWriter that is gone (net/http
+// panics there). The misuse races inside net/http, so not under -race.
+func TestHTTP2HandlerReturnsEarly(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the misuse this test makes is a data race in net/http")
+	}
+	ended := make(chan error, 1)
+	s := newH2Server(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, err := Accept(w, r, nil, &Options{
+			OnMessage: func(c *Conn, typ MessageType, r io.Reader) error {
+				msg, _ := io.ReadAll(r)
+				c.WriteMessage(context.Background(), typ, msg)
+				return nil
+			},
+			OnClose: func(c *Conn, err error) { ended <- err },
+		})
+		if err != nil {
+			t.Error(err)
+		}
+		// Returns at once, as it may over HTTP/1.1 in push mode.
+	}))
+	hc := &handshake.Client{HTTP2: handshake.HTTP2Require}
+	defer hc.CloseIdleConnections()
+	ctx := context.Background()
+	c, _, err := Dial(ctx, s.ws("/"), hc, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.WriteMessage(ctx, Text, []byte("anyone?"))
+	_, _, err = c.ReadMessage(ctx, nil)
+	if CloseStatus(err) != CloseAbnormal {
+		t.Fatalf("client: %v, want 1006", err)
+	}
+	select {
+	case err := <-ended:
+		if CloseStatus(err) != CloseAbnormal {
+			t.Fatalf("server: %v, want 1006", err)
+		}
+		t.Logf("server: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("the server's Conn did not end")
+	}
+}
