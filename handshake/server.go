@@ -358,7 +358,7 @@ func writeHTTPError(w http.ResponseWriter, e *RequestError) {
 // (and flushing) the response. The stream lives only as long as the
 // handler: the handler must not return before Result.Conn is closed (a
 // pipeline.Conn's Wait returns after that), and its return ends the
-// stream. Closing Result.Conn ends the stream's reads and writes and lets
+// stream (a Result.Conn still open then fails its reads and writes). Closing Result.Conn ends the stream's reads and writes and lets
 // the handler return; a reset stream or a lost connection fails its reads
 // and writes with an error other than io.EOF. The server must advertise
 // extended CONNECT for clients to use it: see ConfigureHTTP2 and
