@@ -29,6 +29,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wspipe/wspipe/handshake"
 	"github.com/wspipe/wspipe/layers"
 	"github.com/wspipe/wspipe/pipeline"
 )
@@ -69,10 +70,30 @@ type clientUnderTest struct {
 	// close, an error matching ErrProtocol or ErrInvalidUTF8 after a
 	// failure.
 	apiErrors bool
+	// h2 says that the client comes over HTTP/2 (RFC 8441, h2c): the
+	// fuzzing server is then an HTTP/2 server that advertises extended
+	// CONNECT.
+	h2 bool
 }
 
 // wspipeClient is the client under test.
 var wspipeClient = clientUnderTest{name: "wspipe", run: runClientEcho, apiErrors: true}
+
+// wspipeH2Client is the client under test opening its WebSocket over
+// HTTP/2 (handshake.HTTP2Require).
+var wspipeH2Client = clientUnderTest{name: "wspipe over HTTP/2", run: runClientEchoH2, apiErrors: true, h2: true}
+
+// runClientEchoH2 is runClientEcho over HTTP/2; the client's HTTP/2
+// connection is closed once the echo loop has ended.
+func runClientEchoH2(ctx context.Context, url string) error {
+	hc := &handshake.Client{HTTP2: handshake.HTTP2Require}
+	defer hc.CloseIdleConnections()
+	c, _, err := pipeline.Dial(ctx, url, hc, &pipeline.Options{})
+	if err != nil {
+		return err
+	}
+	return echoLoop(ctx, c)
+}
 
 // runClientEcho is wspipe's client as an echo client, the way Autobahn's
 // client tests drive a library: it dials url with the default options (a
@@ -177,6 +198,9 @@ type fuzzConn struct {
 	end    chan error // the client's result
 	cancel context.CancelFunc
 
+	h2srv  *http.Server    // with a client over HTTP/2: the server
+	h2reqs chan *h2Request // its requests
+
 	reading bool               // the reader was started
 	closed  bool               // the case ran the connection to its end
 	wantEnd func(error) string // judges the client's result: what it should have been, or ""
@@ -198,6 +222,9 @@ func startClient(r reporter, sut clientUnderTest, deadline time.Time) *fuzzConn 
 	end := make(chan error, 1)
 	go func() { end <- sut.run(ctx, "ws://"+ln.Addr().String()+"/") }()
 	s := &fuzzConn{endpoint: newEndpoint(r, "client"), sut: sut, ln: ln, end: end, cancel: cancel}
+	if sut.h2 {
+		s.h2srv, s.h2reqs = startH2Server(ln)
+	}
 	s.encode = encodeServer
 	var keys maskKeys
 	s.readFrame = func() (frameHeader, []byte, error) {
@@ -217,6 +244,9 @@ func startClient(r reporter, sut clientUnderTest, deadline time.Time) *fuzzConn 
 // release frees the listener and the client's context.
 func (s *fuzzConn) release() {
 	s.cancel()
+	if s.h2srv != nil {
+		s.h2srv.Close()
+	}
 	s.ln.Close()
 }
 
@@ -234,6 +264,9 @@ var keysSeen = struct {
 // whether the connection is open.
 func (s *fuzzConn) accept(deadline time.Time, extensions func(req *http.Request) (answer, problem string)) bool {
 	s.r.Helper()
+	if s.h2reqs != nil {
+		return s.acceptH2(deadline, extensions)
+	}
 	s.ln.SetDeadline(time.Now().Add(handshakeTimeout))
 	nc, err := s.ln.Accept()
 	if err != nil {

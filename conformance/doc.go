@@ -17,8 +17,17 @@
 //
 // The suite has its own frame codec, handshakes and DEFLATE judge (a
 // scanner that checks every back-reference against the negotiated window),
-// built on the standard library and klauspost/compress only, so it judges
-// wspipe without sharing code with it.
+// built on the standard library, klauspost/compress and, for HTTP/2,
+// golang.org/x/net/http2 only, so it judges wspipe without sharing code
+// with it.
+//
+// Both directions also run over HTTP/2 (RFC 8441, cleartext with prior
+// knowledge): TestHTTP2Categories runs every server-direction case on
+// streams of wspipe's echo server, TestHTTP2ClientCategories every
+// client-direction case with wspipe's client opening its WebSocket over
+// HTTP/2 to the suite's HTTP/2 fuzzing server. The end of a stream stands
+// for the TCP close. TestMain restarts the test binary with
+// GODEBUG=http2xconnect=1, which net/http needs for extended CONNECT.
 //
 // Judging is strict: what Autobahn would report as NON-STRICT (a late
 // fail-fast on invalid UTF-8, a connection failed before the preceding valid

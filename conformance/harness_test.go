@@ -59,14 +59,24 @@ func serverURL(t *testing.T) string {
 // with the server closing the TCP connection.
 func runCases(t *testing.T, cases []testCase) {
 	t.Helper()
-	u := serverURL(t)
+	runCasesWith(t, serverURL(t), dialWith, cases)
+}
+
+// dialer opens a connection to the server under test and sends the
+// opening handshake (see dialWith): over HTTP/1.1 (dialWith) or as an
+// extended CONNECT on an HTTP/2 connection (h2Dialer.dial).
+type dialer func(t testing.TB, rawURL, exts string, deadline time.Time) (net.Conn, *bufio.Reader, *http.Response, string)
+
+// runCasesWith is runCases against the server at u, connecting with dial.
+func runCasesWith(t *testing.T, u string, dial dialer, cases []testCase) {
+	t.Helper()
 	forEachCase(t, cases, func(tc testCase) string { return tc.id }, func(t *testing.T, tc testCase) {
 		t.Log(tc.desc)
 		timeout := tc.timeout
 		if timeout == 0 {
 			timeout = defaultCaseTimeout
 		}
-		c := dial(t, u, time.Now().Add(timeout))
+		c := dialCase(t, dial, u, time.Now().Add(timeout))
 		defer c.shutdown()
 		tc.run(c)
 		if !t.Failed() && !c.tcpClosed {
@@ -89,12 +99,12 @@ func forEachCase[C any](t *testing.T, cases []C, id func(C) string, run func(*te
 	}
 }
 
-// dial opens a connection to the server at rawURL with the suite's own
-// handshake, offering no extension, and returns the suite's end of it, as
-// the client. deadline bounds every read and write of the case.
-func dial(t testing.TB, rawURL string, deadline time.Time) *endpoint {
+// dialCase opens a connection to the server at rawURL with the suite's
+// own handshake, offering no extension, and returns the suite's end of
+// it, as the client. deadline bounds every read and write of the case.
+func dialCase(t testing.TB, dial dialer, rawURL string, deadline time.Time) *endpoint {
 	t.Helper()
-	nc, br, resp, key := dialWith(t, rawURL, "", deadline)
+	nc, br, resp, key := dial(t, rawURL, "", deadline)
 	if msg := checkHandshake(resp, key); msg != "" {
 		nc.Close()
 		t.Fatalf("handshake: %s", msg)
@@ -159,9 +169,19 @@ func dialWith(t testing.TB, rawURL, exts string, deadline time.Time) (net.Conn, 
 }
 
 // checkHandshake judges the server's opening handshake response (RFC 6455
-// section 4.2.2). The suite offers no extension and no subprotocol, so the
-// server must select none.
+// section 4.2.2; over HTTP/2, RFC 8441 section 5: a 2xx answer, no
+// Sec-WebSocket-Accept). The suite offers no extension and no
+// subprotocol, so the server must select none.
 func checkHandshake(resp *http.Response, key string) string {
+	if resp.ProtoMajor == 2 {
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Sprintf("status %q, want 200 (RFC 8441)", resp.Status)
+		}
+		if v := resp.Header.Values("Sec-WebSocket-Accept"); len(v) > 0 {
+			return fmt.Sprintf("Sec-WebSocket-Accept: %q over HTTP/2, where there is no key to accept", v)
+		}
+		return checkNegotiated(resp)
+	}
 	if resp.StatusCode != http.StatusSwitchingProtocols {
 		return fmt.Sprintf("status %q, want 101", resp.Status)
 	}
@@ -181,6 +201,12 @@ func checkHandshake(resp *http.Response, key string) string {
 	if got, want := resp.Header.Get("Sec-WebSocket-Accept"), base64.StdEncoding.EncodeToString(sum[:]); got != want {
 		return fmt.Sprintf("Sec-WebSocket-Accept: %q, want %q", got, want)
 	}
+	return checkNegotiated(resp)
+}
+
+// checkNegotiated requires a response that selects no extension and no
+// subprotocol.
+func checkNegotiated(resp *http.Response) string {
 	if v := resp.Header.Get("Sec-WebSocket-Extensions"); v != "" {
 		return fmt.Sprintf("Sec-WebSocket-Extensions: %q, but the client offered none", v)
 	}

@@ -31,8 +31,8 @@ func deflateOffer(n pmdNeg) handshake.DeflateOffer {
 // deflateClient is wspipe's client as an echo client, as runClientEcho,
 // with compression on and offering offers: the last through
 // Compression.Offer, any before it (13.7 makes three) as extension offers
-// of the handshake.Client, which Dial sends first.
-func deflateClient(offers []pmdNeg) clientUnderTest {
+// of the handshake.Client, which Dial sends first; with h2, over HTTP/2.
+func deflateClient(offers []pmdNeg, h2 bool) clientUnderTest {
 	last := offers[len(offers)-1]
 	var extra []handshake.Extension
 	for _, o := range offers[:len(offers)-1] {
@@ -40,13 +40,18 @@ func deflateClient(offers []pmdNeg) clientUnderTest {
 	}
 	run := func(ctx context.Context, url string) error {
 		opts := &pipeline.Options{Compression: &pipeline.Compression{Offer: deflateOffer(last)}}
-		c, _, err := pipeline.Dial(ctx, url, &handshake.Client{Extensions: extra}, opts)
+		hc := &handshake.Client{Extensions: extra}
+		if h2 {
+			hc.HTTP2 = handshake.HTTP2Require
+			defer hc.CloseIdleConnections()
+		}
+		c, _, err := pipeline.Dial(ctx, url, hc, opts)
 		if err != nil {
 			return err
 		}
 		return echoLoop(ctx, c)
 	}
-	return clientUnderTest{name: "wspipe", run: run, apiErrors: true}
+	return clientUnderTest{name: "wspipe", run: run, apiErrors: true, h2: h2}
 }
 
 // runClientDeflateCases runs each case against wspipe's client as a
@@ -66,8 +71,13 @@ func runClientDeflateCases(t *testing.T, specs []pmdCaseSpec) {
 // suite's permessage-deflate handshake and messages; the closing
 // handshake and the end of the client are judged by the harness.
 func runClientDeflateCase(t *testing.T, spec pmdCaseSpec) {
+	runClientDeflateCaseWith(t, spec, deflateClient(spec.offers, false))
+}
+
+// runClientDeflateCaseWith is runClientDeflateCase with sut as the client.
+func runClientDeflateCaseWith(t *testing.T, spec pmdCaseSpec, sut clientUnderTest) {
 	deadline := time.Now().Add(pmdCaseTimeout)
-	s := startClient(t, deflateClient(spec.offers), deadline)
+	s := startClient(t, sut, deadline)
 	if s == nil {
 		t.FailNow()
 	}

@@ -36,20 +36,27 @@ func runDeflateCases(t *testing.T, specs []pmdCaseSpec) {
 	if u == "" {
 		u = startDeflateEchoServer(t)
 	}
+	runDeflateCasesWith(t, u, dialWith, specs)
+}
+
+// runDeflateCasesWith is runDeflateCases against the server at u,
+// connecting with dial.
+func runDeflateCasesWith(t *testing.T, u string, dial dialer, specs []pmdCaseSpec) {
+	t.Helper()
 	forEachCase(t, specs, func(s pmdCaseSpec) string { return s.id }, func(t *testing.T, s pmdCaseSpec) {
 		t.Log(s.desc("the client offers " + formatExts(offerExts(s.offers)) + " (Autobahn's client offers " + s.set + "); the server answers with its default policy"))
-		runDeflateCase(t, u, s)
+		runDeflateCase(t, u, dial, s)
 	})
 }
 
 // runDeflateCase runs one case: the handshake with the case's offers, the
 // messages, and the closing handshake.
-func runDeflateCase(t *testing.T, rawURL string, s pmdCaseSpec) {
+func runDeflateCase(t *testing.T, rawURL string, dial dialer, s pmdCaseSpec) {
 	deadline := time.Now().Add(pmdCaseTimeout)
-	nc, br, resp, key := dialWith(t, rawURL, formatExts(offerExts(s.offers)), deadline)
+	nc, br, resp, key := dial(t, rawURL, formatExts(offerExts(s.offers)), deadline)
 	// The response is judged as dial judges it, except for
 	// Sec-WebSocket-Extensions, which is left to judgeAnswer.
-	rest := &http.Response{Status: resp.Status, StatusCode: resp.StatusCode, Header: resp.Header.Clone()}
+	rest := &http.Response{Status: resp.Status, StatusCode: resp.StatusCode, ProtoMajor: resp.ProtoMajor, Header: resp.Header.Clone()}
 	rest.Header.Del("Sec-WebSocket-Extensions")
 	if msg := checkHandshake(rest, key); msg != "" {
 		nc.Close()

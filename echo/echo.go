@@ -64,7 +64,9 @@ func (h *Handler) debug() *slog.Logger {
 }
 
 // ServeHTTP upgrades the request and returns; the connection echoes on
-// until it closes.
+// until it closes. Over HTTP/2 (an RFC 8441 extended CONNECT) the
+// WebSocket is the request's stream, which ends when the handler returns,
+// so ServeHTTP returns only once the connection has ended.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if h.Page != nil && !handshake.IsWebSocketRequest(r) {
 		h.Page.ServeHTTP(w, r)
@@ -80,11 +82,17 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c, err := pipeline.Accept(w, r, &h.Handshake, h.options())
 	if err != nil {
 		if l := h.debug(); l != nil {
-			l.Debug("handshake refused", "remote", r.RemoteAddr, "err", err)
+			l.Debug("handshake refused", "remote", r.RemoteAddr, "proto", r.Proto, "err", err)
 		}
 		return
 	}
-	h.track(c, r.RemoteAddr)
+	if l := h.debug(); l != nil {
+		l.Debug("connected", "remote", r.RemoteAddr, "proto", r.Proto)
+	}
+	h.track(c, nil)
+	if r.ProtoMajor >= 2 {
+		c.Wait()
+	}
 }
 
 // ServeConn serves one connection without net/http, for a server that
@@ -149,10 +157,11 @@ func (h *Handler) options() *pipeline.Options {
 	return &opts
 }
 
-// track registers a live connection for Shutdown.
+// track registers a live connection for Shutdown. A nil remote means the
+// caller has logged the connection.
 func (h *Handler) track(c *pipeline.Conn, remote any) {
-	if l := h.debug(); l != nil {
-		l.Debug("connected", "remote", remote)
+	if l := h.debug(); remote != nil && l != nil {
+		l.Debug("connected", "remote", remote, "proto", "HTTP/1.1")
 	}
 	h.mu.Lock()
 	if h.shutdown {

@@ -171,8 +171,18 @@ type Client struct {
 
 	// TLSConfig configures TLS for wss URLs; nil means the default. Dial
 	// uses a clone: ServerName is set from the URL's host if empty, and
-	// "h2" is removed from NextProtos, since a WebSocket needs HTTP/1.1.
+	// "h2" is removed from NextProtos, since a WebSocket needs HTTP/1.1
+	// (with HTTP2 on, "h2" is offered first and "http/1.1" last instead).
 	TLSConfig *tls.Config
+
+	// HTTP2 says whether Dial opens WebSockets over HTTP/2 (RFC 8441):
+	// HTTP2Off (the zero value) never does, HTTP2Prefer does when the
+	// server offers it and falls back to HTTP/1.1 otherwise, HTTP2Require
+	// fails with ErrNoHTTP2 instead of falling back. WebSockets to the same
+	// origin (scheme, host and port) then share one HTTP/2 connection, a
+	// new one opened only when the server's stream limit is reached. See
+	// HTTP2Mode.
+	HTTP2 HTTP2Mode
 
 	// HandshakeTimeout bounds the whole of Dial: connecting, the proxy's
 	// CONNECT, TLS and the handshake. Dial also ends when its context does.
@@ -196,6 +206,9 @@ type Client struct {
 	// MaxResponseBytes bounds the response's status line and headers (and
 	// a proxy's answer to CONNECT). Default DefaultMaxResponseBytes.
 	MaxResponseBytes int
+
+	// pool holds the HTTP/2 connections, made on first use (see h2pool).
+	pool *h2Pool
 }
 
 // dialTarget is a parsed WebSocket URL.
@@ -261,7 +274,7 @@ var reservedClientHeaders = []string{
 
 // buildClientRequest returns the request head to send and the request it
 // describes.
-func (c *Client) buildClientRequest(t *dialTarget, key string) ([]byte, *http.Request, error) {
+func (c *Client) buildClientRequest(t *dialTarget, key string, exts []Extension) ([]byte, *http.Request, error) {
 	for i, p := range c.Subprotocols {
 		if !isToken(p) {
 			return nil, nil, fmt.Errorf("%w: subprotocol %q is not a token", ErrBadClient, p)
@@ -270,7 +283,7 @@ func (c *Client) buildClientRequest(t *dialTarget, key string) ([]byte, *http.Re
 			return nil, nil, fmt.Errorf("%w: subprotocol %q offered twice", ErrBadClient, p)
 		}
 	}
-	for _, e := range c.Extensions {
+	for _, e := range exts {
 		if !isToken(e.Name) {
 			return nil, nil, fmt.Errorf("%w: extension name %q is not a token", ErrBadClient, e.Name)
 		}
@@ -326,8 +339,8 @@ func (c *Client) buildClientRequest(t *dialTarget, key string) ([]byte, *http.Re
 	if len(c.Subprotocols) > 0 {
 		line("Sec-WebSocket-Protocol", strings.Join(c.Subprotocols, ", "))
 	}
-	if len(c.Extensions) > 0 {
-		line("Sec-WebSocket-Extensions", FormatExtensions(c.Extensions))
+	if len(exts) > 0 {
+		line("Sec-WebSocket-Extensions", FormatExtensions(exts))
 	}
 	for _, k := range names {
 		for _, v := range c.Header[k] {
@@ -419,13 +432,30 @@ func (d *dialState) fail(what string, err error) error {
 // and, when it came from the server, the *http.Response too, whose Body
 // holds the same bytes as HandshakeError.Body. In every failure the
 // connection is closed.
+//
+// With HTTP2 set, Dial first tries an RFC 8441 extended CONNECT on a
+// shared HTTP/2 connection (see HTTP2Mode): on success Result.Conn is the
+// HTTP/2 stream (Buffered is nil) and the *http.Response is the server's
+// 200; closing Result.Conn ends the stream, not the shared connection.
 func (c *Client) Dial(ctx context.Context, rawURL string) (*Result, *http.Response, error) {
+	return c.DialExtensions(ctx, rawURL)
+}
+
+// DialExtensions is Dial offering extra extensions after c.Extensions.
+// It is for a layer above the handshake that adds an extension of its own
+// (pipeline.Dial offers permessage-deflate through it): copying the Client
+// to add it instead would lose the shared HTTP/2 connections.
+func (c *Client) DialExtensions(ctx context.Context, rawURL string, extra ...Extension) (*Result, *http.Response, error) {
 	t, err := parseDialTarget(rawURL)
 	if err != nil {
 		return nil, nil, err
 	}
+	exts := c.Extensions
+	if len(extra) > 0 {
+		exts = append(slices.Clip(exts), extra...)
+	}
 	key := newClientKey()
-	head, req, err := c.buildClientRequest(t, key)
+	head, req, err := c.buildClientRequest(t, key, exts)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -441,9 +471,22 @@ func (c *Client) Dial(ctx context.Context, rawURL string) (*Result, *http.Respon
 	}
 	req = req.WithContext(ctx)
 
-	conn, stop, err := c.connect(d, t)
-	if err != nil {
-		return nil, nil, err
+	var conn net.Conn
+	var stop func() bool
+	if c.HTTP2 != HTTP2Off {
+		var res *Result
+		var resp *http.Response
+		res, resp, conn, stop, err = c.dialH2(d, t, req, exts)
+		if res != nil || err != nil {
+			return res, resp, err
+		}
+		// conn, if not nil, is a TLS connection whose ALPN chose HTTP/1.1.
+	}
+	if conn == nil {
+		conn, stop, err = c.connect(d, t, false)
+		if err != nil {
+			return nil, nil, err
+		}
 	}
 	ok := false
 	defer func() {
@@ -476,7 +519,7 @@ func (c *Client) Dial(ctx context.Context, rawURL string) (*Result, *http.Respon
 		}
 	}
 	resp.Body = http.NoBody
-	subprotocol, exts, err := c.checkUpgradeResponse(resp, key)
+	subprotocol, accepted, err := c.checkUpgradeResponse(resp, key, exts)
 	if err != nil {
 		return nil, resp, &HandshakeError{
 			StatusCode: resp.StatusCode,
@@ -497,7 +540,7 @@ func (c *Client) Dial(ctx context.Context, rawURL string) (*Result, *http.Respon
 		Conn:        conn,
 		Buffered:    takeBuffered(br),
 		Subprotocol: subprotocol,
-		Extensions:  exts,
+		Extensions:  accepted,
 		Request:     req,
 	}, resp, nil
 }
@@ -506,7 +549,9 @@ func (c *Client) Dial(ctx context.Context, rawURL string) (*Result, *http.Respon
 // proxy tunnel, then TLS for wss. The returned stream has the Dial's
 // deadline set; stop cancels the callback that expires it early when the
 // context ends, and reports whether it did so before the callback ran.
-func (c *Client) connect(d *dialState, t *dialTarget) (net.Conn, func() bool, error) {
+//
+// With h2, TLS offers "h2" before "http/1.1" in ALPN.
+func (c *Client) connect(d *dialState, t *dialTarget, h2 bool) (net.Conn, func() bool, error) {
 	proxyURL, err := c.proxyFor(t)
 	if err != nil {
 		return nil, nil, err
@@ -569,6 +614,10 @@ func (c *Client) connect(d *dialState, t *dialTarget) (net.Conn, func() bool, er
 			cfg.ServerName = t.hostname
 		}
 		cfg.NextProtos = slices.DeleteFunc(slices.Clone(cfg.NextProtos), func(p string) bool { return p == "h2" })
+		if h2 {
+			cfg.NextProtos = append([]string{"h2"}, slices.DeleteFunc(cfg.NextProtos, func(p string) bool { return p == "http/1.1" })...)
+			cfg.NextProtos = append(cfg.NextProtos, "http/1.1")
+		}
 		tc := tls.Client(conn, cfg)
 		if err := tc.HandshakeContext(d.ctx); err != nil {
 			return fail(d.tlsFail(t.addr, err))
@@ -651,7 +700,7 @@ func readRefusalBody(d *dialState, conn net.Conn, resp *http.Response, lr *limit
 
 // checkUpgradeResponse validates a 101 response to a request with key and
 // returns the selected subprotocol and accepted extensions.
-func (c *Client) checkUpgradeResponse(resp *http.Response, key string) (string, []Extension, error) {
+func (c *Client) checkUpgradeResponse(resp *http.Response, key string, offered []Extension) (string, []Extension, error) {
 	h := resp.Header
 	if !resp.ProtoAtLeast(1, 1) {
 		return "", nil, fmt.Errorf("%w: %s response", ErrBadUpgradeResponse, resp.Proto)
@@ -671,6 +720,12 @@ func (c *Client) checkUpgradeResponse(resp *http.Response, key string) (string, 
 	case trimOWS(acc[0]) != want:
 		return "", nil, fmt.Errorf("%w: got %q, want %q", ErrBadAccept, acc[0], want)
 	}
+	return c.checkNegotiated(h, offered)
+}
+
+// checkNegotiated validates the subprotocol and extensions of a
+// successful answer, over HTTP/1.1 or HTTP/2.
+func (c *Client) checkNegotiated(h http.Header, offered []Extension) (string, []Extension, error) {
 	var subprotocol string
 	switch protos := h.Values("Sec-WebSocket-Protocol"); {
 	case len(protos) > 1:
@@ -686,7 +741,7 @@ func (c *Client) checkUpgradeResponse(resp *http.Response, key string) (string, 
 		return "", nil, fmt.Errorf("%w: %w", ErrBadUpgradeResponse, err)
 	}
 	for _, e := range exts {
-		if !slices.ContainsFunc(c.Extensions, func(o Extension) bool { return strings.EqualFold(o.Name, e.Name) }) {
+		if !slices.ContainsFunc(offered, func(o Extension) bool { return strings.EqualFold(o.Name, e.Name) }) {
 			return "", nil, fmt.Errorf("%w: %q", ErrUnexpectedExtension, e.Name)
 		}
 	}

@@ -33,6 +33,16 @@
 // HTTP proxy, sends the upgrade request and validates the answer fully; a
 // refusal is a [*HandshakeError] with the status and the start of the body.
 //
+// WebSockets over HTTP/2 (RFC 8441): [Server.Upgrade] also accepts an
+// extended CONNECT ([IsExtendedConnect]) and yields the HTTP/2 stream as
+// Result.Conn; [ConfigureHTTP2] sets an http.Server up to serve HTTP/1.1
+// and HTTP/2 on one port, and [EnableExtendedConnect] makes net/http
+// advertise extended CONNECT, which Go 1.26 does only in a process
+// started with GODEBUG=http2xconnect=1. [Client.HTTP2] makes Dial open
+// WebSockets over HTTP/2, sharing one connection per origin, with an
+// explicit fallback to HTTP/1.1 ([HTTP2Prefer]) or [ErrNoHTTP2]
+// ([HTTP2Require]). See docs/http2.md.
+//
 // Origin checking is on by default: a request with an Origin header is
 // accepted only if the origin's host (and port, if any) equals the request's
 // Host, or matches one of [Server.OriginPatterns]. Requests without an

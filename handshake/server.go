@@ -101,8 +101,11 @@ type negotiation struct {
 // whether its Upgrade header lists the token "websocket". It does not
 // validate the rest of the handshake. To choose between an upgrade and a
 // page, prefer IsWebSocketRequest.
+//
+// An RFC 8441 extended CONNECT over HTTP/2 (IsExtendedConnect) counts as
+// an upgrade request too.
 func IsUpgradeRequest(r *http.Request) bool {
-	return hasToken(r.Header.Values("Upgrade"), "websocket")
+	return hasToken(r.Header.Values("Upgrade"), "websocket") || IsExtendedConnect(r)
 }
 
 // IsWebSocketRequest reports whether r comes from a WebSocket client: it
@@ -338,7 +341,24 @@ func writeHTTPError(w http.ResponseWriter, e *RequestError) {
 // a *RequestError; the handler must not write to w afterwards. If writing
 // the 101 fails after hijacking, Upgrade closes the connection and returns
 // the write error (matching ErrTimeout if the write deadline expired).
+//
+// Over HTTP/2, an RFC 8441 extended CONNECT (IsExtendedConnect) is
+// accepted the same way, with the same version, origin, subprotocol and
+// extension rules: Upgrade answers 200 (no Sec-WebSocket-Accept; a
+// refusal has the same status and reason as over HTTP/1.1) and
+// Result.Conn is the HTTP/2 stream, reading the request body and writing
+// (and flushing) the response. The stream lives only as long as the
+// handler: the handler must not return before Result.Conn is closed (a
+// pipeline.Conn's Wait returns after that), and its return ends the
+// stream (a Result.Conn still open then fails its reads and writes). Closing Result.Conn ends the stream's reads and writes and lets
+// the handler return; a reset stream or a lost connection fails its reads
+// and writes with an error other than io.EOF. The server must advertise
+// extended CONNECT for clients to use it: see ConfigureHTTP2 and
+// EnableExtendedConnect.
 func (s *Server) Upgrade(w http.ResponseWriter, r *http.Request) (*Result, error) {
+	if IsExtendedConnect(r) {
+		return s.upgradeH2(w, r)
+	}
 	n, rerr := s.negotiate(r)
 	if rerr != nil {
 		writeHTTPError(w, rerr)

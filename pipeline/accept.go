@@ -11,6 +11,16 @@ import (
 // Accept upgrades an HTTP request with hs's policy (nil means the zero
 // handshake.Server) and starts a server Conn on it. On a refused handshake
 // the HTTP error has already been written and the error is returned.
+//
+// Over HTTP/2 (an RFC 8441 extended CONNECT, r.ProtoMajor == 2) the Conn
+// rides the request's stream, which ends when the handler returns: the
+// handler must not return before the Conn has ended, so it calls c.Wait()
+// (as it does anyway when it reads in a loop; in push mode, with
+// Options.OnMessage, it must too, unlike over HTTP/1.1 where it may
+// return at once). The Conn is otherwise the same: limits, heartbeat,
+// closing handshake, compression and layers all work as over HTTP/1.1,
+// and a reset stream or a lost connection ends it as an abnormal closure
+// (1006). See handshake.ConfigureHTTP2 for serving both on one port.
 func Accept(w http.ResponseWriter, r *http.Request, hs *handshake.Server, opts *Options) (*Conn, error) {
 	res, err := WithCompression(hs, opts).Upgrade(w, r)
 	if err != nil {

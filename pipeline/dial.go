@@ -21,18 +21,24 @@ import (
 //
 // With opts.Compression set, the permessage-deflate offer it holds is
 // added to hc's extension offers; a malformed answer fails the dial.
+//
+// With hc.HTTP2 set, the WebSocket may ride a stream of an HTTP/2
+// connection that other WebSockets to the same origin share (RFC 8441);
+// the Conn behaves the same, and closing it ends the stream only.
 func Dial(ctx context.Context, url string, hc *handshake.Client, opts *Options) (*Conn, *http.Response, error) {
 	if hc == nil {
 		hc = &handshake.Client{}
 	}
 	var cfg *Compression
+	var res *handshake.Result
+	var resp *http.Response
+	var err error
 	if opts != nil && opts.Compression != nil {
 		cfg = opts.Compression
-		h := *hc
-		h.Extensions = append(append([]handshake.Extension(nil), hc.Extensions...), cfg.Offer.Extension())
-		hc = &h
+		res, resp, err = hc.DialExtensions(ctx, url, cfg.Offer.Extension())
+	} else {
+		res, resp, err = hc.Dial(ctx, url)
 	}
-	res, resp, err := hc.Dial(ctx, url)
 	if err != nil {
 		return nil, resp, err
 	}

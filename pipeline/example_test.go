@@ -276,3 +276,43 @@ func ExampleConn_CloseRead() {
 	// tick 3
 	// server: websocket: closed by peer: 1000 normal closure: enough
 }
+
+// A WebSocket over HTTP/2 (RFC 8441): the server is configured with
+// handshake.ConfigureHTTP2 (here for cleartext HTTP/2, h2c) and its
+// handler waits for the Conn, since the stream ends when the handler
+// returns; the client asks for HTTP/2 and shares one connection among
+// all its WebSockets to the same origin.
+func ExampleDial_http2() {
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := pipeline.Accept(w, r, &handshake.Server{}, nil)
+		if err != nil {
+			return
+		}
+		defer c.Wait() // over HTTP/2, return only once the Conn has ended
+		typ, msg, err := c.ReadMessage(r.Context(), nil)
+		if err != nil {
+			return
+		}
+		c.WriteMessage(r.Context(), typ, append([]byte(r.Proto+": "), msg...))
+		c.ReadMessage(r.Context(), nil) // until the client closes
+	}))
+	if err := handshake.ConfigureHTTP2(srv.Config, true); err != nil {
+		fmt.Println(err) // GODEBUG=http2xconnect=1 missing: HTTP/1.1 only
+	}
+	srv.Start()
+	defer srv.Close()
+
+	ctx := context.Background()
+	hc := &handshake.Client{HTTP2: handshake.HTTP2Prefer}
+	defer hc.CloseIdleConnections()
+	c, _, err := pipeline.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http"), hc, nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	c.WriteMessage(ctx, pipeline.Text, []byte("hello"))
+	_, reply, _ := c.ReadMessage(ctx, nil)
+	fmt.Println(string(reply))
+	c.Close(pipeline.CloseNormal, "bye")
+	// Output: HTTP/2.0: hello
+}

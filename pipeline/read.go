@@ -239,9 +239,16 @@ func (c *Conn) waitCloseWritten() {
 // halfCloseAndDrain sends FIN after a failing close frame, then reads and
 // drops what the peer still sends until it closes, so unread data does not
 // turn our close into a reset that could lose the close frame.
+//
+// A stream that cannot half-close, whose CloseWrite says
+// errors.ErrUnsupported (the server's end of an HTTP/2 stream, which
+// ends only with its handler), is not drained: ending it loses nothing
+// already sent, and the peer waits for its end.
 func (c *Conn) halfCloseAndDrain() {
 	if cw, ok := c.raw.(interface{ CloseWrite() error }); ok {
-		cw.CloseWrite()
+		if err := cw.CloseWrite(); err == errors.ErrUnsupported {
+			return
+		}
 	}
 	c.drain()
 }

@@ -154,7 +154,7 @@ go vet -tags purego ./...
 
 # ---------------------------------------------------------------------------
 section "go test -race"
-echo "WSPIPE_BROWSER=1: cmd/echo's TestBrowser drives /usr/bin/chromium through test/browser/run.mjs"
+echo "WSPIPE_BROWSER=1: cmd/echo's TestBrowser and TestBrowserHTTP2 (HTTPS, WebSockets over HTTP/2) drive /usr/bin/chromium through test/browser/run.mjs"
 go test -race -count=1 ./...
 
 # ---------------------------------------------------------------------------

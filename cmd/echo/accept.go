@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/tls"
 	"errors"
 	"net"
 	"net/http"
@@ -49,9 +50,14 @@ func (l *handOffListener) Close() error {
 func (l *handOffListener) Addr() net.Addr { return l.addr }
 
 // handOff passes conn, with head to be read first, to the http.Server.
+// Without head, conn is passed as it is: a *tls.Conn whose ALPN chose
+// HTTP/2 stays one, for the http.Server to serve HTTP/2 on it.
 func (l *handOffListener) handOff(conn net.Conn, head []byte) {
+	if len(head) > 0 {
+		conn = &replayConn{Conn: conn, head: head}
+	}
 	select {
-	case l.conns <- &replayConn{Conn: conn, head: head}:
+	case l.conns <- conn:
 	case <-l.done:
 		conn.Close()
 	}
@@ -88,6 +94,32 @@ func acceptLoop(ln net.Listener, h *echo.Handler, path string, hl *handOffListen
 			continue
 		}
 		delay = 0
+		if tc, ok := conn.(*tls.Conn); ok {
+			go serveTLS(tc, h, path, hl)
+			continue
+		}
 		go h.ServeConn(conn, path, hl.handOff)
 	}
+}
+
+// tlsHandshakeTimeout bounds a TLS handshake on the accepted connection.
+const tlsHandshakeTimeout = 10 * time.Second
+
+// serveTLS runs the TLS handshake of an accepted connection: if ALPN chose
+// HTTP/2, the connection goes to the http.Server whole, which serves its
+// requests (the console page, WebSockets as extended CONNECTs) on its
+// streams; otherwise it is served like a plain one.
+func serveTLS(tc *tls.Conn, h *echo.Handler, path string, hl *handOffListener) {
+	tc.SetDeadline(time.Now().Add(tlsHandshakeTimeout))
+	err := tc.Handshake()
+	tc.SetDeadline(time.Time{})
+	if err != nil {
+		tc.Close()
+		return
+	}
+	if tc.ConnectionState().NegotiatedProtocol == "h2" {
+		hl.handOff(tc, nil)
+		return
+	}
+	h.ServeConn(tc, path, hl.handOff)
 }

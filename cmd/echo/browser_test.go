@@ -39,30 +39,7 @@ const browserHowTo = "set WSPIPE_BROWSER=1 to run it (bash scripts/test.sh does)
 // page's log, in echo mode, in -reply mode and from a page of another
 // origin.
 func TestBrowser(t *testing.T) {
-	if os.Getenv("WSPIPE_BROWSER") != "1" {
-		t.Skip("browser test: " + browserHowTo)
-	}
-	// From here on a missing piece is a failure, never a skip.
-	chromium := os.Getenv("WSPIPE_CHROMIUM")
-	if chromium == "" {
-		chromium = "/usr/bin/chromium"
-	}
-	if _, err := os.Stat(chromium); err != nil {
-		t.Fatalf("WSPIPE_BROWSER=1 but no browser: %v; %s", err, browserHowTo)
-	}
-	node, err := exec.LookPath("node")
-	if err != nil {
-		t.Fatalf("WSPIPE_BROWSER=1 but no node: %v; %s", err, browserHowTo)
-	}
-	script, err := filepath.Abs(filepath.Join("..", "..", "test", "browser", "run.mjs"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pwPkg := filepath.Join(filepath.Dir(script), "node_modules", "playwright-core", "package.json")
-	if _, err := os.Stat(pwPkg); err != nil {
-		t.Fatalf("WSPIPE_BROWSER=1 but playwright-core is not installed: %v; %s", err, browserHowTo)
-	}
-
+	node, chromium, script := browserTools(t)
 	bin := buildEcho(t)
 	echoSrv := startEcho(t, bin, "-addr", "127.0.0.1:0")
 	replySrv := startEcho(t, bin, "-addr", "127.0.0.1:0", "-reply")
@@ -76,14 +53,8 @@ func TestBrowser(t *testing.T) {
 		return page + "?" + q.Encode()
 	}
 
-	tests := []struct {
-		name    string
-		page    string
-		args    []string
-		want    string // the message that must arrive; "" with refused
-		refused bool
-		check   func(t *testing.T, r browserResult)
-	}{{
+	tests := []browserCase{{
+
 		// Type "Hello" into the page and click Send; then the tutorial's
 		// console snippet, new WebSocket(...).send("Hello"), in the page.
 		name: "echo",
@@ -130,6 +101,11 @@ func TestBrowser(t *testing.T) {
 		want: "Hello",
 	}}
 
+	runBrowserCases(t, node, chromium, script, tests)
+}
+
+// runBrowserCases runs each case as a subtest.
+func runBrowserCases(t *testing.T, node, chromium, script string, tests []browserCase) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			args := append([]string{script, "--timeout", "30000"}, tc.args...)
@@ -177,4 +153,82 @@ func TestBrowser(t *testing.T) {
 			}
 		})
 	}
+}
+
+// browserCase is one run of test/browser/run.mjs.
+type browserCase struct {
+	name    string
+	page    string
+	args    []string
+	want    string // the message that must arrive; "" with refused
+	refused bool
+	check   func(t *testing.T, r browserResult)
+}
+
+// TestBrowserHTTP2 loads the console page from cmd/echo over HTTPS (a
+// development certificate Chromium is told to accept), where Chromium
+// speaks HTTP/2 and, as cmd/echo advertises extended CONNECT, opens the
+// page's same-origin WebSocket as an RFC 8441 stream of that connection:
+// text and binary echo, and the server's log proves each WebSocket came
+// over HTTP/2.
+func TestBrowserHTTP2(t *testing.T) {
+	node, chromium, script := browserTools(t)
+	bin := buildEcho(t)
+	srv := startEcho(t, bin, "-addr", "127.0.0.1:0", "-tls-dev", "-v")
+	page := srv.httpURL()
+	if !strings.HasPrefix(page, "https://") {
+		t.Fatalf("page URL %q, want https://", page)
+	}
+	runBrowserCases(t, node, chromium, script, []browserCase{{
+		name: "text",
+		page: page,
+		args: []string{"--ignore-cert", "--send", "Hello over HTTP/2", "--console"},
+		want: "Hello over HTTP/2",
+	}, {
+		name: "binary",
+		page: page,
+		args: []string{"--ignore-cert", "--binary", "--send", "héllo wörld"},
+		want: "héllo wörld",
+	}})
+	// Every WebSocket the server accepted (three: text, console snippet,
+	// binary) came as an extended CONNECT over HTTP/2, none over HTTP/1.1.
+	log := srv.stderr.String()
+	h2 := strings.Count(log, "msg=connected") - strings.Count(log, "proto=HTTP/1.1")
+	if n := strings.Count(log, "proto=HTTP/2.0"); n < 3 || h2 != n {
+		t.Fatalf("server log: %d WebSockets over HTTP/2 (want 3, and none over HTTP/1.1):\n%s", n, log)
+	}
+	if !strings.Contains(log, "extended_connect=true") {
+		t.Fatalf("server did not enable extended CONNECT:\n%s", log)
+	}
+}
+
+// browserTools finds node, Chromium and test/browser/run.mjs, or skips
+// the test without WSPIPE_BROWSER=1.
+func browserTools(t *testing.T) (node, chromium, script string) {
+	t.Helper()
+	if os.Getenv("WSPIPE_BROWSER") != "1" {
+		t.Skip("browser test: " + browserHowTo)
+	}
+	// From here on a missing piece is a failure, never a skip.
+	chromium = os.Getenv("WSPIPE_CHROMIUM")
+	if chromium == "" {
+		chromium = "/usr/bin/chromium"
+	}
+	if _, err := os.Stat(chromium); err != nil {
+		t.Fatalf("WSPIPE_BROWSER=1 but no browser: %v; %s", err, browserHowTo)
+	}
+	var err error
+	node, err = exec.LookPath("node")
+	if err != nil {
+		t.Fatalf("WSPIPE_BROWSER=1 but no node: %v; %s", err, browserHowTo)
+	}
+	script, err = filepath.Abs(filepath.Join("..", "..", "test", "browser", "run.mjs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pwPkg := filepath.Join(filepath.Dir(script), "node_modules", "playwright-core", "package.json")
+	if _, err := os.Stat(pwPkg); err != nil {
+		t.Fatalf("WSPIPE_BROWSER=1 but playwright-core is not installed: %v; %s", err, browserHowTo)
+	}
+	return node, chromium, script
 }

@@ -37,6 +37,16 @@
 //	    is always allowed. By default any Origin is accepted: the server holds
 //	    no credentials, and the tutorial's browser-console scenario connects
 //	    from whatever page the console belongs to.
+//	-tls-cert file, -tls-key file
+//	    serve https:// and wss:// with this PEM certificate and key
+//	-tls-dev
+//	    serve https:// and wss:// with a self-signed development
+//	    certificate made at start (for localhost; browsers warn)
+//	-http2
+//	    with TLS, serve HTTP/2 too, WebSockets included (RFC 8441), on the
+//	    same port as HTTP/1.1 (default true; -http2=false for HTTP/1.1 only)
+//	-h2c
+//	    without TLS, serve HTTP/2 with prior knowledge (h2c) too
 //	-shutdown-timeout d
 //	    how long a graceful shutdown may take (default 5s)
 //	-idle-readers n
@@ -46,6 +56,13 @@
 //	    per connection
 //	-v
 //	    log at debug level
+//
+// WebSockets over HTTP/2 need net/http to advertise extended CONNECT,
+// which Go 1.26 does only in a process started with
+// GODEBUG=http2xconnect=1: when HTTP/2 is on and the variable is missing,
+// echo restarts itself with it (handshake.EnableExtendedConnect), and if
+// it cannot, says so in a warning and serves WebSockets over HTTP/1.1
+// only.
 //
 // On start it writes exactly one line to standard output, the URL to
 // connect to (for example "ws://localhost:4567/"); logs go to standard
@@ -98,9 +115,17 @@ type config struct {
 	ping            time.Duration // heartbeat interval; 0 turns it off
 	compress        bool          // accept permessage-deflate
 	idleReaders     int           // pipeline.SetIdleReaders; -1: no idle poller
+	tlsDev          bool          // a self-signed development certificate
+	http2           bool          // with TLS, HTTP/2 too
+	h2c             bool          // without TLS, h2c too
 }
 
 func main() {
+	if cfg, err := parseFlags(os.Args[1:], io.Discard); err == nil && cfg.wantsHTTP2() {
+		// Restarts the process with GODEBUG=http2xconnect=1 if needed;
+		// run logs it if that failed.
+		handshake.EnableExtendedConnect()
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	go func() {
 		// After the first signal, restore the default handling so that a
@@ -109,6 +134,11 @@ func main() {
 		stop()
 	}()
 	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// wantsHTTP2 reports whether the server will speak HTTP/2.
+func (c *config) wantsHTTP2() bool {
+	return c.http2 && (c.tlsCert != "" || c.tlsDev) || c.h2c
 }
 
 // parseFlags parses the command line. It returns flag.ErrHelp for -h.
@@ -129,6 +159,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.idleReaders, "idle-readers", 0, "Linux: how many reader goroutines the idle poller, which holds idle connections with no goroutine, runs at once; 0 means the default (4096), -1 turns the poller off (a reader goroutine per connection)")
 	fs.StringVar(&c.tlsCert, "tls-cert", "", "PEM certificate `file`; with -tls-key, serve wss:// (TLS)")
 	fs.StringVar(&c.tlsKey, "tls-key", "", "PEM private key `file` for -tls-cert")
+	fs.BoolVar(&c.tlsDev, "tls-dev", false, "serve wss:// with a self-signed development certificate made at start (for local testing)")
+	fs.BoolVar(&c.http2, "http2", true, "with TLS, serve HTTP/2 too, WebSockets over it included (RFC 8441)")
+	fs.BoolVar(&c.h2c, "h2c", false, "without TLS, serve HTTP/2 with prior knowledge (h2c) too, WebSockets included")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: echo [flags]\n\nA WebSocket echo server. Open the printed URL's http:// form in a browser for a console.\n\nFlags:\n")
 		fs.PrintDefaults()
@@ -156,6 +189,12 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	}
 	if (c.tlsCert == "") != (c.tlsKey == "") {
 		return c, errors.New("-tls-cert and -tls-key go together")
+	}
+	if c.tlsDev && c.tlsCert != "" {
+		return c, errors.New("-tls-dev and -tls-cert exclude each other")
+	}
+	if c.h2c && (c.tlsDev || c.tlsCert != "") {
+		return c, errors.New("-h2c is for a server without TLS (with TLS, -http2 serves HTTP/2)")
 	}
 	var err error
 	if c.origins, err = parseOrigins(origins); err != nil {
@@ -317,17 +356,35 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 	scheme := "ws"
-	if cfg.tlsCert != "" {
-		cert, err := tls.LoadX509KeyPair(cfg.tlsCert, cfg.tlsKey)
+	secure := cfg.tlsCert != "" || cfg.tlsDev
+	if secure {
+		var cert tls.Certificate
+		if cfg.tlsDev {
+			host, _, _ := net.SplitHostPort(cfg.addr)
+			cert, err = devCertificate(host)
+		} else {
+			cert, err = tls.LoadX509KeyPair(cfg.tlsCert, cfg.tlsKey)
+		}
 		if err != nil {
 			logger.Error("cannot load TLS certificate", "err", err)
 			return 1
 		}
-		// HTTP/1.1 only: a WebSocket upgrade needs it (no RFC 8441 here).
 		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"http/1.1"}}
-		srv.TLSNextProto = map[string]func(*http.Server, *tls.Conn, http.Handler){}
+		if cfg.http2 {
+			srv.TLSConfig.NextProtos = []string{"h2", "http/1.1"}
+		} else {
+			srv.TLSNextProto = map[string]func(*http.Server, *tls.Conn, http.Handler){}
+		}
 		ln = tls.NewListener(ln, srv.TLSConfig)
 		scheme = "wss"
+	}
+	h2 := cfg.http2 && secure || cfg.h2c
+	if h2 {
+		// The same handler serves WebSockets over HTTP/1.1 and HTTP/2.
+		if err := handshake.ConfigureHTTP2(srv, cfg.h2c); err != nil {
+			logger.Warn("WebSockets over HTTP/2 are off: browsers and clients will use HTTP/1.1 for them",
+				"err", err, "fix", "start echo with GODEBUG=http2xconnect=1 in its environment")
+		}
 	}
 
 	var maxMessage any = "none"
@@ -339,7 +396,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		origins = strings.Join(cfg.origins, ",")
 	}
 	logger.Info("listening", "addr", ln.Addr().String(), "path", cfg.path,
-		"reply", cfg.reply, "max_message", maxMessage, "origins", origins, "compress", cfg.compress)
+		"reply", cfg.reply, "max_message", maxMessage, "origins", origins, "compress", cfg.compress,
+		"http2", h2, "h2c", cfg.h2c, "extended_connect", h2 && handshake.ExtendedConnectEnabled())
 	fmt.Fprintln(stdout, publicURL(scheme, cfg.addr, ln.Addr(), cfg.path))
 
 	hl := newHandOffListener(ln.Addr())

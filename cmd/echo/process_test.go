@@ -88,8 +88,8 @@ func startEcho(t *testing.T, bin string, args ...string) *process {
 		p.cmd.Process.Kill()
 		t.Fatalf("%s printed no URL within 15s; stderr:\n%s", bin, p.stderr)
 	}
-	if !regexp.MustCompile(`^ws://127\.0\.0\.1:[0-9]+/`).MatchString(p.url) {
-		t.Errorf("printed %q, want a ws://127.0.0.1:PORT/ URL", p.url)
+	if !regexp.MustCompile(`^wss?://127\.0\.0\.1:[0-9]+/`).MatchString(p.url) {
+		t.Errorf("printed %q, want a ws:// or wss://127.0.0.1:PORT/ URL", p.url)
 	}
 	t.Cleanup(func() {
 		if err := p.terminate(15 * time.Second); err != nil {

@@ -32,6 +32,13 @@
 //	    http://user:password@proxy:3128. Without it, HTTP_PROXY,
 //	    HTTPS_PROXY and NO_PROXY are honoured, except for localhost and
 //	    loopback addresses, which are never proxied from the environment.
+//	-http2 mode
+//	    open the WebSocket over HTTP/2 (RFC 8441): "off" (the default),
+//	    "prefer" (HTTP/2 when the server offers it, else HTTP/1.1) or
+//	    "require" (fail if the server does not offer it). For wss:// URLs
+//	    TLS offers h2; for ws:// URLs HTTP/2 is spoken in cleartext with
+//	    prior knowledge (h2c). With a mode other than off, the protocol
+//	    used is printed on standard error ("wscat: over HTTP/2").
 //	-insecure
 //	    DANGEROUS: do not verify the server's TLS certificate or name. The
 //	    connection is still encrypted, but to whoever answers: anyone on
@@ -91,6 +98,7 @@ type config struct {
 	timeout      time.Duration
 	proxy        *url.URL
 	insecure     bool
+	http2        handshake.HTTP2Mode
 }
 
 // Exit statuses.
@@ -155,6 +163,19 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		c.proxy = u
 		return nil
 	})
+	fs.Func("http2", "open the WebSocket over HTTP/2 (RFC 8441): off, prefer or require (default off)", func(s string) error {
+		switch s {
+		case "off":
+			c.http2 = handshake.HTTP2Off
+		case "prefer":
+			c.http2 = handshake.HTTP2Prefer
+		case "require":
+			c.http2 = handshake.HTTP2Require
+		default:
+			return fmt.Errorf("want off, prefer or require, not %q", s)
+		}
+		return nil
+	})
 	fs.BoolVar(&c.insecure, "insecure", false, "DANGEROUS: skip TLS certificate verification (anyone on the path can impersonate the server)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: wscat [flags] URL\n\n"+
@@ -197,6 +218,7 @@ func (c *config) client() *handshake.Client {
 		Header:           c.header,
 		Subprotocols:     c.subprotocols,
 		HandshakeTimeout: c.timeout,
+		HTTP2:            c.http2,
 	}
 	if c.proxy != nil {
 		hc.Proxy = http.ProxyURL(c.proxy)
@@ -227,7 +249,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if cfg.insecure {
 		fmt.Fprintln(stderr, "wscat: WARNING: -insecure: the server's certificate is not checked; anyone on the path can impersonate it")
 	}
-	c, _, err := pipeline.Dial(ctx, cfg.url, cfg.client(), nil)
+	c, resp, err := pipeline.Dial(ctx, cfg.url, cfg.client(), nil)
 	if err != nil {
 		if ctx.Err() != nil {
 			fmt.Fprintln(stderr, "wscat: interrupted")
@@ -237,6 +259,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		// (handshake.HandshakeError).
 		fmt.Fprintf(stderr, "wscat: %s\n", oneLine(err.Error()))
 		return exitFailure
+	}
+	if cfg.http2 != handshake.HTTP2Off {
+		fmt.Fprintf(stderr, "wscat: over HTTP/%d\n", resp.ProtoMajor)
 	}
 	if !cfg.onceSet && isTerminal(stdin) {
 		msg := "wscat: connected to " + cfg.url

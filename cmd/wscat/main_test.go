@@ -30,6 +30,11 @@ import (
 var wscatBin string
 
 func TestMain(m *testing.M) {
+	// The in-process servers of the HTTP/2 tests need net/http to
+	// advertise extended CONNECT: restart with GODEBUG=http2xconnect=1.
+	if err := handshake.EnableExtendedConnect(); err != nil {
+		fmt.Fprintln(os.Stderr, "HTTP/2 tests will fail:", err)
+	}
 	dir, err := os.MkdirTemp("", "wscat-test")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -453,5 +458,41 @@ func TestParseFlags(t *testing.T) {
 	c, err = parseFlags([]string{"-once", "", "-insecure", "wss://h/"}, io.Discard)
 	if err != nil || !c.onceSet || c.once != "" || c.client().TLSConfig == nil || !c.client().TLSConfig.InsecureSkipVerify {
 		t.Errorf("config %+v, %v", c, err)
+	}
+}
+
+// -http2 require opens the WebSocket over HTTP/2 (h2c here) and says so;
+// against a server without HTTP/2 it fails with one line, and -http2
+// prefer falls back to HTTP/1.1.
+func TestHTTP2Flag(t *testing.T) {
+	h := &echo.Handler{}
+	ts := httptest.NewUnstartedServer(h)
+	if err := handshake.ConfigureHTTP2(ts.Config, true); err != nil {
+		t.Fatal(err)
+	}
+	ts.Start()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		h.Shutdown(ctx)
+		ts.Close()
+	})
+	url := "ws" + strings.TrimPrefix(ts.URL, "http")
+	r := runWscat(t, "", "-http2", "require", "-once", "over h2", url)
+	if r.code != 0 || r.stdout != "over h2\n" || r.stderr != "wscat: over HTTP/2\n" {
+		t.Errorf("require, h2c server: %+v", r)
+	}
+	plain, _ := echoServer(t)
+	r = runWscat(t, "", "-http2", "require", "-once", "x", plain)
+	if r.code != 1 {
+		t.Errorf("require, HTTP/1.1 server: %+v", r)
+	}
+	oneLineContaining(t, "stderr", r.stderr, "HTTP/2", "h2c")
+	r = runWscat(t, "", "-http2", "prefer", "-once", "fallback", plain)
+	if r.code != 0 || r.stdout != "fallback\n" || r.stderr != "wscat: over HTTP/1\n" {
+		t.Errorf("prefer, HTTP/1.1 server: %+v", r)
+	}
+	if r := runWscat(t, "", "-http2", "maybe", plain); r.code != 2 {
+		t.Errorf("-http2 maybe: %+v", r)
 	}
 }

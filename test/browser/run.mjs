@@ -21,6 +21,8 @@
 //                     "closed" without ever opening, and nothing may arrive
 //   --screenshot FILE save a PNG of the page at the end
 //   --timeout MS      how long each wait may take (default 20000)
+//   --ignore-cert     accept the server's certificate whatever it is (for
+//                     cmd/echo -tls-dev's self-signed one)
 //
 // Environment: WSPIPE_CHROMIUM overrides the browser (default
 // /usr/bin/chromium). Playwright never downloads a browser here.
@@ -43,10 +45,11 @@ const { values: opt, positionals } = parseArgs({
     "expect-refused": { type: "boolean", default: false },
     screenshot: { type: "string" },
     timeout: { type: "string", default: "20000" },
+    "ignore-cert": { type: "boolean", default: false },
   },
 });
 if (positionals.length !== 1) {
-  console.error("usage: node run.mjs [--send TEXT] [--expect TEXT] [--binary] [--console] [--expect-refused] [--screenshot FILE] [--timeout MS] PAGE_URL");
+  console.error("usage: node run.mjs [--send TEXT] [--expect TEXT] [--binary] [--console] [--expect-refused] [--screenshot FILE] [--timeout MS] [--ignore-cert] PAGE_URL");
   process.exit(2);
 }
 const pageURL = positionals[0];
@@ -66,6 +69,7 @@ try {
     executablePath,
     headless: true,
     timeout,
+    ignoreHTTPSErrors: opt["ignore-cert"],
     args: [
       "--headless",
       "--no-sandbox",
@@ -75,6 +79,7 @@ try {
       "--disable-background-networking",
       "--disable-component-update",
       "--disable-sync",
+      ...(opt["ignore-cert"] ? ["--ignore-certificate-errors"] : []),
     ],
   });
   page = context.pages()[0] ?? (await context.newPage());

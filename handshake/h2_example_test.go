@@ -1,0 +1,72 @@
+package handshake_test
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/wspipe/wspipe/handshake"
+)
+
+// TestMain restarts the test binary with GODEBUG=http2xconnect=1 when it
+// is missing, as a server's main does, so the examples below see
+// extended CONNECT on.
+func TestMain(m *testing.M) {
+	if err := handshake.EnableExtendedConnect(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+	}
+	os.Exit(m.Run())
+}
+
+// A server program turns extended CONNECT on first thing in main: the
+// process restarts itself with GODEBUG=http2xconnect=1 if it lacks it.
+func ExampleEnableExtendedConnect() {
+	if err := handshake.EnableExtendedConnect(); err != nil {
+		// Not restarted (no execve here, say): WebSockets use HTTP/1.1.
+		log.Print(err)
+	}
+	fmt.Println(handshake.ExtendedConnectEnabled())
+	// Output: true
+}
+
+// One server, one handler, WebSockets over HTTP/1.1 and HTTP/2 (here
+// cleartext, h2c); a client asks for HTTP/2 with Client.HTTP2.
+func ExampleConfigureHTTP2() {
+	hs := &handshake.Server{}
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		res, err := hs.Upgrade(w, r)
+		if err != nil {
+			return
+		}
+		// Over HTTP/2 the stream lives as long as this handler: serve the
+		// connection here, then close it.
+		defer res.Conn.Close()
+		buf := make([]byte, 64)
+		n, _ := res.Conn.Read(buf) // a frame, as sent
+		fmt.Printf("server: HTTP/%d, %d bytes\n", r.ProtoMajor, n)
+	}))
+	if err := handshake.ConfigureHTTP2(srv.Config, true); err != nil {
+		log.Print(err) // handshake.ErrExtendedConnectDisabled: HTTP/1.1 only
+	}
+	srv.Start()
+	defer srv.Close()
+
+	c := &handshake.Client{HTTP2: handshake.HTTP2Require}
+	defer c.CloseIdleConnections()
+	res, resp, err := c.Dial(context.Background(), "ws"+strings.TrimPrefix(srv.URL, "http"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("client:", resp.Proto, resp.StatusCode)
+	res.Conn.Write([]byte{0x82, 0x80, 0, 0, 0, 0}) // an empty binary frame, masked
+	res.Conn.Read(make([]byte, 1))                 // the stream's end
+	res.Conn.Close()
+	// Output:
+	// client: HTTP/2.0 200
+	// server: HTTP/2, 6 bytes
+}
