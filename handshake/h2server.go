@@ -164,21 +164,7 @@ func (s *Server) negotiateH2(r *http.Request) (*negotiation, *RequestError) {
 	if v := h.Values("Sec-WebSocket-Version"); len(v) != 1 || trimOWS(v[0]) != "13" {
 		return nil, refuse(http.StatusUpgradeRequired, ErrBadVersion, "Sec-WebSocket-Version must be 13", nil)
 	}
-	if e := s.checkOrigin(h.Values("Origin"), r.Host); e != nil {
-		return nil, e
-	}
-	offers, err := ParseExtensions(h.Values("Sec-WebSocket-Extensions"))
-	if err != nil {
-		return nil, refuse(http.StatusBadRequest, ErrBadExtensions, "malformed Sec-WebSocket-Extensions", err)
-	}
-	n := &negotiation{subprotocol: s.selectSubprotocol(h.Values("Sec-WebSocket-Protocol"))}
-	if s.Extensions != nil && len(offers) > 0 {
-		n.extensions = s.Extensions(offers)
-		if err := validAccepted(n.extensions, offers); err != nil {
-			return nil, refuse(http.StatusInternalServerError, ErrExtensionsHook, "extension negotiation failed", err)
-		}
-	}
-	return n, nil
+	return s.agree(h, r.Host, "")
 }
 
 // writeH2Error answers a refused extended CONNECT: as writeHTTPError,

@@ -189,7 +189,14 @@ func (s *Server) negotiate(r *http.Request) (*negotiation, *RequestError) {
 		return nil, refuse(http.StatusBadRequest, ErrBadKey, "invalid Sec-WebSocket-Key",
 			fmt.Errorf("key %q is not base64 of 16 bytes", key))
 	}
-	if e := s.checkOrigin(h.Values("Origin"), r.Host); e != nil {
+	return s.agree(h, r.Host, key)
+}
+
+// agree finishes a negotiation once the request is a valid WebSocket
+// request (over HTTP/1.1 or HTTP/2): the Origin policy, then the
+// subprotocol and extensions the server selects.
+func (s *Server) agree(h http.Header, host, key string) (*negotiation, *RequestError) {
+	if e := s.checkOrigin(h.Values("Origin"), host); e != nil {
 		return nil, e
 	}
 	offers, err := ParseExtensions(h.Values("Sec-WebSocket-Extensions"))

@@ -49,7 +49,7 @@ type Socket struct {
 	// class, a raw socket's descriptor plus one in its low 28 bits (0
 	// until a reader notes it) and, in its top 4, where the socket is on
 	// its way to parking (the yield states, see parkNow). Atomic: the
-	// sweep of new connections and teardown read it from other goroutines.
+	// poller, teardown and the idle kick read it from other goroutines.
 	state atomic.Uint32
 }
 
