@@ -71,7 +71,7 @@ type Conn struct {
 
 	batch *writeBatch // the writer's scratch for writev, made on first use
 
-	msgTok     atomic.Pointer[chan struct{}] // one outgoing message at a time (see tok)
+	msgTok     token // one outgoing message at a time
 	mw         messageWriter
 	dropping   latch // fired by Close: drop data still arriving
 	closeWrote latch // fires once our close frame is written
@@ -285,7 +285,3 @@ func (c *Conn) teardownWith(cause error) {
 		c.raw.Close()
 	})
 }
-
-// tok returns the one-slot channel whose token a message writer holds, made
-// on first use so that a connection that never writes keeps none.
-func (c *Conn) tok() chan struct{} { return *lazyChan(&c.msgTok, 1) }

@@ -58,3 +58,69 @@ func lazyChan(p *atomic.Pointer[chan struct{}], n int) *chan struct{} {
 	}
 	return p.Load()
 }
+
+// token is a lock that a waiter can give up on (a context ends, the
+// connection dies) and that costs no channel while uncontended. It is one
+// pointer: nil while free, tokenHeld while held, until somebody has to
+// wait. The first waiter then makes a one-slot channel whose slot is
+// full while the token is held (its element stands for the holder's
+// token) and puts it in; from then on taking is sending and releasing is
+// receiving, as with a plain channel. A connection written from one
+// goroutine at a time, the usual case, thus keeps no channel.
+//
+// The zero token is free.
+type token struct{ p atomic.Pointer[chan struct{}] }
+
+// tokenHeld marks a held token with no channel.
+var tokenHeld = new(chan struct{})
+
+// tryTake takes the token if it is free.
+func (t *token) tryTake() bool {
+	if t.p.CompareAndSwap(nil, tokenHeld) {
+		return true
+	}
+	if p := t.p.Load(); p != nil && p != tokenHeld {
+		select {
+		case *p <- struct{}{}:
+			return true
+		default:
+		}
+	}
+	return false
+}
+
+// take waits for the token until it is taken, or until done or dead is
+// closed; ok reports that it was taken.
+func (t *token) take(done, dead <-chan struct{}) (ok bool) {
+	for {
+		if t.p.CompareAndSwap(nil, tokenHeld) {
+			return true
+		}
+		p := t.p.Load()
+		if p == tokenHeld {
+			c := make(chan struct{}, 1)
+			c <- struct{}{} // the holder's
+			if !t.p.CompareAndSwap(tokenHeld, &c) {
+				continue // released meanwhile, or another waiter made one
+			}
+			p = &c
+		} else if p == nil {
+			continue
+		}
+		select {
+		case *p <- struct{}{}:
+			return true
+		case <-done:
+			return false
+		case <-dead:
+			return false
+		}
+	}
+}
+
+// release frees the token.
+func (t *token) release() {
+	if !t.p.CompareAndSwap(tokenHeld, nil) {
+		<-*t.p.Load()
+	}
+}

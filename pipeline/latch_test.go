@@ -2,7 +2,9 @@ package pipeline
 
 import (
 	"context"
+	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -85,7 +87,7 @@ func TestIdleConnMakesNoChannels(t *testing.T) {
 		for name, made := range map[string]bool{
 			"dead": c.dead.p.Load() != nil, "readDone": c.readDone.p.Load() != nil,
 			"dropping": c.dropping.p.Load() != nil, "closeWrote": c.closeWrote.p.Load() != nil,
-			"msgTok": c.msgTok.Load() != nil,
+			"msgTok": c.msgTok.p.Load() != nil && c.msgTok.p.Load() != tokenHeld,
 		} {
 			if !made {
 				s = append(s, name)
@@ -106,8 +108,10 @@ func TestIdleConnMakesNoChannels(t *testing.T) {
 	if _, p, err := cl.ReadMessage(ctx, nil); err != nil || string(p) != "hi" {
 		t.Fatalf("echo: %q %v", p, err)
 	}
-	if srv.msgTok.Load() == nil {
-		t.Fatal("the echo wrote without making the message token")
+	// One writer at a time takes the token with no channel, and waits on
+	// no latch.
+	if got := unmade(srv); len(got) != 5 {
+		t.Fatalf("an echo made channels; unmade only %v", got)
 	}
 	done := srv.Done()
 	if err := cl.Close(CloseNormal, ""); err != nil {
@@ -123,5 +127,56 @@ func TestIdleConnMakesNoChannels(t *testing.T) {
 	}
 	if got := unmade(cl); len(got) == 5 {
 		t.Fatal("closed client made no channels")
+	}
+}
+
+// The token goes to one holder at a time; a waiter wakes when it is
+// released, and gives up when its done or dead channel closes.
+func TestToken(t *testing.T) {
+	var tok token
+	if !tok.tryTake() || tok.tryTake() {
+		t.Fatal("tryTake: want the free token once")
+	}
+	done := make(chan struct{})
+	close(done)
+	if tok.take(done, nil) {
+		t.Fatal("take returned true with the token held and done closed")
+	}
+	dead := make(chan struct{})
+	close(dead)
+	if tok.take(nil, dead) {
+		t.Fatal("take returned true with the token held and dead closed")
+	}
+	tok.release()
+
+	// Many goroutines, one holder at a time.
+	const workers, rounds = 8, 200
+	var inside, most atomic.Int32
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range rounds {
+				if !tok.take(nil, nil) {
+					t.Error("take failed with nothing to give up on")
+					return
+				}
+				n := inside.Add(1)
+				if n > most.Load() {
+					most.Store(n)
+				}
+				runtime.Gosched()
+				inside.Add(-1)
+				tok.release()
+			}
+		}()
+	}
+	wg.Wait()
+	if most.Load() != 1 {
+		t.Fatalf("%d holders at once", most.Load())
+	}
+	if !tok.tryTake() {
+		t.Fatal("token not free after every holder released it")
 	}
 }

@@ -68,18 +68,17 @@ func (c *Conn) NextWriter(ctx context.Context, typ MessageType) (io.WriteCloser,
 }
 
 func (c *Conn) acquire(ctx context.Context) error {
-	select {
-	case c.tok() <- struct{}{}:
-		if c.dead.fired() { // both were ready, and select chose the token
-			<-c.tok()
+	if !c.msgTok.tryTake() && !c.msgTok.take(ctx.Done(), c.dead.C()) {
+		if c.dead.fired() {
 			return c.closeError(ErrClosed)
 		}
-		return nil
-	case <-c.dead.C():
-		return c.closeError(ErrClosed)
-	case <-ctx.Done():
 		return ctx.Err()
 	}
+	if c.dead.fired() {
+		c.msgTok.release()
+		return c.closeError(ErrClosed)
+	}
+	return nil
 }
 
 // WriteMessage sends p as one message of type typ.
@@ -358,6 +357,6 @@ func (w *messageWriter) Close() error {
 		w.buf = nil
 	}
 	w.open = false
-	<-w.c.tok()
+	w.c.msgTok.release()
 	return err
 }

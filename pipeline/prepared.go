@@ -66,6 +66,6 @@ func (c *Conn) WritePrepared(ctx context.Context, pm *PreparedMessage) error {
 		return err
 	}
 	err := c.submit(ctx, outFrame{data: pm.serverFrame(), shared: true})
-	<-c.tok()
+	c.msgTok.release()
 	return err
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -29,7 +30,6 @@ type sockIO struct {
 	r sockReader
 	w sockWriter
 	// The idle kick of Pump (see armIdle).
-	idle   *time.Timer
 	armed  atomic.Bool
 	kicked bool // guarded by the host's lock
 }
@@ -37,11 +37,11 @@ type sockIO struct {
 // armIdle runs when Pump goes idle after serving bytes. The host's work,
 // and any reply, ran on the reader goroutine and may have grown its stack
 // to 4 KiB, which the runtime never shrinks back while the goroutine waits
-// (it shrinks only stacks less than a quarter used, guard included). So a
-// timer, armed once per period, kicks a reader still in Pump: a read
-// deadline in the past ends its wait, Pump returns ErrIdle, and the host
-// can go on in a fresh goroutine (2 KiB). On a busy connection that is
-// one kick a second.
+// (it shrinks only stacks less than a quarter used, guard included). So
+// the idle wheel, armed once per period, kicks a reader still in Pump: a
+// read deadline in the past ends its wait, Pump returns ErrIdle, and the
+// host can go on in a fresh goroutine (2 KiB) or park the socket. On a
+// busy connection that is one kick a second.
 func (w *rawSock) armIdle(s *Socket) {
 	io := w.sockIO()
 	if io.armed.Load() {
@@ -52,12 +52,87 @@ func (w *rawSock) armIdle(s *Socket) {
 		return
 	}
 	io.armed.Store(true)
-	if io.idle == nil {
-		host := w.host
-		io.idle = time.AfterFunc(d, func() { io.kick(s, host) })
-		return
+	kicks.add(s, d)
+}
+
+// idleWheel kicks sockets when their idle delay has passed: one timer for
+// all of them, not one per connection. A timer of its own per connection
+// stays with it, and once stopped it still sits in the runtime's timer
+// heap with what its function holds until the heap is tidied: memory that
+// a connection that was used once and then idles would keep.
+//
+// Sockets come in the order they are armed, and every host in a program
+// uses the same delay (tests change it between connections), so the queue
+// is kept in order of due time by appending.
+type idleWheel struct {
+	mu    sync.Mutex
+	q     []idleEntry // pending kicks, due in order from q[head]
+	head  int
+	t     *time.Timer
+	armed bool        // t will fire
+	spare []idleEntry // room for a tick's batch, reused
+}
+
+type idleEntry struct {
+	s   *Socket
+	due time.Time
+}
+
+var kicks idleWheel
+
+// kickSlack is how late a kick may come.
+const kickSlack = 10 * time.Millisecond
+
+func (k *idleWheel) add(s *Socket, d time.Duration) {
+	due := time.Now().Add(d)
+	k.mu.Lock()
+	k.q = append(k.q, idleEntry{s, due})
+	if !k.armed {
+		k.armed = true
+		if k.t == nil {
+			k.t = time.AfterFunc(d, k.tick)
+		} else {
+			k.t.Reset(d)
+		}
 	}
-	io.idle.Reset(d)
+	k.mu.Unlock()
+}
+
+// tick kicks the sockets that are due, outside the wheel's lock (a kick
+// takes the host's), and sets the timer for the next ones, if any:
+// kickSlack late, so that one tick takes a batch.
+func (k *idleWheel) tick() {
+	now := time.Now()
+	k.mu.Lock()
+	batch := k.spare[:0]
+	k.spare = nil // a tick that overlaps this one makes its own
+	for k.head < len(k.q) && !k.q[k.head].due.After(now) {
+		batch = append(batch, k.q[k.head])
+		k.q[k.head] = idleEntry{} // hold no connection longer than due
+		k.head++
+	}
+	if k.head == len(k.q) {
+		k.q, k.head = k.q[:0], 0
+		if cap(k.q) > 4096 {
+			k.q = nil // a burst is over: let its room go
+		}
+		k.armed = false
+	} else {
+		k.t.Reset(k.q[k.head].due.Sub(now) + kickSlack)
+	}
+	k.mu.Unlock()
+	for i := range batch {
+		s := batch[i].s
+		batch[i] = idleEntry{}
+		if io := s.raw.io.Load(); io != nil {
+			io.kick(s, s.raw.host)
+		}
+	}
+	k.mu.Lock()
+	if k.spare == nil {
+		k.spare = batch[:0]
+	}
+	k.mu.Unlock()
 }
 
 // kick ends the reader's wait if it is in Pump. Under the host's lock, so

@@ -40,6 +40,7 @@ import (
 	"os/exec"
 	"runtime"
 	"runtime/debug"
+	"runtime/metrics"
 	"runtime/pprof"
 	"slices"
 	"strconv"
@@ -683,6 +684,20 @@ func readStats() (stats, error) {
 	}
 	if s.RSS == 0 {
 		return s, errors.New("no VmRSS in /proc/self/status")
+	}
+	if os.Getenv("IDLEMEM_CLASSES") != "" {
+		descs := metrics.All()
+		var samples []metrics.Sample
+		for _, d := range descs {
+			if strings.HasPrefix(d.Name, "/memory/classes/") {
+				samples = append(samples, metrics.Sample{Name: d.Name})
+			}
+		}
+		metrics.Read(samples)
+		for _, m := range samples {
+			fmt.Fprintf(os.Stderr, "CLASS %s %d\n", m.Name, m.Value.Uint64())
+		}
+		fmt.Fprintf(os.Stderr, "CLASS rss %d\n", s.RSS)
 	}
 	return s, nil
 }
