@@ -3,6 +3,7 @@ package sockio
 import (
 	"io"
 	"os"
+	"sync"
 	"syscall"
 	"unsafe"
 )
@@ -27,24 +28,61 @@ func sysRead(fd uintptr, p []byte) (int, syscall.Errno) {
 
 // Writer returns the writer side's way to the socket: on Linux, for a raw
 // socket, a writer of raw writev(2) calls that also implements
-// WriteBuffers(bufs [][]byte) (int64, error), made on first use; else
+// WriteBuffers(bufs [][]byte) (int64, error); else
 // nil, and the writer side writes to the net.Conn. Only the goroutine
 // writing to the connection calls it.
 func (s *Socket) Writer() io.Writer {
 	if s.raw == nil {
 		return nil
 	}
-	return &s.raw.sockIO().w
+	return (*rawWriter)(s.raw)
 }
 
-func (s *sockWriter) init(rc syscall.RawConn) {
-	s.rc = rc
-	s.try = s.tryWrite
+// rawWriter is a raw socket's writer: each call takes a sockWriter from a
+// pool, so a connection that wrote once keeps none.
+type rawWriter rawSock
+
+// Write writes p whole, or fails.
+func (w *rawWriter) Write(p []byte) (int, error) {
+	sw := takeWriter(w.rc)
+	sw.one[0] = p // not sw.Write: a frame less, for the stack budget
+	n, err := sw.WriteBuffers(sw.one[:])
+	sw.one[0] = nil
+	putWriter(sw)
+	return int(n), err
+}
+
+// WriteBuffers writes the buffers in order, as few writev calls as the
+// socket takes, and returns how many bytes went out.
+func (w *rawWriter) WriteBuffers(bufs [][]byte) (int64, error) {
+	sw := takeWriter(w.rc)
+	n, err := sw.WriteBuffers(bufs)
+	putWriter(sw)
+	return n, err
+}
+
+// writers holds sockWriters between writes, with their callbacks made.
+var writers sync.Pool
+
+func takeWriter(rc syscall.RawConn) *sockWriter {
+	sw, _ := writers.Get().(*sockWriter)
+	if sw == nil {
+		sw = new(sockWriter)
+		sw.try = sw.tryWrite
+	}
+	sw.rc = rc
+	return sw
+}
+
+func putWriter(sw *sockWriter) {
+	sw.rc = nil
+	writers.Put(sw)
 }
 
 // sockWriter writes to a non-blocking socket with writev(2) made as raw
 // system calls inside RawConn.Write, which waits in the netpoller (with the
-// write deadline) whenever the socket buffer is full.
+// write deadline) whenever the socket buffer is full. It serves one write
+// at a time, for any socket.
 type sockWriter struct {
 	rc  syscall.RawConn
 	try func(fd uintptr) bool // cached method value: no allocation per write

@@ -18,7 +18,7 @@ import (
 func TestSockWriterBuffers(t *testing.T) {
 	a, b := tcpPair(t)
 	a.SetWriteBuffer(8 << 10)
-	w := rawSide(t, a).Writer().(*sockWriter)
+	w := rawSide(t, a).Writer().(*rawWriter)
 	var bufs [][]byte
 	var want []byte
 	for i := range 3 * MaxIovecs {

@@ -21,18 +21,21 @@ type rawSock struct {
 	rc   syscall.RawConn
 	try  func(fd uintptr) bool // the read callback, made once (newTry): no allocation per fill
 	host Host
-	// The socket's reader into callers' slices and its writer, made on
-	// the first use of either: an idle connection holds neither.
-	io atomic.Pointer[sockIO]
+	// The idle kick's state: kickArmed and kickDone. A reader into
+	// callers' slices and a writer are taken from pools for each call,
+	// so a connection keeps neither once it was used.
+	kick atomic.Uint32
+	// The socket's SO_RCVLOWAT as last set, 1 (the kernel's default)
+	// until a whole read raises it (0 stands for 1). Only the goroutine
+	// reading the connection touches it.
+	lowat int32
 }
 
-type sockIO struct {
-	r sockReader
-	w sockWriter
-	// The idle kick of Pump (see armIdle).
-	armed  atomic.Bool
-	kicked bool // guarded by the host's lock
-}
+// The bits of rawSock.kick.
+const (
+	kickArmed = 1 << iota // the idle wheel holds the socket
+	kickDone              // kicked in Pump; guarded by the host's lock
+)
 
 // armIdle runs when Pump goes idle after serving bytes. The host's work,
 // and any reply, ran on the reader goroutine and may have grown its stack
@@ -43,15 +46,14 @@ type sockIO struct {
 // host can go on in a fresh goroutine (2 KiB) or park the socket. On a
 // busy connection that is one kick a second.
 func (w *rawSock) armIdle(s *Socket) {
-	io := w.sockIO()
-	if io.armed.Load() {
+	if w.kick.Load()&kickArmed != 0 {
 		return
 	}
 	d := w.host.IdleAfter()
 	if d <= 0 {
 		return
 	}
-	io.armed.Store(true)
+	w.kick.Or(kickArmed)
 	kicks.add(s, d)
 }
 
@@ -124,9 +126,7 @@ func (k *idleWheel) tick() {
 	for i := range batch {
 		s := batch[i].s
 		batch[i] = idleEntry{}
-		if io := s.raw.io.Load(); io != nil {
-			io.kick(s, s.raw.host)
-		}
+		s.kickIdle()
 	}
 	k.mu.Lock()
 	if k.spare == nil {
@@ -135,39 +135,18 @@ func (k *idleWheel) tick() {
 	k.mu.Unlock()
 }
 
-// kick ends the reader's wait if it is in Pump. Under the host's lock, so
-// it cannot land after the reader has left Pump.
-func (io *sockIO) kick(s *Socket, host Host) {
-	io.armed.Store(false)
-	host.Lock()
-	defer host.Unlock()
-	if s.inPump && !io.kicked {
-		io.kicked = true
+// kickIdle ends the reader's wait in Pump, if it waits there: a read
+// deadline in the past, after which Pump returns ErrIdle. Under the host's
+// lock, so it cannot land after the reader has left Pump.
+func (s *Socket) kickIdle() {
+	w := s.raw
+	w.kick.And(^uint32(kickArmed))
+	w.host.Lock()
+	defer w.host.Unlock()
+	if s.inPump && w.kick.Load()&kickDone == 0 {
+		w.kick.Or(kickDone)
 		s.conn.SetReadDeadline(time.Unix(1, 0))
 	}
-}
-
-// kickIdle ends the reader's wait in Pump, if it waits there, as the idle
-// kick does: Pump returns ErrIdle.
-func (s *Socket) kickIdle() {
-	if io := s.raw.io.Load(); io != nil {
-		io.kick(s, s.raw.host)
-	}
-}
-
-// sockIO returns w's sockIO, making it if need be; the reader and the
-// writer goroutine may both ask first.
-func (w *rawSock) sockIO() *sockIO {
-	if s := w.io.Load(); s != nil {
-		return s
-	}
-	s := &sockIO{r: sockReader{rc: w.rc, lowat: 1}}
-	s.r.try = s.r.tryRead
-	s.w.init(w.rc)
-	if !w.io.CompareAndSwap(nil, s) {
-		return w.io.Load()
-	}
-	return s
 }
 
 // newRawSock returns s's rawSock if conn is a TCP or Unix socket, else
@@ -360,9 +339,9 @@ func (w *rawSock) fillRead(s *Socket, fd uintptr) bool {
 // lowerLowat puts SO_RCVLOWAT back to one byte, if a whole read raised it,
 // before a wait for whatever comes next.
 func (w *rawSock) lowerLowat(fd uintptr) {
-	if s := w.io.Load(); s != nil && s.r.lowat > 1 {
+	if w.lowat > 1 {
 		setLowat(fd, 1)
-		s.r.lowat = 1
+		w.lowat = 1
 	}
 }
 
@@ -406,10 +385,9 @@ func (s *Socket) Pump() error {
 	err := w.rc.Read(w.try)
 	w.host.Lock()
 	s.inPump = false
-	io := w.io.Load()
-	kicked := io != nil && io.kicked
+	kicked := w.kick.Load()&kickDone != 0
 	if kicked {
-		io.kicked = false
+		w.kick.And(^uint32(kickDone))
 	}
 	w.host.Unlock()
 	if kicked {
@@ -458,23 +436,33 @@ func (w *rawSock) read(p []byte, whole bool) (int, error) {
 	if whole && len(p) >= lowatMin {
 		want = min(len(p), lowatMax)
 	}
-	return w.sockIO().r.read(p, want)
+	r, _ := readers.Get().(*sockReader)
+	if r == nil {
+		r = new(sockReader)
+		r.try = r.tryRead
+	}
+	r.rc, r.lowat = w.rc, max(int(w.lowat), 1)
+	n, err := r.read(p, want)
+	w.lowat = int32(r.lowat)
+	r.rc = nil
+	readers.Put(r)
+	return n, err
 }
+
+// readers holds sockReaders between reads, with their callbacks made.
+var readers sync.Pool
 
 // sockReader reads a socket into the caller's slice inside RawConn.Read,
 // which waits in the netpoller (with the read deadline) until the socket
-// is readable.
+// is readable. It serves one read at a time, for any socket.
 type sockReader struct {
-	rc   syscall.RawConn
-	try  func(fd uintptr) bool // cached method value: no allocation per read
-	p    []byte
-	n    int
-	err  error
-	want int // the SO_RCVLOWAT to wait with
-	// The socket's SO_RCVLOWAT as last set, 1 (the kernel's default)
-	// until a whole read raises it. Only the goroutine reading the
-	// connection touches it; rawSock.lowerLowat puts it back.
-	lowat int
+	rc    syscall.RawConn
+	try   func(fd uintptr) bool // cached method value: no allocation per read
+	p     []byte
+	n     int
+	err   error
+	want  int // the SO_RCVLOWAT to wait with
+	lowat int // the socket's SO_RCVLOWAT, from and back to rawSock.lowat
 }
 
 // read reads the socket into p, waiting with SO_RCVLOWAT set to want.

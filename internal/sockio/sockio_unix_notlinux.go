@@ -24,11 +24,6 @@ func sysRead(fd uintptr, p []byte) (int, syscall.Errno) {
 // Linux it returns a writer of raw writev(2) calls.)
 func (s *Socket) Writer() io.Writer { return nil }
 
-// sockWriter is Linux's (sockio_linux.go); unused here.
-type sockWriter struct{}
-
-func (s *sockWriter) init(syscall.RawConn) {}
-
 // lowatOK is false: only Linux's SO_RCVLOWAT is known to wake a waiter
 // whatever the socket's buffer and window (see sockio_linux.go).
 const lowatOK = false
