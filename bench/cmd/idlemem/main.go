@@ -57,6 +57,9 @@ import (
 // childEnv, when set, makes the program the server child for that library.
 const childEnv = "IDLEMEM_SERVER_LIB"
 
+// classesEnv, when set, has the child print its memory classes (-classes).
+const classesEnv = "IDLEMEM_CLASSES"
+
 func main() {
 	if lib := os.Getenv(childEnv); lib != "" {
 		if err := child(lib); err != nil {
@@ -78,7 +81,11 @@ func main() {
 	sweep := flag.Bool("sweep", false, "the idle-memory sweep: defaults to -lib "+sweepLibs+" -n "+sweepCounts+" -then-echo 32 -json results/idle-sweep.json -svg ../docs/idle-memory.svg (flags given override)")
 	jsonOut := flag.String("json", "", "write the measurements and fits as JSON to this file")
 	svgOut := flag.String("svg", "", "draw memory against connections (RSS, one line per library) to this SVG file (needs two counts or more)")
+	classes := flag.Bool("classes", false, "have each server child print the runtime's memory classes (runtime/metrics /memory/classes/...) and its RSS at every reading, as CLASS lines on stderr: where RSS goes beyond the Go heap")
 	flag.Parse()
+	if *classes {
+		os.Setenv(classesEnv, "1") // the children inherit it
+	}
 	if flag.NArg() > 0 {
 		fatalf("unexpected argument %q", flag.Arg(0))
 	}
@@ -685,7 +692,7 @@ func readStats() (stats, error) {
 	if s.RSS == 0 {
 		return s, errors.New("no VmRSS in /proc/self/status")
 	}
-	if os.Getenv("IDLEMEM_CLASSES") != "" {
+	if os.Getenv(classesEnv) != "" {
 		descs := metrics.All()
 		var samples []metrics.Sample
 		for _, d := range descs {
