@@ -75,8 +75,10 @@ func newServerConn(conn net.Conn, res *handshake.RawResult, opts *Options) *Conn
 	if opts != nil && opts.Compression != nil {
 		pmd = acceptedDeflate(res.Extensions, opts.Compression)
 	}
-	c := newConn(conn, res.Buffered, layers.RoleServer, opts, pmd)
-	c.subprotocol = res.Subprotocol
+	// The subprotocol is set before the reader starts: a handler may ask.
+	c := prepareConn(conn, res.Buffered, layers.RoleServer, opts, pmd)
+	c.setSubprotocol(res.Subprotocol)
+	c.start()
 	return c
 }
 
@@ -92,7 +94,12 @@ func acceptedDeflate(exts []handshake.Extension, cfg *Compression) *deflateState
 }
 
 // Subprotocol returns the subprotocol the handshake selected, or "".
-func (c *Conn) Subprotocol() string { return c.subprotocol }
+func (c *Conn) Subprotocol() string {
+	if c.ext == nil {
+		return ""
+	}
+	return c.ext.subprotocol
+}
 
 // NewRawServerConn starts a server Conn on conn after a raw handshake
 // (handshake.Server.UpgradeRaw or UpgradeOrHandOff) that yielded res.

@@ -19,23 +19,19 @@ type Conn struct {
 	raw  net.Conn
 	opts Options
 
-	subprotocol string
-	layers      []Layer
-	pmd         *deflateState // permessage-deflate, if negotiated
+	ext *connExtras   // subprotocol and Layers, if any
+	pmd *deflateState // permessage-deflate, if negotiated
 
 	g errgroup.Group
 
 	// Read side: owned by the reader goroutine, and by the user between
 	// receiving a message from next and handing it back.
 	cr       connReader
-	fr       layers.FrameReader
-	mr       layers.MessageReader
-	ur       layers.UTF8Reader
+	rs       *readState // while a reader goroutine runs (see readState)
 	in       msgReader
 	next     chan event    // reader goroutine -> NextReader
 	handback chan struct{} // message finished -> reader goroutine
 	readDone latch         // fires when the reader goroutine ends
-	readErr  error         // the fast path's error that ends reading (see pump)
 
 	// closeErr is how the connection ended, set once, first cause wins,
 	// before any call reports it.
@@ -43,7 +39,6 @@ type Conn struct {
 
 	// Write side, guarded by mu.
 	mu          sync.Mutex
-	fw          layers.FrameWriter // used by whoever holds writing
 	ctrlQ       []ctrlFrame
 	dataQ       []outFrame
 	dataHead    int
@@ -115,25 +110,11 @@ func prepareConn(raw net.Conn, buffered []byte, role layers.Role, opts *Options,
 	}
 	c.opts.setDefaults(opts)
 	c.cr.init(raw, buffered, c.opts.ReadBufferSize, c.host())
-	c.fr.Reset(&c.cr, role)
-	if c.opts.MaxFrameSize > 0 {
-		c.fr.MaxFrameSize = c.opts.MaxFrameSize
-	}
-	c.mr.Reset(&c.fr)
-	c.mr.OnControl = c.onControl
-	if c.opts.MaxMessageSize > 0 {
-		c.mr.MaxMessageSize = c.opts.MaxMessageSize
-	}
-	if pmd != nil {
-		c.fr.MessageRSV = layers.RSV1
-		if c.opts.MaxMessageSize > 0 {
-			// Exact limits apply per message in beginMessage.
-			c.mr.MaxMessageSize = wireLimit(c.opts.MaxMessageSize)
-		}
-	}
+	// The reader's state comes with the reader goroutine (readLoop): the
+	// handshake's goroutine has no stack to spare for the pool.
 	c.in.c = c
 	if c.opts.Layers != nil {
-		c.layers = c.opts.Layers()
+		c.ext = &connExtras{layers: c.opts.Layers()}
 	}
 	c.mw.c = c
 	if c.opts.OnMessage == nil {
@@ -284,4 +265,32 @@ func (c *Conn) teardownWith(cause error) {
 		}
 		c.raw.Close()
 	})
+}
+
+// connExtras is what few connections have, kept out of Conn so that the
+// others do not carry its room: the subprotocol the handshake selected
+// and the application's Layers.
+type connExtras struct {
+	subprotocol string
+	layers      []Layer
+}
+
+// setSubprotocol records the subprotocol the handshake selected, before
+// the connection starts.
+func (c *Conn) setSubprotocol(p string) {
+	if p == "" {
+		return
+	}
+	if c.ext == nil {
+		c.ext = new(connExtras)
+	}
+	c.ext.subprotocol = p
+}
+
+// userLayers returns the connection's Layers, outermost last.
+func (c *Conn) userLayers() []Layer {
+	if c.ext == nil {
+		return nil
+	}
+	return c.ext.layers
 }

@@ -54,7 +54,8 @@ func Dial(ctx context.Context, url string, hc *handshake.Client, opts *Options) 
 			pmd = newDeflateState(layers.RoleClient, p, cfg)
 		}
 	}
-	c := newConn(res.Conn, res.Buffered, layers.RoleClient, opts, pmd)
-	c.subprotocol = res.Subprotocol
+	c := prepareConn(res.Conn, res.Buffered, layers.RoleClient, opts, pmd)
+	c.setSubprotocol(res.Subprotocol)
+	c.start()
 	return c, resp, nil
 }

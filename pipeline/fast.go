@@ -36,19 +36,19 @@ func (c *Conn) pump() error {
 	if len(cr.prefix) > 0 {
 		return nil
 	}
-	// Consume leaves an error that ends reading in c.readErr, which no one
+	// Consume leaves an error that ends reading in c.rs.err, which no one
 	// reads before the reader goroutine ends (and sets it for good).
-	c.readErr = nil
+	c.rs.err = nil
 	if cr.R < cr.W && !c.host().Consume() {
 		cr.ReleaseIfEmpty()
-		return c.readErr
+		return c.rs.err
 	}
 	err := cr.Pump()
 	if err == errRespawn {
 		return err
 	}
-	if c.readErr != nil {
-		return c.readErr
+	if c.rs.err != nil {
+		return c.rs.err
 	}
 	if err != nil {
 		cr.Err = err // for the ordinary path to meet, after any buffered bytes
@@ -124,7 +124,7 @@ func maxIdleReaders() int {
 var respawnAfterTest atomic.Int64
 
 // Consume serves the frames buffered whole, within the socket's read
-// callback. It returns false to leave the fast path: with c.readErr set
+// callback. It returns false to leave the fast path: with c.rs.err set
 // if reading must end, else for a message that does not fit the buffer.
 //
 // The buffer, once read to its end, is its callers' to give back
@@ -145,20 +145,20 @@ func (h *pumpHost) Consume() bool {
 		}
 		cr.fence = cr.R + n
 		c.syncLimit()
-		op, err := c.mr.Next()
+		op, err := c.rs.mr.Next()
 		if !data {
 			// Control frames only: Next answers them and stops at the
 			// fence, where the next frame begins.
 			cr.fence = -1
 			if err != errWouldBlock {
-				c.readErr = err
+				c.rs.err = err
 				return false
 			}
 			continue
 		}
 		if err != nil {
 			cr.fence = -1
-			c.readErr = err
+			c.rs.err = err
 			return false
 		}
 		if c.dropping.fired() { // Close has started: data is read and dropped
@@ -169,7 +169,7 @@ func (h *pumpHost) Consume() bool {
 		err = c.pushCorked(op)
 		cr.fence = -1
 		if err != nil {
-			c.readErr = err
+			c.rs.err = err
 			return false
 		}
 	}
@@ -213,4 +213,4 @@ func scanFrames(b []byte) (n int, data bool, need int) {
 // of Consume's.
 //
 //go:noinline
-func (c *Conn) discard() { io.Copy(io.Discard, &c.mr) }
+func (c *Conn) discard() { io.Copy(io.Discard, &c.rs.mr) }

@@ -162,8 +162,8 @@ func (c *Conn) MessageLen() int64 {
 		// The reader goroutine may be reading the next header already.
 		return -1
 	}
-	h := c.mr.Header()
-	if !h.Fin || h.Rsv != 0 || len(c.layers) > 0 {
+	h := c.rs.mr.Header()
+	if !h.Fin || h.Rsv != 0 || len(c.userLayers()) > 0 {
 		return -1
 	}
 	return h.Length
@@ -171,9 +171,9 @@ func (c *Conn) MessageLen() int64 {
 
 // beginMessage arms the read chain for a message of type op.
 func (c *Conn) beginMessage(op layers.Opcode) {
-	var r io.Reader = &c.mr
+	var r io.Reader = &c.rs.mr
 	if d := c.pmd; d != nil {
-		if c.mr.Header().Rsv&layers.RSV1 != 0 {
+		if c.rs.mr.Header().Rsv&layers.RSV1 != 0 {
 			d.inf.Reset(r, d.readWin)
 			r = &d.inf
 		}
@@ -185,10 +185,10 @@ func (c *Conn) beginMessage(op layers.Opcode) {
 		}
 	}
 	if op == layers.OpText {
-		c.ur.Reset(r)
-		r = &c.ur
+		c.rs.ur.Reset(r)
+		r = &c.rs.ur
 	}
-	for _, l := range c.layers {
+	for _, l := range c.userLayers() {
 		r = l.WrapReader(MessageType(op), r)
 	}
 	c.in.r, c.in.active = r, true

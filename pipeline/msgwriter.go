@@ -61,7 +61,7 @@ func (c *Conn) NextWriter(ctx context.Context, typ MessageType) (io.WriteCloser,
 		w.mode = modePending
 	}
 	var wc io.WriteCloser = w
-	for _, l := range c.layers {
+	for _, l := range c.userLayers() {
 		wc = l.WrapWriter(typ, wc)
 	}
 	return wc, nil

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"io"
 	"net"
+	"sync"
 
 	"github.com/wspipe/wspipe/internal/bufpool"
 	"github.com/wspipe/wspipe/internal/sockio"
@@ -138,7 +139,9 @@ func (c *Conn) writeControlLocked() error {
 	f := c.ctrlQ[0]
 	c.ctrlQ = append(c.ctrlQ[:0], c.ctrlQ[1:]...)
 	c.mu.Unlock()
-	err := c.frameWriter().WriteFrame(layers.Header{Fin: true, Opcode: f.op}, f.p[:f.n])
+	fw := c.frameWriter()
+	err := fw.WriteFrame(layers.Header{Fin: true, Opcode: f.op}, f.p[:f.n])
+	putFrameWriter(fw)
 	c.mu.Lock()
 	return c.afterWriteLocked(err)
 }
@@ -147,7 +150,9 @@ func (c *Conn) writeControlLocked() error {
 func (c *Conn) writeCloseLocked() error {
 	f := c.closeFrame
 	c.mu.Unlock()
-	err := c.frameWriter().WriteFrame(layers.Header{Fin: true, Opcode: layers.OpClose}, f.p[:f.n])
+	fw := c.frameWriter()
+	err := fw.WriteFrame(layers.Header{Fin: true, Opcode: layers.OpClose}, f.p[:f.n])
+	putFrameWriter(fw)
 	c.mu.Lock()
 	if err == nil {
 		c.closeSent = true
@@ -234,14 +239,28 @@ func (c *Conn) dropQueuedLocked() {
 	}
 }
 
-// frameWriter returns the FrameWriter for control frames and unbuffered
-// data frames, set up on first use: a connection that never sends one
-// holds no buffer for it. Only the goroutine holding c.writing calls it.
+// frameWriters holds FrameWriters, each with room for a header and a
+// control payload, between writes: a connection keeps none, idle or not.
+var frameWriters sync.Pool
+
+// frameWriter returns a FrameWriter from the pool writing to c, for a
+// control frame or an unbuffered data frame; putFrameWriter gives it back
+// once the frame is written. (Not one call that writes too: its frame
+// would sit under the write, past the reader goroutine's stack budget.)
+// Only the goroutine holding c.writing calls it.
 func (c *Conn) frameWriter() *layers.FrameWriter {
-	if c.fw.W == nil {
-		c.fw.Reset(c.sink(), c.role, make([]byte, layers.MaxHeaderSize+layers.MaxControlPayload))
+	fw, _ := frameWriters.Get().(*layers.FrameWriter)
+	if fw == nil {
+		fw = layers.NewFrameWriter(nil, c.role, make([]byte, layers.MaxHeaderSize+layers.MaxControlPayload))
 	}
-	return &c.fw
+	fw.Reset(c.sink(), c.role, nil)
+	return fw
+}
+
+// putFrameWriter gives fw back to the pool.
+func putFrameWriter(fw *layers.FrameWriter) {
+	fw.Reset(nil, 0, nil) // hold on to no connection
+	frameWriters.Put(fw)
 }
 
 // sink is where the writer side writes: on a Linux TCP or Unix socket a
@@ -258,7 +277,9 @@ func (c *Conn) sink() io.Writer {
 func (c *Conn) writeData(f *outFrame) error {
 	var err error
 	if f.direct {
-		err = c.frameWriter().WriteFrame(f.h, f.data)
+		fw := c.frameWriter()
+		err = fw.WriteFrame(f.h, f.data)
+		putFrameWriter(fw)
 	} else {
 		_, err = c.sink().Write(f.data)
 	}

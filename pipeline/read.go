@@ -29,6 +29,9 @@ func (c *Conn) readLoop() error {
 	// No defer for the end: it would add to this frame, which is under
 	// everything the reader goroutine does. (A panic in OnMessage ends the
 	// program anyway: the errgroup does not recover it.)
+	if c.rs == nil {
+		c.attachRead() // a new connection, or its socket was parked (see park)
+	}
 	fast := c.opts.OnMessage != nil && c.cr.Raw()
 	for {
 		if fast {
@@ -69,7 +72,14 @@ func (c *Conn) readEnded(err error) error {
 // that teardown, which takes the socket back (unpark), cannot miss it.
 func (c *Conn) park() bool {
 	max := maxIdleReaders()
-	if max < 0 || !c.cr.ParkOK() || !c.cr.Park(max) {
+	if max < 0 || !c.cr.ParkOK() {
+		return false
+	}
+	// The reader's state goes first: once parked, the socket may wake
+	// and another reader take one at once. A reader that goes on instead
+	// takes one back at its start.
+	c.detachRead()
+	if !c.cr.Park(max) {
 		return false
 	}
 	// Teardown unparks after it marks the connection dead: if it did so
@@ -94,7 +104,7 @@ var handovers atomic.Int64
 func (c *Conn) readOne() (stop bool, err error) {
 	c.cr.wait()
 	c.syncLimit()
-	op, err := c.mr.Next()
+	op, err := c.rs.mr.Next()
 	if err != nil {
 		c.deliverEnd(err)
 		return true, c.endRead(err)
@@ -182,7 +192,7 @@ func (c *Conn) closeFor(err error, here bool) (write bool) {
 // frame's payload, validated by onControl, is the last control frame the
 // message reader read: reading stopped there.
 func (c *Conn) peerClosed() CloseCode {
-	code, reason, _ := layers.ParseClose(c.mr.LastControl())
+	code, reason, _ := layers.ParseClose(c.rs.mr.LastControl())
 	if c.closeErr.Load() == nil {
 		c.endWith(&CloseError{Code: code, Reason: string(reason), Remote: true})
 	}
@@ -288,7 +298,7 @@ func (c *Conn) onControl(h layers.Header, payload []byte) error {
 // pushCorked is push, holding replies back while the next message has
 // already arrived (see cork).
 func (c *Conn) pushCorked(op layers.Opcode) error {
-	if c.cr.holdsMore(c.fr.Remaining()) {
+	if c.cr.holdsMore(c.rs.fr.Remaining()) {
 		c.cork() // the next message is here already
 	}
 	err := c.push(op)
@@ -343,7 +353,7 @@ func (c *Conn) syncLimit() {
 	} else if c.pmd != nil {
 		max = wireLimit(max) // exact limits apply in beginMessage
 	}
-	c.mr.MaxMessageSize = max
+	c.rs.mr.MaxMessageSize = max
 }
 
 // userError turns a read error that ends the connection (the peer's
@@ -361,7 +371,7 @@ func (c *Conn) fails(err error) bool {
 	if isInputError(err) {
 		return true
 	}
-	return len(c.layers) > 0 && !errors.Is(err, errPeerClose) && !isTransportError(err)
+	return len(c.userLayers()) > 0 && !errors.Is(err, errPeerClose) && !isTransportError(err)
 }
 
 // isTransportError reports whether err comes from the stream under the
