@@ -171,7 +171,7 @@ func (d *Decoder) huffmanBlock() error {
 		if out.room() == 0 {
 			return nil
 		}
-		if in.pos+8 <= in.end && out.room() >= maxMatch {
+		if in.pos+fastIn <= in.end && out.room() >= fastRoom {
 			if err := d.fastLoop(); err != nil || d.state != stateHuffman {
 				return err
 			}
@@ -235,19 +235,28 @@ func (br *bitReader) decodeSym(t []entry, primary uint) (entry, error) {
 	}
 }
 
-// fastLoop decodes symbols while the input buffer holds 8 bytes for a
-// refill and the window has room for the longest match, so no step needs
-// a check for either: one refill gives 56 bits, more than the 48 of the
-// longest literal/length code, distance code and their extra bits. It
-// returns at the end of the block, at an error, or when input or room run
-// short.
+// Margins of fastLoop: the input it may load per step (two refills), and
+// the room it keeps for the literals one refill's bits can hold (56 bits,
+// codes of at least one bit) plus the longest match.
+const (
+	fastIn   = 16
+	fastRoom = maxMatch + 64
+)
+
+// fastLoop decodes symbols while the input buffer holds fastIn bytes and
+// the window fastRoom, so no step needs a check for either. A refill gives
+// at least 56 bits: literals are taken while 15 remain for the next code,
+// and a second refill before a length tops up for the 48 bits of the
+// longest length code, distance code and their extra bits. It returns at
+// the end of the block, at an error, or when input or room run short.
 func (d *Decoder) fastLoop() error {
 	in, out := &d.in, &d.out
 	bits, nb, pos, w := in.bits, in.nb, in.pos, out.w
 	lit, dist := d.lit, d.dist
 	buf, hist := &in.buf, &out.buf
 	var err error
-	for pos+8 <= in.end && w <= histSize-maxMatch {
+loop:
+	for pos+fastIn <= in.end && w <= histSize-fastRoom {
 		bits |= binary.LittleEndian.Uint64(buf[pos:]) << nb
 		pos += int(63-nb) >> 3
 		nb |= 56
@@ -256,14 +265,27 @@ func (d *Decoder) fastLoop() error {
 		if e&flagSub != 0 {
 			e = lit[e.value()+uint(bits>>litBits)&(1<<e.extra()-1)]
 		}
+		for e&flagLit != 0 {
+			n := e.codeLen()
+			bits >>= n
+			nb -= n
+			hist[w] = byte(e >> valueShift)
+			w++
+			if nb < maxCodeLen {
+				continue loop
+			}
+			e = lit[bits&(1<<litBits-1)]
+			if e&flagSub != 0 {
+				e = lit[e.value()+uint(bits>>litBits)&(1<<e.extra()-1)]
+			}
+		}
+		// The bits of e stay where they are: the refill adds above them.
+		bits |= binary.LittleEndian.Uint64(buf[pos:]) << nb
+		pos += int(63-nb) >> 3
+		nb |= 56
 		n := e.codeLen()
 		bits >>= n
 		nb -= n
-		if e&flagLit != 0 {
-			hist[w] = byte(e >> valueShift)
-			w++
-			continue
-		}
 		if e&(flagEnd|flagBad) != 0 {
 			if e&flagBad != 0 {
 				err = errLitCode
