@@ -163,11 +163,7 @@ func reverse(c, n uint) uint {
 // returns nil, and an empty code (all lengths zero) errEmptyCode, for the
 // caller to decide.
 func build(t []entry, lengths []uint8, syms []entry, primary uint) error {
-	var count [maxCodeLen + 1]uint16
-	for _, l := range lengths {
-		count[l&maxCodeLen]++
-	}
-	count[0] = 0
+	count := countLengths(lengths)
 	// Kraft: left is the number of unused codes at each depth.
 	left, total, maxLen := 1, 0, uint(0)
 	for l := uint(1); l <= maxCodeLen; l++ {
@@ -263,4 +259,26 @@ func build(t []entry, lengths []uint8, syms []entry, primary uint) error {
 		code <<= 1
 	}
 	return err
+}
+
+// countLengths counts the codes of each length. Four sets of counters
+// split the chain of increments of one counter (runs of equal lengths are
+// the rule), which otherwise waits on each store.
+func countLengths(lengths []uint8) [maxCodeLen + 1]uint16 {
+	var c [4][maxCodeLen + 1]uint16
+	i := 0
+	for ; i+4 <= len(lengths); i += 4 {
+		c[0][lengths[i]&maxCodeLen]++
+		c[1][lengths[i+1]&maxCodeLen]++
+		c[2][lengths[i+2]&maxCodeLen]++
+		c[3][lengths[i+3]&maxCodeLen]++
+	}
+	for ; i < len(lengths); i++ {
+		c[0][lengths[i]&maxCodeLen]++
+	}
+	var count [maxCodeLen + 1]uint16
+	for l := 1; l <= maxCodeLen; l++ {
+		count[l] = c[0][l] + c[1][l] + c[2][l] + c[3][l]
+	}
+	return count
 }
