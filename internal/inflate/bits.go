@@ -75,8 +75,15 @@ func (br *bitReader) want(n uint) error {
 }
 
 // need is want, but the end of the input before n bits is an error:
-// io.ErrUnexpectedEOF.
+// io.ErrUnexpectedEOF. Having the bits already is the inlined case.
 func (br *bitReader) need(n uint) error {
+	if br.nb >= n {
+		return nil
+	}
+	return br.needMore(n)
+}
+
+func (br *bitReader) needMore(n uint) error {
 	if err := br.want(n); err != nil {
 		return err
 	}

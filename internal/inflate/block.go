@@ -82,9 +82,20 @@ func (d *Decoder) readCodes() error {
 	n := nlit + ndist
 	lens := d.lengths[:n]
 	for i := 0; i < n; {
-		e, err := in.decodeSym(d.clTab[:], clBits)
-		if err != nil {
-			return err
+		var e entry
+		if in.pos+8 <= in.end {
+			// The code is complete: every entry is a code, of at most
+			// 7 bits, and 7 extra bits at most follow.
+			if in.nb < 2*clBits {
+				in.refill()
+			}
+			e = d.clTab[in.bits&(1<<clBits-1)]
+			in.take(e.codeLen())
+		} else {
+			var err error
+			if e, err = in.decodeSym(d.clTab[:], clBits); err != nil {
+				return err
+			}
 		}
 		sym := e.value()
 		if sym < 16 {
