@@ -241,3 +241,33 @@ func TestHistoryReach(t *testing.T) {
 		}
 	}
 }
+
+// A reused Decoder allocates nothing, whatever the stream needs: dynamic
+// blocks with long codes, a dictionary, stored blocks, reads of any size.
+func TestAllocs(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	dict := testData(r, 40000)
+	data := testData(r, 100000)
+	streams := [][]byte{compress(t, data, dict, 9), compress(t, data, nil, 0), compress(t, data, nil, -2)}
+	var d Decoder
+	src := bytes.NewReader(nil)
+	buf := make([]byte, 1000)
+	for i, s := range streams {
+		n := testing.AllocsPerRun(20, func() {
+			src.Reset(s)
+			d.Reset(src, dict)
+			for {
+				_, err := d.Read(buf)
+				if err == io.EOF {
+					return
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+		})
+		if n != 0 {
+			t.Errorf("stream %d: %v allocations", i, n)
+		}
+	}
+}
