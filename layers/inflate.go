@@ -173,6 +173,7 @@ func (z *Inflater) release() {
 		return
 	}
 	z.st.in.reset(nil)
+	z.st.dec.Reset(nil, nil) // drops the source's error, if any
 	inflatePool.Put(z.st)
 	z.st = nil
 }
