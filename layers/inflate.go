@@ -1,11 +1,10 @@
 package layers
 
 import (
-	"bufio"
 	"io"
 	"sync"
 
-	"github.com/klauspost/compress/flate"
+	"github.com/wspipe/wspipe/internal/inflate"
 )
 
 // inflateTail follows every message's payload into the decompressor: the
@@ -89,28 +88,17 @@ func (m *msgSource) atEnd() (bool, error) {
 	return true, nil
 }
 
-// inflateBufSize is the input buffer the decompressor reads from.
-const inflateBufSize = 4096
-
-// inflateState is the heavy, pooled part of an Inflater: a decompressor
-// (with its own 32 KiB history), its input buffer and room for a copy of
-// the dictionary. Between messages it holds no reference to any
+// inflateState is the heavy, pooled part of an Inflater: a decoder (with
+// its own 32 KiB history and input buffer), its source and room for a copy
+// of the dictionary. Between messages it holds no reference to any
 // connection.
 type inflateState struct {
-	fr   io.Reader
+	dec  inflate.Decoder
 	in   msgSource
-	br   *bufio.Reader // over &in: klauspost's decoder has a fast path for it
 	dict []byte
 }
 
 var inflatePool sync.Pool
-
-func newInflateState() *inflateState {
-	st := new(inflateState)
-	st.br = bufio.NewReaderSize(&st.in, inflateBufSize)
-	st.fr = flate.NewReader(st.br)
-	return st
-}
 
 // Inflater decompresses one permessage-deflate message (RFC 7692 section
 // 7.2.2): Reset it with the message's payload (RSV1 was set on its first
@@ -167,17 +155,16 @@ func (z *Inflater) Reset(src io.Reader, w *Window) {
 func (z *Inflater) acquire() {
 	st, _ := inflatePool.Get().(*inflateState)
 	if st == nil {
-		st = newInflateState()
+		st = new(inflateState)
 	}
 	st.in.reset(z.src)
-	st.br.Reset(&st.in)
 	var dict []byte
 	if z.win != nil {
-		// The decompressor copies the dictionary at once, so the
-		// window's own buffer can be lent when it is in order.
+		// The decoder copies the dictionary at once, so the window's
+		// own buffer can be lent when it is in order.
 		dict = z.win.last(z.win.Len(), &st.dict)
 	}
-	st.fr.(flate.Resetter).Reset(st.br, dict)
+	st.dec.Reset(&st.in, dict)
 	z.st = st
 }
 
@@ -186,7 +173,7 @@ func (z *Inflater) release() {
 		return
 	}
 	z.st.in.reset(nil)
-	z.st.br.Reset(&z.st.in)
+	z.st.dec.Reset(nil, nil) // drops the source's error, if any
 	inflatePool.Put(z.st)
 	z.st = nil
 }
@@ -205,7 +192,7 @@ func (z *Inflater) Read(p []byte) (int, error) {
 		}
 		z.acquire()
 	}
-	n, err := z.st.fr.Read(p)
+	n, err := z.st.dec.Read(p)
 	if n > 0 && z.win != nil {
 		z.win.Write(p[:n])
 	}
@@ -217,7 +204,7 @@ func (z *Inflater) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// finish turns the decompressor's final error into the message's outcome.
+// finish turns the decoder's final error into the message's outcome.
 func (z *Inflater) finish(err error) error {
 	in := &z.st.in
 	if in.err != nil {
@@ -230,8 +217,9 @@ func (z *Inflater) finish(err error) error {
 	default:
 		return errCorrupt
 	}
-	// The stream ended at a final block. Only bytes of our tail may be left.
-	if z.st.br.Buffered() > in.given {
+	// The stream ended at a final block. Only bytes of our tail may be
+	// left of what the decoder read.
+	if z.st.dec.Unused() > in.given {
 		return errTrailing
 	}
 	end, err := in.atEnd()

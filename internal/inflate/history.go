@@ -1,0 +1,78 @@
+package inflate
+
+// histSize is the DEFLATE window: the farthest a distance reaches back
+// (RFC 1951 section 2).
+const histSize = 1 << 15
+
+// history is the decoder's output and window in one ring: bytes are
+// decoded into buf at w, handed to the reader from r, and stay as history
+// for back-references until overwritten one lap later. Decoding stops at
+// the end of buf until the reader has taken everything, so the decoder is
+// never more than histSize bytes ahead of its reader.
+type history struct {
+	w    int  // where the next byte goes
+	r    int  // first byte not yet given to the reader
+	full bool // buf has been filled once: all of it is history
+	buf  [histSize]byte
+}
+
+// reset starts an empty stream over dict (its last histSize bytes).
+func (h *history) reset(dict []byte) {
+	if len(dict) > histSize {
+		dict = dict[len(dict)-histSize:]
+	}
+	h.w = copy(h.buf[:], dict)
+	h.r = h.w
+	h.full = false
+}
+
+// read gives the decoded bytes not yet read to p.
+func (h *history) read(p []byte) int {
+	n := copy(p, h.buf[h.r:h.w])
+	h.r += n
+	return n
+}
+
+// pending reports whether decoded bytes wait for the reader.
+func (h *history) pending() bool { return h.r < h.w }
+
+// wrap starts the next lap once buf is full and read.
+func (h *history) wrap() {
+	if h.w == histSize && h.r == h.w {
+		h.w, h.r, h.full = 0, 0, true
+	}
+}
+
+// reaches reports whether a distance stays within the history: the
+// dictionary and the output so far, at most histSize bytes.
+func (h *history) reaches(dist int) bool { return dist <= h.w || h.full }
+
+// copyMatch copies length bytes from dist back (which reaches) to w, as
+// many as fit before the end of buf, and returns how many it copied. The
+// source may wrap around the ring and overlap the destination.
+func (h *history) copyMatch(dist, length int) int {
+	length = min(length, histSize-h.w)
+	src := h.w - dist
+	if src < 0 {
+		src += histSize
+	}
+	if src+length <= histSize && (dist >= length || src > h.w) {
+		// One piece, and no byte copied is a byte written here.
+		copy(h.buf[h.w:h.w+length], h.buf[src:src+length])
+	} else {
+		for i := range length {
+			h.buf[h.w+i] = h.buf[(src+i)&(histSize-1)]
+		}
+	}
+	h.w += length
+	return length
+}
+
+// writeByte appends a literal; buf must have room.
+func (h *history) writeByte(c byte) {
+	h.buf[h.w] = c
+	h.w++
+}
+
+// room returns the bytes left before the end of buf.
+func (h *history) room() int { return histSize - h.w }
