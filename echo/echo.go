@@ -43,6 +43,12 @@ type Handler struct {
 	conns    map[*pipeline.Conn]struct{}
 	shutdown bool
 	idle     chan struct{} // closed when conns empties during Shutdown
+
+	// The callbacks as func values, made once: a method value made per
+	// connection is 16 bytes each that the connection keeps.
+	funcsOnce         sync.Once
+	onMsg, onMsgReply func(*pipeline.Conn, pipeline.MessageType, io.Reader) error
+	onCloseFunc       func(*pipeline.Conn, error)
 }
 
 func (h *Handler) logger() *slog.Logger {
@@ -148,12 +154,15 @@ func (h *Handler) start(conn net.Conn, res *handshake.RawResult, opts *pipeline.
 //
 //go:noinline
 func (h *Handler) options() *pipeline.Options {
+	h.funcsOnce.Do(func() {
+		h.onMsg, h.onMsgReply, h.onCloseFunc = h.onMessage, h.onMessageReply, h.onClose
+	})
 	opts := h.Options
-	opts.OnMessage = h.onMessage
+	opts.OnMessage = h.onMsg
 	if h.Reply {
-		opts.OnMessage = h.onMessageReply
+		opts.OnMessage = h.onMsgReply
 	}
-	opts.OnClose = h.onClose
+	opts.OnClose = h.onCloseFunc
 	return &opts
 }
 
