@@ -661,8 +661,12 @@ func writeHeapProfile(path string) error {
 }
 
 // readStats collects garbage, returns free memory to the OS, and reads
-// the runtime's and the kernel's view of this process.
+// the runtime's and the kernel's view of this process. It runs two
+// collections, as a server that idles for a few minutes would (the
+// runtime forces one every two): what sync.Pools hold survives one
+// collection, in their victim caches, and goes at the next.
 func readStats() (stats, error) {
+	runtime.GC()
 	debug.FreeOSMemory()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
