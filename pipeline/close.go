@@ -173,14 +173,24 @@ type pingWaiter struct {
 	ch chan time.Time
 }
 
+// pingWaiters are the Ping calls waiting for their pong, and the last
+// ping's id; made by a connection's first Ping.
+type pingWaiters struct {
+	seq uint64
+	w   []pingWaiter
+}
+
 // Ping sends a ping and waits for the matching pong (or ctx to end), and
 // returns the round-trip time.
 func (c *Conn) Ping(ctx context.Context) (time.Duration, error) {
 	ch := make(chan time.Time, 1)
 	c.mu.Lock()
-	c.pingSeq++
-	id := c.pingSeq
-	c.pings = append(c.pings, pingWaiter{id: id, ch: ch})
+	if c.pings == nil {
+		c.pings = new(pingWaiters)
+	}
+	c.pings.seq++
+	id := c.pings.seq
+	c.pings.w = append(c.pings.w, pingWaiter{id: id, ch: ch})
 	c.mu.Unlock()
 	defer c.forgetPing(id)
 	var p [8]byte
@@ -199,9 +209,9 @@ func (c *Conn) Ping(ctx context.Context) (time.Duration, error) {
 
 func (c *Conn) forgetPing(id uint64) {
 	c.mu.Lock()
-	for i, w := range c.pings {
+	for i, w := range c.pings.w {
 		if w.id == id {
-			c.pings = append(c.pings[:i], c.pings[i+1:]...)
+			c.pings.w = append(c.pings.w[:i], c.pings.w[i+1:]...)
 			break
 		}
 	}
@@ -220,8 +230,11 @@ func (c *Conn) gotPong(payload []byte) {
 	if len(payload) != 8 {
 		return
 	}
+	if c.pings == nil {
+		return
+	}
 	id := binary.BigEndian.Uint64(payload)
-	for _, w := range c.pings {
+	for _, w := range c.pings.w {
 		if w.id == id {
 			w.ch <- now
 			return

@@ -17,7 +17,10 @@ import (
 // goroutine at a time.
 type Conn struct {
 	raw  net.Conn
-	opts Options
+	opts *Options // with defaults, shared: never changed (see resolveOptions)
+	// maxMsg is the message size limit: Options.MaxMessageSize, then
+	// SetReadLimit's.
+	maxMsg atomic.Int64
 
 	ext *connExtras   // subprotocol and Layers, if any
 	pmd *deflateState // permessage-deflate, if negotiated
@@ -29,9 +32,8 @@ type Conn struct {
 	cr       connReader
 	rs       *readState // while a reader goroutine runs (see readState)
 	in       msgReader
-	next     chan event    // reader goroutine -> NextReader
-	handback chan struct{} // message finished -> reader goroutine
-	readDone latch         // fires when the reader goroutine ends
+	pull     *pullChans // pull mode only
+	readDone latch      // fires when the reader goroutine ends
 
 	// closeErr is how the connection ended, set once, first cause wins,
 	// before any call reports it.
@@ -45,9 +47,8 @@ type Conn struct {
 	room        chan struct{} // closed when the queue drains a frame, if someone waits
 	closeFrame  *ctrlFrame    // our close frame, once queued
 	writeErr    error         // the write side failed or closed
-	pings       []pingWaiter  // Ping calls waiting for their pong
+	pings       *pingWaiters  // Ping calls waiting for their pong, once there was one
 	queued      int           // bytes of the data frames in dataQ
-	pingSeq     uint64
 	hbTimer     *time.Timer
 	closeTimer  *time.Timer // ends the connection if closing stalls
 	role        layers.Role // set once, with the bools to pack the struct
@@ -108,7 +109,8 @@ func prepareConn(raw net.Conn, buffered []byte, role layers.Role, opts *Options,
 		raw:  raw,
 		role: role,
 	}
-	c.opts.setDefaults(opts)
+	c.opts = resolveOptions(opts)
+	c.maxMsg.Store(c.opts.MaxMessageSize)
 	c.cr.init(raw, buffered, c.opts.ReadBufferSize, c.host())
 	// The reader's state comes with the reader goroutine (readLoop): the
 	// handshake's goroutine has no stack to spare for the pool.
@@ -119,8 +121,7 @@ func prepareConn(raw net.Conn, buffered []byte, role layers.Role, opts *Options,
 	c.mw.c = c
 	if c.opts.OnMessage == nil {
 		// Pull mode: messages are handed to NextReader.
-		c.next = make(chan event)
-		c.handback = make(chan struct{}, 1)
+		c.pull = &pullChans{next: make(chan event), handback: make(chan struct{}, 1)}
 	}
 	return c
 }
@@ -293,4 +294,11 @@ func (c *Conn) userLayers() []Layer {
 		return nil
 	}
 	return c.ext.layers
+}
+
+// pullChans are how the reader goroutine and NextReader hand a message
+// over in pull mode (Options.OnMessage nil).
+type pullChans struct {
+	next     chan event    // reader goroutine -> NextReader
+	handback chan struct{} // message finished -> reader goroutine
 }

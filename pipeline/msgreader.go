@@ -3,7 +3,6 @@ package pipeline
 import (
 	"context"
 	"io"
-	"sync/atomic"
 
 	"github.com/wspipe/wspipe/layers"
 )
@@ -111,7 +110,7 @@ func (m *msgReader) finish(err error) {
 		return // push mode: the reader goroutine is the one reading
 	}
 	select {
-	case m.c.handback <- struct{}{}:
+	case m.c.pull.handback <- struct{}{}:
 	default: // the reader goroutine has ended
 	}
 }
@@ -137,7 +136,7 @@ func (c *Conn) NextReader(ctx context.Context) (MessageType, io.Reader, error) {
 	}
 	var ev event
 	select {
-	case ev = <-c.next:
+	case ev = <-c.pull.next:
 	case <-c.readDone.C():
 		return 0, nil, c.closeError(ErrClosed)
 	case <-ctx.Done():
@@ -179,7 +178,7 @@ func (c *Conn) beginMessage(op layers.Opcode) {
 		}
 		// The limit counts the message's bytes as the application sees
 		// them: a small frame cannot inflate past it (RFC 7692 bombs).
-		if max := atomic.LoadInt64(&c.opts.MaxMessageSize); max > 0 {
+		if max := c.maxMsg.Load(); max > 0 {
 			d.lim.Reset(r, max)
 			r = &d.lim
 		}

@@ -2,7 +2,9 @@ package pipeline
 
 import (
 	"io"
+	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/wspipe/wspipe/layers"
 )
@@ -139,4 +141,64 @@ func (v *Options) setDefaults(o *Options) {
 	if v.ReadBufferSize < 64 {
 		v.ReadBufferSize = DefaultReadBufferSize
 	}
+}
+
+// resolved is the last Options a connection was made with and its copy
+// with defaults filled in, which connections made with equal Options
+// share: a server passes the same Options for every connection, and a
+// copy in each Conn would be 112 bytes of every idle connection. One
+// entry, so it holds on to at most one set of the application's
+// callbacks.
+var resolved atomic.Pointer[resolvedOptions]
+
+type resolvedOptions struct {
+	src Options  // as given
+	res *Options // with defaults; never changed once made
+}
+
+// defaultOptions are the defaults, for a nil *Options.
+var defaultOptions = func() *Options {
+	o := new(Options)
+	o.setDefaults(nil)
+	return o
+}()
+
+// resolveOptions returns o with defaults filled in, shared with earlier
+// connections whose Options were equal.
+func resolveOptions(o *Options) *Options {
+	if o == nil {
+		return defaultOptions
+	}
+	if r := resolved.Load(); r != nil && r.src.equal(o) {
+		return r.res
+	}
+	res := new(Options)
+	res.setDefaults(o)
+	resolved.Store(&resolvedOptions{src: *o, res: res})
+	return res
+}
+
+// equal reports whether v and o are the same Options: every field equal,
+// the callbacks the very same func values (not only the same code).
+func (v *Options) equal(o *Options) bool {
+	return v.MaxMessageSize == o.MaxMessageSize &&
+		v.MaxFrameSize == o.MaxFrameSize &&
+		v.SendQueue == o.SendQueue &&
+		v.SendQueueBytes == o.SendQueueBytes &&
+		v.Overflow == o.Overflow &&
+		v.CloseTimeout == o.CloseTimeout &&
+		v.PingInterval == o.PingInterval &&
+		v.PongTimeout == o.PongTimeout &&
+		v.WriteBufferSize == o.WriteBufferSize &&
+		v.ReadBufferSize == o.ReadBufferSize &&
+		sameFunc(v.Layers, o.Layers) &&
+		sameFunc(v.OnMessage, o.OnMessage) &&
+		v.Compression == o.Compression &&
+		sameFunc(v.OnClose, o.OnClose)
+}
+
+// sameFunc reports whether a and b are the same func value: both nil, or
+// the same closure (a func value is a pointer to its closure record).
+func sameFunc[F any](a, b F) bool {
+	return *(*unsafe.Pointer)(unsafe.Pointer(&a)) == *(*unsafe.Pointer)(unsafe.Pointer(&b))
 }

@@ -127,7 +127,7 @@ func (c *Conn) readOne() (stop bool, err error) {
 func (c *Conn) handOver(op layers.Opcode) (stop bool, err error) {
 	c.held.Store(heldPull) // the socket is the application's to read now
 	select {
-	case c.next <- event{op: op}:
+	case c.pull.next <- event{op: op}:
 	case <-c.dropping.C():
 		c.held.Store(heldNone)
 		return false, nil
@@ -135,7 +135,7 @@ func (c *Conn) handOver(op layers.Opcode) (stop bool, err error) {
 		return true, nil
 	}
 	select {
-	case <-c.handback:
+	case <-c.pull.handback:
 	case <-c.dead.C():
 		return true, nil
 	}
@@ -159,7 +159,7 @@ func (c *Conn) deliverEnd(err error) {
 	t := time.NewTimer(c.opts.CloseTimeout)
 	defer t.Stop()
 	select {
-	case c.next <- event{err: err}:
+	case c.pull.next <- event{err: err}:
 	case <-c.dropping.C():
 	case <-c.dead.C():
 	case <-t.C:
@@ -341,13 +341,13 @@ func (c *Conn) SetReadLimit(n int64) {
 	if n <= 0 {
 		n = -1
 	}
-	atomic.StoreInt64(&c.opts.MaxMessageSize, n)
+	c.maxMsg.Store(n)
 }
 
 // syncLimit applies the message limit SetReadLimit may have changed to the
 // frames about to be read. Only the reading goroutine calls it.
 func (c *Conn) syncLimit() {
-	max := atomic.LoadInt64(&c.opts.MaxMessageSize)
+	max := c.maxMsg.Load()
 	if max <= 0 {
 		max = 0 // layers.MessageReader: no limit
 	} else if c.pmd != nil {
