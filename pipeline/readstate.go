@@ -61,6 +61,14 @@ func (c *Conn) attachRead() {
 func (c *Conn) detachRead() {
 	rs := c.rs
 	c.rs = nil
+	// The message readers that read from rs let go of it, or it would
+	// stay with the connection after the pool has dropped it (and be
+	// reachable from it when another connection holds it).
+	c.in.r = nil
+	if d := c.pmd; d != nil {
+		d.inf.Reset(nil, nil)
+		d.lim.Reset(nil, 0)
+	}
 	rs.fr.Reset(nil, 0)
 	rs.mr.Reset(nil)
 	rs.ur.Reset(nil)
