@@ -102,7 +102,10 @@ const DefaultIdleReaders = 4096
 // starts when bytes arrive. n > 0 bounds the readers the poller runs at
 // once: a connection that becomes readable while n run waits until one
 // goes idle again or ends, and busy readers go idle as soon as their
-// socket is drained while others wait. n == 0 restores the default bound,
+// socket is drained while others wait. A reader that must wait for the
+// rest of a message its peer is slow to send gives its place up (it keeps
+// its goroutine): slow or stalled peers cannot keep the others waiting.
+// n == 0 restores the default bound,
 // DefaultIdleReaders. n < 0 turns the poller off for connections that go
 // idle afterwards: each keeps a reader goroutine, as on other systems.
 func SetIdleReaders(n int) { idleReaders.Store(int64(n)) }

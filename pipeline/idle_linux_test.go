@@ -248,3 +248,39 @@ func TestIdlePollerHeartbeat(t *testing.T) {
 		}
 	}
 }
+
+// Peers that begin a large message and stop halfway hold reader
+// goroutines but not the poller's places: with the bound at 2 and two such
+// peers, the other connections are still served.
+func TestIdlePollerStalledMessagesHoldNoPlace(t *testing.T) {
+	setIdleRespawn(t, 20*time.Millisecond)
+	SetIdleReaders(2)
+	t.Cleanup(func() { SetIdleReaders(0) })
+	clients, servers := dialPush(t, 8, pushEcho())
+	for i, c := range clients {
+		if err := echoOnce(c, []byte("first")); err != nil {
+			t.Fatalf("client %d: %v", i, err)
+		}
+	}
+	waitFor(t, "connections to park", func() bool { return readers(servers) == 0 })
+	// A masked binary frame that declares 1 MiB (mask key zero), and 100
+	// bytes of it.
+	frame := []byte{0x82, 0x80 | 127, 0, 0, 0, 0, 0, 0x10, 0, 0, 0, 0, 0, 0}
+	frame = append(frame, make([]byte, 100)...)
+	for i, c := range clients[:2] {
+		if _, err := c.UnderlyingConn().Write(frame); err != nil {
+			t.Fatalf("client %d: %v", i, err)
+		}
+	}
+	waitFor(t, "readers for the two stalled messages", func() bool { return readers(servers[:2]) == 2 })
+	for i, c := range clients[2:] {
+		for k := range 3 {
+			if err := echoOnce(c, bytes.Repeat([]byte{byte(k)}, 50+i)); err != nil {
+				t.Fatalf("client %d, message %d, behind two stalled messages: %v", i+2, k, err)
+			}
+		}
+	}
+	if _, running, _ := sockio.IdleStats(); running > 2 {
+		t.Errorf("%d readers hold places, bound 2", running)
+	}
+}

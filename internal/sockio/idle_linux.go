@@ -147,6 +147,23 @@ func (s *Socket) Leave() {
 	p.mu.Unlock()
 }
 
+// yieldPlace gives up the place of a reader that Wake started when it is
+// about to wait for its peer in the middle of a message (outside Pump): a
+// peer that sends a large message slowly, or stops halfway, then holds a
+// goroutine but not a place, and no number of them keeps the other
+// connections waiting. (Waiting for a place to come free would not do:
+// such a reader already waits in the netpoller when others come.) A
+// reader that reads a message already there keeps its place, so a burst
+// of wake-ups still runs at most the bound at once. The reader goes on
+// without a place, and parks as any other once its socket is drained.
+//
+//go:noinline
+func (s *Socket) yieldPlace() {
+	if s.woken {
+		s.Leave()
+	}
+}
+
 // leaveLocked gives up s's reader's place, if it has one, and passes it on
 // to the first socket pending, if any. p.mu is held.
 func (s *Socket) leaveLocked(p *idlePoller) {

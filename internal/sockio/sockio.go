@@ -191,7 +191,7 @@ func (s *Socket) Fill() error {
 // (see rawSock.read).
 func (s *Socket) ReadDirect(p []byte, whole bool) (int, error) {
 	if s.raw != nil {
-		return s.raw.read(p, whole && s.lowat)
+		return s.raw.read(s, p, whole && s.lowat)
 	}
 	return s.conn.Read(p)
 }

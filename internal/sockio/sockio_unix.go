@@ -329,6 +329,7 @@ func (w *rawSock) fillRead(s *Socket, fd uintptr) bool {
 	}
 	s.Release()
 	if wait {
+		s.yieldPlace()
 		w.lowerLowat(fd)
 		return false
 	}
@@ -431,7 +432,7 @@ const (
 // SO_RCVLOWAT, not to report the socket readable before len(p) bytes (at
 // most lowatMax) are there. A large message otherwise arrives in many small
 // pieces, each a wakeup, a read and a wait; with the mark it is one or two.
-func (w *rawSock) read(p []byte, whole bool) (int, error) {
+func (w *rawSock) read(sock *Socket, p []byte, whole bool) (int, error) {
 	want := 1
 	if whole && len(p) >= lowatMin {
 		want = min(len(p), lowatMax)
@@ -441,10 +442,10 @@ func (w *rawSock) read(p []byte, whole bool) (int, error) {
 		r = new(sockReader)
 		r.try = r.tryRead
 	}
-	r.rc, r.lowat = w.rc, max(int(w.lowat), 1)
+	r.rc, r.sock, r.lowat = w.rc, sock, max(int(w.lowat), 1)
 	n, err := r.read(p, want)
 	w.lowat = int32(r.lowat)
-	r.rc = nil
+	r.rc, r.sock = nil, nil
 	readers.Put(r)
 	return n, err
 }
@@ -457,6 +458,7 @@ var readers sync.Pool
 // is readable. It serves one read at a time, for any socket.
 type sockReader struct {
 	rc    syscall.RawConn
+	sock  *Socket               // whose read this is
 	try   func(fd uintptr) bool // cached method value: no allocation per read
 	p     []byte
 	n     int
@@ -480,6 +482,9 @@ func (s *sockReader) read(p []byte, want int) (int, error) {
 func (s *sockReader) tryRead(fd uintptr) bool {
 	n, wait, err := readSocket(fd, s.p)
 	s.n, s.err = n, err
+	if wait {
+		s.sock.yieldPlace()
+	}
 	if wait && s.want != s.lowat {
 		// Set only now, when there is a wait to save: a read that finds
 		// all it wants costs no system call more.
