@@ -53,6 +53,25 @@ func dialPush(t *testing.T, n int, opts *Options) (clients, servers []*Conn) {
 	return clients, servers
 }
 
+// parkedPush dials n clients to a push-mode echo server whose idle poller
+// runs at most bound readers, echoes a message on each, and returns once
+// every server connection has parked (used once and idle, it waits in the
+// poller).
+func parkedPush(t *testing.T, n, bound int) (clients, servers []*Conn) {
+	t.Helper()
+	setIdleRespawn(t, 20*time.Millisecond)
+	SetIdleReaders(bound)
+	t.Cleanup(func() { SetIdleReaders(0) })
+	clients, servers = dialPush(t, n, pushEcho())
+	for i, c := range clients {
+		if err := echoOnce(c, []byte("first")); err != nil {
+			t.Fatalf("client %d: %v", i, err)
+		}
+	}
+	waitFor(t, "connections to park", func() bool { return readers(servers) == 0 })
+	return clients, servers
+}
+
 // echoOnce sends msg on c and checks the echo.
 func echoOnce(c *Conn, msg []byte) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -168,17 +187,7 @@ func TestIdlePollerBurstOfNew(t *testing.T) {
 // once are all served, every echo whole and in order: busy readers give
 // way once drained.
 func TestIdlePollerBoundedReaders(t *testing.T) {
-	setIdleRespawn(t, 20*time.Millisecond)
-	SetIdleReaders(2)
-	t.Cleanup(func() { SetIdleReaders(0) })
-	clients, servers := dialPush(t, 16, pushEcho())
-	// Used once and idle, every connection waits in the poller.
-	for i, c := range clients {
-		if err := echoOnce(c, []byte("first")); err != nil {
-			t.Fatalf("client %d: %v", i, err)
-		}
-	}
-	waitFor(t, "connections to park", func() bool { return readers(servers) == 0 })
+	clients, _ := parkedPush(t, 16, 2)
 	done := make(chan struct{})
 	var maxRunning, maxPending atomic.Int64
 	go func() {
@@ -253,16 +262,7 @@ func TestIdlePollerHeartbeat(t *testing.T) {
 // goroutines but not the poller's places: with the bound at 2 and two such
 // peers, the other connections are still served.
 func TestIdlePollerStalledMessagesHoldNoPlace(t *testing.T) {
-	setIdleRespawn(t, 20*time.Millisecond)
-	SetIdleReaders(2)
-	t.Cleanup(func() { SetIdleReaders(0) })
-	clients, servers := dialPush(t, 8, pushEcho())
-	for i, c := range clients {
-		if err := echoOnce(c, []byte("first")); err != nil {
-			t.Fatalf("client %d: %v", i, err)
-		}
-	}
-	waitFor(t, "connections to park", func() bool { return readers(servers) == 0 })
+	clients, servers := parkedPush(t, 8, 2)
 	// A masked binary frame that declares 1 MiB (mask key zero), and 100
 	// bytes of it.
 	frame := []byte{0x82, 0x80 | 127, 0, 0, 0, 0, 0, 0x10, 0, 0, 0, 0, 0, 0}

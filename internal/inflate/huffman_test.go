@@ -3,6 +3,8 @@ package inflate
 import (
 	"math/rand/v2"
 	"testing"
+
+	"github.com/wspipe/wspipe/internal/inflate/inflatetest"
 )
 
 // randomCode returns code lengths of a random complete code over n
@@ -28,23 +30,12 @@ const sentinel = entry(0xdeadbeef)
 // reachable slot is left from before.
 func checkTable(t *testing.T, tab []entry, lens []uint8, syms []entry, primary uint) {
 	t.Helper()
-	var count [16]int
-	for _, l := range lens {
-		count[l]++
-	}
-	count[0] = 0
-	var next [16]int
-	code := 0
-	for l := 1; l < 16; l++ {
-		code = (code + count[l-1]) << 1
-		next[l] = code
-	}
+	code := inflatetest.Canonical(lens)
 	for s, l := range lens {
 		if l == 0 {
 			continue
 		}
-		c := next[l]
-		next[l]++
+		c := code.Codes[s]
 		// Every 15-bit pattern starting with the reversed code.
 		rc := reverse(uint(c), uint(l))
 		for hi := uint(0); hi < 1<<(15-l); hi++ {
