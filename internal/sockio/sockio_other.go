@@ -18,7 +18,7 @@ func newRawSock(*Socket, net.Conn, Host) *rawSock { return nil }
 const lowatOK = false
 
 func (s *Socket) fillRaw() error                          { panic("sockio: no raw socket") }
-func (w *rawSock) read(p []byte, whole bool) (int, error) { panic("sockio: no raw socket") }
+func (w *rawSock) read(s *Socket, p []byte, whole bool) (int, error) { panic("sockio: no raw socket") }
 
 // Pump is for a raw socket only, which there is none of here.
 func (s *Socket) Pump() error { panic("sockio: Pump without a raw socket") }
