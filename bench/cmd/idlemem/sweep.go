@@ -292,7 +292,7 @@ func drawSweep(sw *sweep) string {
 	p(`<text x="10" y="40" fill="#444">%s</text>`+"\n", esc(fmt.Sprintf("%s; commit %s; server process only, client in another", sw.Machine, sw.Commit)))
 	sub := "lines: least-squares fits; filled dots: idle after the handshake"
 	if sw.ThenEcho > 0 {
-		sub += fmt.Sprintf("; circles: after one %d B message echoed on every connection, %.0f s idle and a GC", sw.ThenEcho, sw.ThenWaitS)
+		sub += fmt.Sprintf("; circles: after one %d B message echoed on every connection, %.0f s idle and two GCs", sw.ThenEcho, sw.ThenWaitS)
 	}
 	p(`<text x="10" y="56" fill="#444">%s</text>`+"\n", esc(sub))
 
