@@ -17,7 +17,7 @@ func newRawSock(*Socket, net.Conn, Host) *rawSock { return nil }
 // whatever the socket's buffer and window (see sockio_linux.go).
 const lowatOK = false
 
-func (s *Socket) fillRaw() error                          { panic("sockio: no raw socket") }
+func (s *Socket) fillRaw() error                                     { panic("sockio: no raw socket") }
 func (w *rawSock) read(s *Socket, p []byte, whole bool) (int, error) { panic("sockio: no raw socket") }
 
 // Pump is for a raw socket only, which there is none of here.
