@@ -284,3 +284,44 @@ func TestIdlePollerStalledMessagesHoldNoPlace(t *testing.T) {
 		t.Errorf("%d readers hold places, bound 2", running)
 	}
 }
+
+// Connections that park and wake over and over, some closing as they go,
+// each see only their own messages: the pooled reader state, frame
+// writers and socket readers and writers pass between connections with
+// nothing of one reaching another.
+func TestIdlePollerChurnKeepsConnectionsApart(t *testing.T) {
+	clients, _ := parkedPush(t, 24, 4)
+	h0 := handovers.Load()
+	var wg sync.WaitGroup
+	errs := make(chan error, len(clients))
+	for i, c := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := range 12 {
+				// Each message says whose it is, and is sized to take
+				// the fast path or the ordinary one (ReadBufferSize 1024).
+				size := 8 + (i*977+k*331)%2500
+				tag := []byte(fmt.Sprintf("<%d.%d>", i, k))
+				msg := bytes.Repeat(tag, size/len(tag)+1)[:size]
+				if err := echoOnce(c, msg); err != nil {
+					errs <- fmt.Errorf("client %d message %d: %v", i, k, err)
+					return
+				}
+				if i%6 == 5 && k == 5 {
+					c.CloseNow() // some leave halfway
+					return
+				}
+				if k%3 == 0 {
+					time.Sleep(30 * time.Millisecond) // idle long enough to park
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	t.Logf("%d readers parked or handed over meanwhile", handovers.Load()-h0)
+}

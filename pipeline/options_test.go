@@ -3,6 +3,7 @@ package pipeline
 import (
 	"io"
 	"reflect"
+	"sync"
 	"testing"
 )
 
@@ -66,4 +67,25 @@ func zeroResults(ft reflect.Type) []reflect.Value {
 		out[i] = reflect.Zero(ft.Out(i))
 	}
 	return out
+}
+
+// Connections made at once with different Options each get their own
+// settings, whatever the shared entry holds meanwhile.
+func TestResolveOptionsConcurrent(t *testing.T) {
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 500 {
+				o := &Options{SendQueue: 1 + g, MaxMessageSize: int64(1000 + i%3)}
+				r := resolveOptions(o)
+				if r.SendQueue != o.SendQueue || r.MaxMessageSize != o.MaxMessageSize {
+					t.Errorf("resolved %d/%d for %d/%d", r.SendQueue, r.MaxMessageSize, o.SendQueue, o.MaxMessageSize)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
 }
