@@ -25,19 +25,40 @@ func TestShutdownClosesConnectionsWithGoingAway(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	url := "ws" + strings.TrimPrefix(srv.URL, "http") + "/"
+	clients := dialEchoed(t, ctx, url, 3)
+	shutdownGoingAway(t, ctx, h, clients)
+	// New connections are refused after Shutdown.
+	if _, resp, err := pipeline.Dial(ctx, url, nil, nil); err == nil || resp == nil || resp.StatusCode != 503 {
+		t.Fatalf("dial after Shutdown: %v", err)
+	}
+}
+
+// dialEchoed dials n clients to url, each proven alive (and so surely
+// tracked by the server) by one round trip.
+func dialEchoed(t *testing.T, ctx context.Context, url string, n int) []*pipeline.Conn {
+	t.Helper()
 	var clients []*pipeline.Conn
-	for range 3 {
+	for range n {
 		c, _, err := pipeline.Dial(ctx, url, nil, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		// One round trip so the server surely tracks the connection.
-		c.WriteMessage(ctx, pipeline.Binary, []byte{1})
+		t.Cleanup(func() { c.CloseNow() })
+		if err := c.WriteMessage(ctx, pipeline.Binary, []byte{1}); err != nil {
+			t.Fatal(err)
+		}
 		if _, _, err := c.ReadMessage(ctx, nil); err != nil {
 			t.Fatal(err)
 		}
 		clients = append(clients, c)
 	}
+	return clients
+}
+
+// shutdownGoingAway shuts h down and checks that every client sees close
+// 1001.
+func shutdownGoingAway(t *testing.T, ctx context.Context, h *Handler, clients []*pipeline.Conn) {
+	t.Helper()
 	errc := make(chan error, len(clients))
 	for _, c := range clients {
 		go func() { _, _, err := c.ReadMessage(ctx, nil); errc <- err }()
@@ -50,10 +71,6 @@ func TestShutdownClosesConnectionsWithGoingAway(t *testing.T) {
 		if err := <-errc; !errors.As(err, &ce) || ce.Code != pipeline.CloseGoingAway {
 			t.Fatalf("client saw %v, want close 1001", err)
 		}
-	}
-	// New connections are refused after Shutdown.
-	if _, resp, err := pipeline.Dial(ctx, url, nil, nil); err == nil || resp == nil || resp.StatusCode != 503 {
-		t.Fatalf("dial after Shutdown: %v", err)
 	}
 }
 

@@ -72,6 +72,29 @@ func parkedPush(t *testing.T, n, bound int) (clients, servers []*Conn) {
 	return clients, servers
 }
 
+// concurrently runs f for every client, each on a goroutine of its own,
+// and returns the errors they met.
+func concurrently(clients []*Conn, f func(i int, c *Conn) error) []error {
+	var wg sync.WaitGroup
+	errs := make(chan error, len(clients))
+	for i, c := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := f(i, c); err != nil {
+				errs <- err
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	var all []error
+	for err := range errs {
+		all = append(all, err)
+	}
+	return all
+}
+
 // echoOnce sends msg on c and checks the echo.
 func echoOnce(c *Conn, msg []byte) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -203,25 +226,17 @@ func TestIdlePollerBoundedReaders(t *testing.T) {
 			runtime.Gosched()
 		}
 	}()
-	var wg sync.WaitGroup
-	errs := make(chan error, len(clients))
-	for i, c := range clients {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for k := range 30 {
-				msg := bytes.Repeat([]byte{byte(k)}, 10+(i*131+k*17)%3000)
-				if err := echoOnce(c, msg); err != nil {
-					errs <- fmt.Errorf("client %d message %d: %v", i, k, err)
-					return
-				}
+	errs := concurrently(clients, func(i int, c *Conn) error {
+		for k := range 30 {
+			msg := bytes.Repeat([]byte{byte(k)}, 10+(i*131+k*17)%3000)
+			if err := echoOnce(c, msg); err != nil {
+				return fmt.Errorf("client %d message %d: %v", i, k, err)
 			}
-		}()
-	}
-	wg.Wait()
+		}
+		return nil
+	})
 	close(done)
-	close(errs)
-	for err := range errs {
+	for _, err := range errs {
 		t.Fatal(err)
 	}
 	if r := maxRunning.Load(); r > 2 {
@@ -292,35 +307,27 @@ func TestIdlePollerStalledMessagesHoldNoPlace(t *testing.T) {
 func TestIdlePollerChurnKeepsConnectionsApart(t *testing.T) {
 	clients, _ := parkedPush(t, 24, 4)
 	h0 := handovers.Load()
-	var wg sync.WaitGroup
-	errs := make(chan error, len(clients))
-	for i, c := range clients {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for k := range 12 {
-				// Each message says whose it is, and is sized to take
-				// the fast path or the ordinary one (ReadBufferSize 1024).
-				size := 8 + (i*977+k*331)%2500
-				tag := []byte(fmt.Sprintf("<%d.%d>", i, k))
-				msg := bytes.Repeat(tag, size/len(tag)+1)[:size]
-				if err := echoOnce(c, msg); err != nil {
-					errs <- fmt.Errorf("client %d message %d: %v", i, k, err)
-					return
-				}
-				if i%6 == 5 && k == 5 {
-					c.CloseNow() // some leave halfway
-					return
-				}
-				if k%3 == 0 {
-					time.Sleep(30 * time.Millisecond) // idle long enough to park
-				}
+	errs := concurrently(clients, func(i int, c *Conn) error {
+		for k := range 12 {
+			// Each message says whose it is, and is sized to take the
+			// fast path or the ordinary one (ReadBufferSize 1024).
+			size := 8 + (i*977+k*331)%2500
+			tag := []byte(fmt.Sprintf("<%d.%d>", i, k))
+			msg := bytes.Repeat(tag, size/len(tag)+1)[:size]
+			if err := echoOnce(c, msg); err != nil {
+				return fmt.Errorf("client %d message %d: %v", i, k, err)
 			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
+			if i%6 == 5 && k == 5 {
+				c.CloseNow() // some leave halfway
+				return nil
+			}
+			if k%3 == 0 {
+				time.Sleep(30 * time.Millisecond) // idle long enough to park
+			}
+		}
+		return nil
+	})
+	for _, err := range errs {
 		t.Error(err)
 	}
 	t.Logf("%d readers parked or handed over meanwhile", handovers.Load()-h0)

@@ -136,7 +136,18 @@ func (s *Socket) Unpark() bool {
 }
 
 // Leave gives up the place among the running readers that Wake gave s's
-// reader, which ends without parking s again.
+// reader, if it has one: a reader that ends without parking s again, or
+// one about to wait for its peer in the middle of a message (outside
+// Pump). A peer that sends a large message slowly, or stops halfway, then
+// holds a goroutine but not a place, and no number of them keeps the other
+// connections waiting. (Waiting for a place to come free would not do:
+// such a reader already waits in the netpoller when others come.) A
+// reader that reads a message already there keeps its place, so a burst
+// of wake-ups still runs at most the bound at once; one that gave its
+// place up parks as any other once its socket is drained. Out of line for
+// the stack budget: the read callbacks call it.
+//
+//go:noinline
 func (s *Socket) Leave() {
 	if !s.woken {
 		return
@@ -145,23 +156,6 @@ func (s *Socket) Leave() {
 	p.mu.Lock()
 	s.leaveLocked(p)
 	p.mu.Unlock()
-}
-
-// yieldPlace gives up the place of a reader that Wake started when it is
-// about to wait for its peer in the middle of a message (outside Pump): a
-// peer that sends a large message slowly, or stops halfway, then holds a
-// goroutine but not a place, and no number of them keeps the other
-// connections waiting. (Waiting for a place to come free would not do:
-// such a reader already waits in the netpoller when others come.) A
-// reader that reads a message already there keeps its place, so a burst
-// of wake-ups still runs at most the bound at once. The reader goes on
-// without a place, and parks as any other once its socket is drained.
-//
-//go:noinline
-func (s *Socket) yieldPlace() {
-	if s.woken {
-		s.Leave()
-	}
 }
 
 // leaveLocked gives up s's reader's place, if it has one, and passes it on

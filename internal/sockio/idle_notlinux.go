@@ -17,9 +17,6 @@ func (s *Socket) Unpark() bool { return false }
 // Leave does nothing: no reader is ever woken.
 func (s *Socket) Leave() {}
 
-// yieldPlace does nothing: no reader is ever woken.
-func (s *Socket) yieldPlace() {}
-
 // ReadersWaiting reports false.
 func ReadersWaiting() bool { return false }
 
