@@ -205,12 +205,11 @@ type h2ServerStream struct {
 	body io.ReadCloser
 	w    http.ResponseWriter
 	rc   *http.ResponseController
-	done chan struct{} // closed by Close
-	stop func() bool   // stops the watch on the request's context
+	stop func() bool // stops the watch on the request's context
 }
 
 func newH2ServerStream(w http.ResponseWriter, r *http.Request, rc *http.ResponseController) *h2ServerStream {
-	s := &h2ServerStream{body: r.Body, w: w, rc: rc, done: make(chan struct{})}
+	s := &h2ServerStream{body: r.Body, w: w, rc: rc}
 	s.remote = h2Addr(r.RemoteAddr)
 	if a, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
 		s.local = a
@@ -241,16 +240,19 @@ func (s *h2ServerStream) gone() {
 // handler has returned (net/http panics there).
 var errHandlerGone = errors.New("handshake: the HTTP/2 handler returned before its WebSocket ended (see Server.Upgrade)")
 
-// safely runs f, turning a panic of net/http's (a ResponseWriter used
-// after its handler returned) into errHandlerGone.
-func safely(f func()) (err error) {
-	defer func() {
-		if recover() != nil {
-			err = errHandlerGone
-		}
-	}()
+// recoverGone, deferred, turns a panic of net/http's (a ResponseWriter used
+// after its handler returned) into errHandlerGone in *err.
+func recoverGone(err *error) {
+	if recover() != nil {
+		*err = errHandlerGone
+	}
+}
+
+// safely runs f, as recoverGone allows.
+func safely(f func()) {
+	var err error
+	defer recoverGone(&err)
 	f()
-	return nil
 }
 
 // Read reads from the request body: the client's WebSocket frames.
@@ -276,11 +278,7 @@ func (s *h2ServerStream) Write(p []byte) (int, error) {
 // write writes and flushes p; a panic of net/http's (the handler has
 // returned) is errHandlerGone.
 func (s *h2ServerStream) write(p []byte) (n int, err error) {
-	defer func() {
-		if recover() != nil {
-			err = errHandlerGone
-		}
-	}()
+	defer recoverGone(&err)
 	n, err = s.w.Write(p)
 	if err == nil {
 		err = s.rc.Flush()
@@ -300,11 +298,7 @@ func (s *h2ServerStream) WriteBuffers(bufs [][]byte) (int64, error) {
 
 // writeBuffers is write for several buffers, flushed once.
 func (s *h2ServerStream) writeBuffers(bufs [][]byte) (n int64, err error) {
-	defer func() {
-		if recover() != nil {
-			err = errHandlerGone
-		}
-	}()
+	defer recoverGone(&err)
 	for _, b := range bufs {
 		var m int
 		m, err = s.w.Write(b)
@@ -335,7 +329,6 @@ func (s *h2ServerStream) Close() error {
 		s.abortWrite()
 	}
 	s.calls.Wait()
-	close(s.done)
 	return nil
 }
 

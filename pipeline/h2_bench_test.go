@@ -41,10 +41,11 @@ func BenchmarkH2Echo(b *testing.B) {
 	for _, size := range []int{1 << 10, 64 << 10} {
 		for _, proto := range []string{"http1", "http2"} {
 			b.Run(fmt.Sprintf("%s/%dKiB", proto, size>>10), func(b *testing.B) {
-				hc := &handshake.Client{}
+				mode := handshake.HTTP2Off
 				if proto == "http2" {
-					hc.HTTP2 = handshake.HTTP2Require
+					mode = handshake.HTTP2Require
 				}
+				hc := h2Client(s, mode)
 				defer hc.CloseIdleConnections()
 				ctx := context.Background()
 				c, _, err := Dial(ctx, s.ws("/"), hc, nil)

@@ -256,7 +256,7 @@ func (c *Conn) waitCloseWritten() {
 // already sent, and the peer waits for its end.
 func (c *Conn) halfCloseAndDrain() {
 	if cw, ok := c.raw.(interface{ CloseWrite() error }); ok {
-		if err := cw.CloseWrite(); err == errors.ErrUnsupported {
+		if err := cw.CloseWrite(); errors.Is(err, errors.ErrUnsupported) {
 			return
 		}
 	}
