@@ -425,9 +425,8 @@ func TestWindow(t *testing.T) {
 			if got := w.AppendLast([]byte("x"), k); !bytes.Equal(got[1:], lastN(want, k)) || got[0] != 'x' {
 				t.Fatalf("bits %d write %d: AppendLast(%d) wrong", bits, i, k)
 			}
-			var scratch []byte
-			if got := w.last(k, &scratch); !bytes.Equal(got, lastN(want, k)) {
-				t.Fatalf("bits %d write %d: last(%d) wrong", bits, i, k)
+			if older, newer := w.pieces(); !bytes.Equal(append(bytes.Clone(older), newer...), want) {
+				t.Fatalf("bits %d write %d: pieces wrong", bits, i)
 			}
 			if i%5 == 0 && !bytes.Equal(w.Bytes(), want) {
 				t.Fatalf("bits %d write %d: Bytes wrong", bits, i)

@@ -89,13 +89,11 @@ func (m *msgSource) atEnd() (bool, error) {
 }
 
 // inflateState is the heavy, pooled part of an Inflater: a decoder (with
-// its own 32 KiB history and input buffer), its source and room for a copy
-// of the dictionary. Between messages it holds no reference to any
-// connection.
+// its own 32 KiB history and input buffer) and its source. Between
+// messages it holds no reference to any connection.
 type inflateState struct {
-	dec  inflate.Decoder
-	in   msgSource
-	dict []byte
+	dec inflate.Decoder
+	in  msgSource
 }
 
 var inflatePool sync.Pool
@@ -158,13 +156,13 @@ func (z *Inflater) acquire() {
 		st = new(inflateState)
 	}
 	st.in.reset(z.src)
-	var dict []byte
+	var older, newer []byte
 	if z.win != nil {
 		// The decoder copies the dictionary at once, so the window's
-		// own buffer can be lent when it is in order.
-		dict = z.win.last(z.win.Len(), &st.dict)
+		// own buffer is lent, in its ring's two pieces.
+		older, newer = z.win.pieces()
 	}
-	st.dec.Reset(&st.in, dict)
+	st.dec.ResetSplit(&st.in, older, newer)
 	z.st = st
 }
 

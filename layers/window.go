@@ -148,21 +148,10 @@ func (w *Window) AppendLast(dst []byte, n int) []byte {
 	return append(dst, w.buf[:end]...)
 }
 
-// last returns the last n bytes of history (or all of it if shorter),
-// oldest first: a slice of w's own buffer when they lie in one piece, else
-// a copy made in *scratch. It does not change w.
-func (w *Window) last(n int, scratch *[]byte) []byte {
-	n = min(n, len(w.buf))
-	end := w.head
-	if end == 0 {
-		end = len(w.buf)
-	}
-	if end >= n {
-		return w.buf[end-n : end]
-	}
-	*scratch = w.AppendLast((*scratch)[:0], n)
-	return *scratch
-}
+// pieces returns the whole history, oldest first, as two slices of w's
+// own buffer (the first empty until the ring has wrapped). It does not
+// change w.
+func (w *Window) pieces() (older, newer []byte) { return w.buf[w.head:], w.buf[:w.head] }
 
 // rotate turns b left by k in place (b[k:] then b[:k]) with three
 // reversals.

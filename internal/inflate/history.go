@@ -16,12 +16,16 @@ type history struct {
 	buf  [histSize]byte
 }
 
-// reset starts an empty stream over dict (its last histSize bytes).
-func (h *history) reset(dict []byte) {
-	if len(dict) > histSize {
-		dict = dict[len(dict)-histSize:]
+// reset starts an empty stream over the dictionary older then newer (its
+// last histSize bytes).
+func (h *history) reset(older, newer []byte) {
+	if len(newer) >= histSize {
+		older, newer = nil, newer[len(newer)-histSize:]
+	} else if len(older)+len(newer) > histSize {
+		older = older[len(older)+len(newer)-histSize:]
 	}
-	h.w = copy(h.buf[:], dict)
+	h.w = copy(h.buf[:], older)
+	h.w += copy(h.buf[h.w:], newer)
 	h.r = h.w
 	h.full = false
 }

@@ -93,9 +93,13 @@ type Decoder struct {
 
 // Reset starts a new stream read from src, whose distances may reach into
 // dict (its last 32 KiB), which is copied.
-func (d *Decoder) Reset(src io.Reader, dict []byte) {
+func (d *Decoder) Reset(src io.Reader, dict []byte) { d.ResetSplit(src, nil, dict) }
+
+// ResetSplit is Reset with the dictionary in two pieces, older then newer
+// (a ring buffer's two halves), so the caller need not join them first.
+func (d *Decoder) ResetSplit(src io.Reader, older, newer []byte) {
 	d.in.reset(src)
-	d.out.reset(dict)
+	d.out.reset(older, newer)
 	d.state, d.final = stateHeader, false
 	d.matchLen, d.matchDist, d.stored = 0, 0, 0
 	d.lit, d.dist = nil, nil

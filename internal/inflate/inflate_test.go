@@ -271,3 +271,21 @@ func TestAllocs(t *testing.T) {
 		}
 	}
 }
+
+// A dictionary given in two pieces (a ring's halves) is the same as the
+// two joined, whatever the split and however long they are together.
+func TestResetSplit(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	var d Decoder
+	for i := range 60 {
+		dict := testData(r, r.IntN(50000))
+		data := append(bytes.Clone(dict[r.IntN(len(dict)+1):]), testData(r, 3000)...)
+		stream := compress(t, data, dict, 5)
+		cut := r.IntN(len(dict) + 1)
+		d.ResetSplit(bytes.NewReader(stream), dict[:cut], dict[cut:])
+		got, err := io.ReadAll(&d)
+		if err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("case %d (dict %d cut at %d): %v, %d of %d bytes", i, len(dict), cut, err, len(got), len(data))
+		}
+	}
+}
