@@ -191,8 +191,9 @@ func freePort() (int, error) {
 
 // run is one measurement.
 func run(dir, natsBin, chatBin string, nodes, members, size int, offered float64, warmup, window time.Duration) (Result, error) {
-	res := Result{Nodes: nodes, Members: members, RoomSize: size, Rooms: max(1, members/size), Offered: offered}
 	size = min(size, members)
+	rooms := (members + size - 1) / size // the last one may be short
+	res := Result{Nodes: nodes, Members: members, RoomSize: size, Rooms: rooms, Offered: offered}
 	port, err := freePort()
 	if err != nil {
 		return res, err
@@ -346,14 +347,14 @@ func run(dir, natsBin, chatBin string, nodes, members, size int, offered float64
 
 	// The speakers: the first member of each room, at offered/size
 	// messages per second in all, spread over the rooms.
-	rooms := (members + size - 1) / size
 	perRoom := offered / float64(size) / float64(rooms)
 	interval := time.Duration(float64(time.Second) / perRoom)
 	stop := make(chan struct{})
-	var said atomic.Int64
+	var said, due atomic.Int64 // messages said in the window, deliveries they owe
 	var swg sync.WaitGroup
 	for r := range rooms {
 		c := ms[r*size].c
+		inRoom := int64(min(size, members-r*size))
 		swg.Go(func() {
 			// Spread the rooms' ticks over the interval.
 			time.Sleep(time.Duration(int64(interval) * int64(r) / int64(rooms)))
@@ -372,6 +373,7 @@ func run(dir, natsBin, chatBin string, nodes, members, size int, offered float64
 				}
 				if now >= windowStart.Load() && now < windowEnd.Load() {
 					said.Add(1)
+					due.Add(inRoom)
 				}
 			}
 		})
@@ -404,7 +406,7 @@ func run(dir, natsBin, chatBin string, nodes, members, size int, offered float64
 	got := received.Load()
 	res.Published = float64(said.Load()) / window.Seconds()
 	res.Delivered = float64(got) / window.Seconds()
-	res.Lost = said.Load()*int64(size) - got
+	res.Lost = due.Load() - got
 	res.Kicked = kicked.Load()
 	res.P50us = h.quantile(0.50)
 	res.P99us = h.quantile(0.99)
