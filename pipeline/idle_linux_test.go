@@ -116,7 +116,9 @@ func echoOnce(c *Conn, msg []byte) error {
 // goroutine; each wakes when its peer sends, and a close from the server
 // side, on idle connections, runs the closing handshake and reports the
 // end as usual.
-func TestIdlePollerHoldsNoReader(t *testing.T) {
+func TestIdlePollerHoldsNoReader(t *testing.T) { withInline(t, testIdlePollerHoldsNoReader) }
+
+func testIdlePollerHoldsNoReader(t *testing.T) {
 	setIdleRespawn(t, 20*time.Millisecond)
 	var closes atomic.Int32
 	opts := pushEcho()
@@ -158,7 +160,9 @@ func TestIdlePollerHoldsNoReader(t *testing.T) {
 
 // A parked connection torn down from our side (CloseNow) ends: OnClose
 // runs once, Wait returns, and the peer sees the connection go.
-func TestIdlePollerTeardownParked(t *testing.T) {
+func TestIdlePollerTeardownParked(t *testing.T) { withInline(t, testIdlePollerTeardownParked) }
+
+func testIdlePollerTeardownParked(t *testing.T) {
 	setIdleRespawn(t, 20*time.Millisecond)
 	var closes atomic.Int32
 	opts := pushEcho()
@@ -249,7 +253,9 @@ func TestIdlePollerBoundedReaders(t *testing.T) {
 
 // Pings from the heartbeat reach parked connections, and their pongs wake
 // them: a connection idle for many ping intervals stays open.
-func TestIdlePollerHeartbeat(t *testing.T) {
+func TestIdlePollerHeartbeat(t *testing.T) { withInline(t, testIdlePollerHeartbeat) }
+
+func testIdlePollerHeartbeat(t *testing.T) {
 	setIdleRespawn(t, 10*time.Millisecond)
 	opts := pushEcho()
 	opts.PingInterval = 20 * time.Millisecond
@@ -305,6 +311,10 @@ func TestIdlePollerStalledMessagesHoldNoPlace(t *testing.T) {
 // writers and socket readers and writers pass between connections with
 // nothing of one reaching another.
 func TestIdlePollerChurnKeepsConnectionsApart(t *testing.T) {
+	withInline(t, testIdlePollerChurnKeepsConnectionsApart)
+}
+
+func testIdlePollerChurnKeepsConnectionsApart(t *testing.T) {
 	clients, _ := parkedPush(t, 24, 4)
 	h0 := handovers.Load()
 	errs := concurrently(clients, func(i int, c *Conn) error {
