@@ -61,8 +61,10 @@ var engine struct {
 	loops []*loop
 }
 
-// loopFor returns the loop that serves the socket with descriptor fd.
-func loopFor(fd int) *loop {
+// loopFor returns the loop that serves the socket with descriptor fd, and
+// the socket's slot there: fd / loops, so that the loops' slots together
+// take one per descriptor.
+func loopFor(fd int) (*loop, int) {
 	engine.once.Do(func() {
 		n := int(engineLoops.Load())
 		if n <= 0 {
@@ -75,7 +77,8 @@ func loopFor(fd int) *loop {
 			engine.loops[i] = l
 		}
 	})
-	return engine.loops[fd%len(engine.loops)]
+	n := len(engine.loops)
+	return engine.loops[fd%n], fd / n
 }
 
 // loop is one of the inline engine's epoll sets with its goroutine.
@@ -84,11 +87,11 @@ type loop struct {
 	epfd  int       // the epoll set, -1 while stopped
 	wake  [2]int    // a pipe whose read end is in the set: a byte wakes the loop
 	set   *epset    // the running set's, for its goroutines to see it stopped
-	slots []engaged // by descriptor
+	slots []engaged // by slot (see loopFor)
 	n     int       // sockets engaged
 	gen   uint32    // engagements, to tell a stale event from a new one
 	owner uint32    // the goroutine that runs the loop now (see run)
-	cur   int       // descriptor the owner serves, or -1
+	cur   int       // slot the owner serves, or -1
 	// seq is bumped before and after each serve: the watchdog's clock.
 	seq      atomic.Uint32
 	seen     uint32 // seq at the watchdog's last look
@@ -99,6 +102,7 @@ type loop struct {
 	// The epoll_ctl that doCtl makes, under mu.
 	ctlFn  func(fd uintptr)
 	ctlOp  int
+	ctlIdx int
 	ctlGen uint32
 	ctlErr error
 }
@@ -153,26 +157,25 @@ func (s *Socket) Engage() bool {
 	if !s.ParkOK() {
 		return false
 	}
-	fd := s.fd()
-	l := loopFor(fd)
+	l, i := loopFor(s.fd())
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.epfd < 0 && !l.start() {
 		return false
 	}
-	for len(l.slots) <= fd {
+	for len(l.slots) <= i {
 		l.slots = append(l.slots, engaged{})
 	}
-	if l.slots[fd].s != nil {
+	if l.slots[i].s != nil {
 		return false // cannot be: its reader owns it
 	}
 	l.gen++
 	if l.gen == 0 {
 		l.gen = 1
 	}
-	l.slots[fd] = engaged{s: s, gen: l.gen}
-	if l.ctl(s, syscall.EPOLL_CTL_ADD, l.gen) != nil {
-		l.slots[fd] = engaged{}
+	l.slots[i] = engaged{s: s, gen: l.gen}
+	if l.ctl(s, syscall.EPOLL_CTL_ADD, i, l.gen) != nil {
+		l.slots[i] = engaged{}
 		return false
 	}
 	l.n++
@@ -182,10 +185,11 @@ func (s *Socket) Engage() bool {
 	return true
 }
 
-// ctl makes the epoll_ctl op for s (its event tagged with gen) inside its
-// RawConn's Control. l.mu is held.
-func (l *loop) ctl(s *Socket, op int, gen uint32) error {
-	l.ctlOp, l.ctlGen, l.ctlErr = op, gen, nil
+// ctl makes the epoll_ctl op for s (its events tagged with its slot i and
+// gen: never 0, which tags the wake-up pipe) inside its RawConn's
+// Control. l.mu is held.
+func (l *loop) ctl(s *Socket, op, i int, gen uint32) error {
+	l.ctlOp, l.ctlIdx, l.ctlGen, l.ctlErr = op, i, gen, nil
 	if err := s.raw.rc.Control(l.ctlFn); err != nil {
 		return err // closed: the kernel has dropped it from the set
 	}
@@ -193,15 +197,15 @@ func (l *loop) ctl(s *Socket, op int, gen uint32) error {
 }
 
 func (l *loop) doCtl(fd uintptr) {
-	ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP, Fd: int32(fd), Pad: int32(l.ctlGen)}
+	ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP, Fd: int32(l.ctlIdx), Pad: int32(l.ctlGen)}
 	l.ctlErr = syscall.EpollCtl(l.epfd, l.ctlOp, int(fd), &ev)
 }
 
-// disengage takes the socket at fd out of l. l.mu is held.
-func (l *loop) disengage(fd int) {
-	sl := &l.slots[fd]
+// disengage takes the socket in slot i out of l. l.mu is held.
+func (l *loop) disengage(i int) {
+	sl := &l.slots[i]
 	if l.epfd >= 0 {
-		l.ctl(sl.s, syscall.EPOLL_CTL_DEL, 0)
+		l.ctl(sl.s, syscall.EPOLL_CTL_DEL, i, 0)
 	}
 	*sl = engaged{}
 	l.n--
@@ -218,18 +222,17 @@ func (l *loop) disengage(fd int) {
 // not being served, and reports whether it was. One being served is
 // marked: its loop hands it to Wake when the serve ends.
 func (s *Socket) unengage() bool {
-	fd := s.fd()
-	l := loopFor(fd)
+	l, i := loopFor(s.fd())
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if fd >= len(l.slots) || l.slots[fd].s != s {
+	if i >= len(l.slots) || l.slots[i].s != s {
 		return false
 	}
-	if l.slots[fd].busy {
-		l.slots[fd].back = true
+	if l.slots[i].busy {
+		l.slots[i].back = true
 		return false
 	}
-	l.disengage(fd)
+	l.disengage(i)
 	return true
 }
 
@@ -290,7 +293,7 @@ func (l *loop) run(me uint32, epfd int, wake [2]int, set *epset) {
 			l.arm()
 		}
 		for i := range evs[:max(n, 0)] {
-			if fd := int(evs[i].Fd); fd == wake[0] && evs[i].Pad == 0 {
+			if evs[i].Pad == 0 { // the pipe
 				l.mu.Lock()
 				stopped := set.stopped
 				l.mu.Unlock()
@@ -309,37 +312,38 @@ func (l *loop) run(me uint32, epfd int, wake [2]int, set *epset) {
 	}
 }
 
-// serve serves the socket an event reported, if it is still engaged with
-// that generation, and reports whether me still runs the loop.
-func (l *loop) serve(fd int, gen uint32, me uint32) bool {
+// serve serves the socket in slot i that an event reported, if it is
+// still engaged with that generation, and reports whether me still runs
+// the loop.
+func (l *loop) serve(i int, gen uint32, me uint32) bool {
 	l.mu.Lock()
 	if l.owner != me {
 		l.mu.Unlock()
 		return false
 	}
-	if fd >= len(l.slots) || l.slots[fd].gen != gen || l.slots[fd].s == nil || l.slots[fd].busy {
+	if i >= len(l.slots) || l.slots[i].gen != gen || l.slots[i].s == nil || l.slots[i].busy {
 		l.mu.Unlock()
 		return true // stale: its socket left (and the kernel's entry with it)
 	}
-	s := l.slots[fd].s
-	l.slots[fd].busy = true
-	l.cur = fd
+	s := l.slots[i].s
+	l.slots[i].busy = true
+	l.cur = i
 	l.mu.Unlock()
 	l.seq.Add(1)
 	keep := s.raw.host.Serve()
 	l.seq.Add(1)
 	l.mu.Lock()
-	sl := &l.slots[fd]
+	sl := &l.slots[i]
 	stolen := sl.s != s // the watchdog took it out
 	wake := stolen || !keep || sl.back
 	if !stolen {
 		if wake {
-			l.disengage(fd)
+			l.disengage(i)
 		} else {
 			sl.busy = false
 		}
 	}
-	if l.cur == fd && l.owner == me {
+	if l.cur == i && l.owner == me {
 		l.cur = -1
 	}
 	still := l.owner == me
@@ -357,9 +361,8 @@ func (l *loop) watch() {
 	l.mu.Lock()
 	seq := l.seq.Load()
 	if seq&1 == 1 && seq == l.seen && l.cur >= 0 && l.epfd >= 0 {
-		fd := l.cur
-		l.slots[fd].s.setSlow()
-		l.disengage(fd) // its serve, once done, sees it gone and calls Wake
+		l.slots[l.cur].s.setSlow()
+		l.disengage(l.cur) // its serve, once done, sees it gone and calls Wake
 		l.cur = -1
 		l.owner++
 		go l.run(l.owner, l.epfd, l.wake, l.set)
@@ -409,14 +412,13 @@ func InlineStats() (engaged int, handedOver int64) {
 
 // Engaged reports whether s is engaged in the inline engine.
 func (s *Socket) Engaged() bool {
-	fd := s.fd()
-	if fd < 0 || !s.Inline() {
+	if s.fd() < 0 || !s.Inline() {
 		return false
 	}
-	l := loopFor(fd)
+	l, i := loopFor(s.fd())
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return fd < len(l.slots) && l.slots[fd].s == s
+	return i < len(l.slots) && l.slots[i].s == s
 }
 
 // ServeReady serves what the engaged socket holds, on the inline
