@@ -61,10 +61,8 @@ var engine struct {
 	loops []*loop
 }
 
-// loopFor returns the loop that serves the socket with descriptor fd, and
-// the socket's slot there: fd / loops, so that the loops' slots together
-// take one per descriptor.
-func loopFor(fd int) (*loop, int) {
+// loopFor returns the loop that serves the socket with descriptor fd.
+func loopFor(fd int) *loop {
 	engine.once.Do(func() {
 		n := int(engineLoops.Load())
 		if n <= 0 {
@@ -77,8 +75,7 @@ func loopFor(fd int) (*loop, int) {
 			engine.loops[i] = l
 		}
 	})
-	n := len(engine.loops)
-	return engine.loops[fd%n], fd / n
+	return engine.loops[fd%len(engine.loops)]
 }
 
 // loop is one of the inline engine's epoll sets with its goroutine.
@@ -87,11 +84,11 @@ type loop struct {
 	epfd  int       // the epoll set, -1 while stopped
 	wake  [2]int    // a pipe whose read end is in the set: a byte wakes the loop
 	set   *epset    // the running set's, for its goroutines to see it stopped
-	slots []engaged // by slot (see loopFor)
+	slots []engaged // by descriptor
 	n     int       // sockets engaged
 	gen   uint32    // engagements, to tell a stale event from a new one
 	owner uint32    // the goroutine that runs the loop now (see run)
-	cur   int       // slot the owner serves, or -1
+	cur   int       // descriptor the owner serves, or -1
 	// seq is bumped before and after each serve: the watchdog's clock.
 	seq      atomic.Uint32
 	seen     uint32 // seq at the watchdog's last look
@@ -102,7 +99,6 @@ type loop struct {
 	// The epoll_ctl that doCtl makes, under mu.
 	ctlFn  func(fd uintptr)
 	ctlOp  int
-	ctlIdx int
 	ctlGen uint32
 	ctlErr error
 }
@@ -157,25 +153,26 @@ func (s *Socket) Engage() bool {
 	if !s.ParkOK() {
 		return false
 	}
-	l, i := loopFor(s.fd())
+	fd := s.fd()
+	l := loopFor(fd)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.epfd < 0 && !l.start() {
 		return false
 	}
-	for len(l.slots) <= i {
+	for len(l.slots) <= fd {
 		l.slots = append(l.slots, engaged{})
 	}
-	if l.slots[i].s != nil {
+	if l.slots[fd].s != nil {
 		return false // cannot be: its reader owns it
 	}
 	l.gen++
 	if l.gen == 0 {
 		l.gen = 1
 	}
-	l.slots[i] = engaged{s: s, gen: l.gen}
-	if l.ctl(s, syscall.EPOLL_CTL_ADD, i, l.gen) != nil {
-		l.slots[i] = engaged{}
+	l.slots[fd] = engaged{s: s, gen: l.gen}
+	if l.ctl(s, syscall.EPOLL_CTL_ADD, l.gen) != nil {
+		l.slots[fd] = engaged{}
 		return false
 	}
 	l.n++
@@ -185,11 +182,10 @@ func (s *Socket) Engage() bool {
 	return true
 }
 
-// ctl makes the epoll_ctl op for s (its events tagged with its slot i and
-// gen: never 0, which tags the wake-up pipe) inside its RawConn's
-// Control. l.mu is held.
-func (l *loop) ctl(s *Socket, op, i int, gen uint32) error {
-	l.ctlOp, l.ctlIdx, l.ctlGen, l.ctlErr = op, i, gen, nil
+// ctl makes the epoll_ctl op for s (its event tagged with gen) inside its
+// RawConn's Control. l.mu is held.
+func (l *loop) ctl(s *Socket, op int, gen uint32) error {
+	l.ctlOp, l.ctlGen, l.ctlErr = op, gen, nil
 	if err := s.raw.rc.Control(l.ctlFn); err != nil {
 		return err // closed: the kernel has dropped it from the set
 	}
@@ -197,15 +193,15 @@ func (l *loop) ctl(s *Socket, op, i int, gen uint32) error {
 }
 
 func (l *loop) doCtl(fd uintptr) {
-	ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP, Fd: int32(l.ctlIdx), Pad: int32(l.ctlGen)}
+	ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP, Fd: int32(fd), Pad: int32(l.ctlGen)}
 	l.ctlErr = syscall.EpollCtl(l.epfd, l.ctlOp, int(fd), &ev)
 }
 
-// disengage takes the socket in slot i out of l. l.mu is held.
-func (l *loop) disengage(i int) {
-	sl := &l.slots[i]
+// disengage takes the socket at fd out of l. l.mu is held.
+func (l *loop) disengage(fd int) {
+	sl := &l.slots[fd]
 	if l.epfd >= 0 {
-		l.ctl(sl.s, syscall.EPOLL_CTL_DEL, i, 0)
+		l.ctl(sl.s, syscall.EPOLL_CTL_DEL, 0)
 	}
 	*sl = engaged{}
 	l.n--
@@ -222,17 +218,18 @@ func (l *loop) disengage(i int) {
 // not being served, and reports whether it was. One being served is
 // marked: its loop hands it to Wake when the serve ends.
 func (s *Socket) unengage() bool {
-	l, i := loopFor(s.fd())
+	fd := s.fd()
+	l := loopFor(fd)
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if i >= len(l.slots) || l.slots[i].s != s {
+	if fd >= len(l.slots) || l.slots[fd].s != s {
 		return false
 	}
-	if l.slots[i].busy {
-		l.slots[i].back = true
+	if l.slots[fd].busy {
+		l.slots[fd].back = true
 		return false
 	}
-	l.disengage(i)
+	l.disengage(fd)
 	return true
 }
 
@@ -293,7 +290,7 @@ func (l *loop) run(me uint32, epfd int, wake [2]int, set *epset) {
 			l.arm()
 		}
 		for i := range evs[:max(n, 0)] {
-			if evs[i].Pad == 0 { // the pipe
+			if fd := int(evs[i].Fd); fd == wake[0] && evs[i].Pad == 0 {
 				l.mu.Lock()
 				stopped := set.stopped
 				l.mu.Unlock()
@@ -312,38 +309,37 @@ func (l *loop) run(me uint32, epfd int, wake [2]int, set *epset) {
 	}
 }
 
-// serve serves the socket in slot i that an event reported, if it is
-// still engaged with that generation, and reports whether me still runs
-// the loop.
-func (l *loop) serve(i int, gen uint32, me uint32) bool {
+// serve serves the socket an event reported, if it is still engaged with
+// that generation, and reports whether me still runs the loop.
+func (l *loop) serve(fd int, gen uint32, me uint32) bool {
 	l.mu.Lock()
 	if l.owner != me {
 		l.mu.Unlock()
 		return false
 	}
-	if i >= len(l.slots) || l.slots[i].gen != gen || l.slots[i].s == nil || l.slots[i].busy {
+	if fd >= len(l.slots) || l.slots[fd].gen != gen || l.slots[fd].s == nil || l.slots[fd].busy {
 		l.mu.Unlock()
 		return true // stale: its socket left (and the kernel's entry with it)
 	}
-	s := l.slots[i].s
-	l.slots[i].busy = true
-	l.cur = i
+	s := l.slots[fd].s
+	l.slots[fd].busy = true
+	l.cur = fd
 	l.mu.Unlock()
 	l.seq.Add(1)
 	keep := s.raw.host.Serve()
 	l.seq.Add(1)
 	l.mu.Lock()
-	sl := &l.slots[i]
+	sl := &l.slots[fd]
 	stolen := sl.s != s // the watchdog took it out
 	wake := stolen || !keep || sl.back
 	if !stolen {
 		if wake {
-			l.disengage(i)
+			l.disengage(fd)
 		} else {
 			sl.busy = false
 		}
 	}
-	if l.cur == i && l.owner == me {
+	if l.cur == fd && l.owner == me {
 		l.cur = -1
 	}
 	still := l.owner == me
@@ -361,8 +357,9 @@ func (l *loop) watch() {
 	l.mu.Lock()
 	seq := l.seq.Load()
 	if seq&1 == 1 && seq == l.seen && l.cur >= 0 && l.epfd >= 0 {
-		l.slots[l.cur].s.setSlow()
-		l.disengage(l.cur) // its serve, once done, sees it gone and calls Wake
+		fd := l.cur
+		l.slots[fd].s.setSlow()
+		l.disengage(fd) // its serve, once done, sees it gone and calls Wake
 		l.cur = -1
 		l.owner++
 		go l.run(l.owner, l.epfd, l.wake, l.set)
@@ -412,13 +409,14 @@ func InlineStats() (engaged int, handedOver int64) {
 
 // Engaged reports whether s is engaged in the inline engine.
 func (s *Socket) Engaged() bool {
-	if s.fd() < 0 || !s.Inline() {
+	fd := s.fd()
+	if fd < 0 || !s.Inline() {
 		return false
 	}
-	l, i := loopFor(s.fd())
+	l := loopFor(fd)
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return i < len(l.slots) && l.slots[i].s == s
+	return fd < len(l.slots) && l.slots[fd].s == s
 }
 
 // ServeReady serves what the engaged socket holds, on the inline
