@@ -134,13 +134,8 @@ func (c *Conn) start() {
 	// poller at its first wait when many new connections wait already
 	// (sockio's IdleFromStart). (Not from here, the handshake's goroutine:
 	// its stack budget has no room.)
-	if c.opts.OnMessage != nil && len(c.cr.prefix) == 0 && c.cr.Raw() {
-		if c.opts.Inline {
-			c.cr.SetInline()
-		}
-		if maxIdleReaders() >= 0 {
-			c.cr.IdleFromStart()
-		}
+	if c.opts.OnMessage != nil && len(c.cr.prefix) == 0 && maxIdleReaders() >= 0 && c.cr.Raw() {
+		c.cr.IdleFromStart()
 	}
 	c.g.Go(c.readLoop)
 	if c.opts.PingInterval > 0 {

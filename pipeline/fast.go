@@ -36,12 +36,9 @@ func (c *Conn) pump() error {
 	if len(cr.prefix) > 0 {
 		return nil
 	}
-	// Consume leaves an error that ends reading in c.rs.err, and pump
-	// returns it; so one left by the inline engine's serve (see Serve)
-	// ends reading here.
-	if c.rs.err != nil {
-		return c.rs.err
-	}
+	// Consume leaves an error that ends reading in c.rs.err, which no one
+	// reads before the reader goroutine ends (and sets it for good).
+	c.rs.err = nil
 	if cr.R < cr.W && !c.host().Consume() {
 		cr.ReleaseIfEmpty()
 		return c.rs.err
@@ -79,23 +76,6 @@ func (h *pumpHost) Unlock() { h.mu.Unlock() }
 func (h *pumpHost) Wake() {
 	c := (*Conn)(h)
 	c.g.Go(c.readLoop)
-}
-
-// Serve serves the connection's socket on the inline engine's loop (see
-// Options.Inline), with the reader's state taken for the serve only, and
-// reports whether the socket stays with the engine: not if a message is
-// left begun, reading must end, or the connection is ending; Wake's
-// reader goes on from where the serve stopped.
-func (h *pumpHost) Serve() bool {
-	c := (*Conn)(h)
-	if c.rs == nil {
-		c.attachRead()
-	}
-	if c.dead.fired() || !c.cr.ServeReady() || c.rs.err != nil || c.dead.fired() {
-		return false
-	}
-	c.detachRead()
-	return true
 }
 
 // IdleAfter is how long a reader that has served frames waits idle in the

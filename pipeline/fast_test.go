@@ -49,25 +49,9 @@ func TestScanFrames(t *testing.T) {
 	}
 }
 
-// inlineTests makes pushEcho's connections served inline (see withInline).
-var inlineTests bool
-
-// withInline runs test with pushEcho's connections served by reader
-// goroutines and, on Linux, served inline by the event loops
-// (Options.Inline).
-func withInline(t *testing.T, test func(t *testing.T)) {
-	t.Run("goroutine", test)
-	t.Run("inline", func(t *testing.T) {
-		inlineTests = true
-		t.Cleanup(func() { inlineTests = false })
-		test(t)
-	})
-}
-
 // pushEcho is a push-mode echo server's options.
 func pushEcho() *Options {
 	return &Options{
-		Inline:         inlineTests,
 		ReadBufferSize: 1024, // small, so that messages also take the ordinary path
 		OnMessage: func(c *Conn, typ MessageType, r io.Reader) error {
 			w, err := c.NextWriter(context.Background(), typ)
@@ -87,9 +71,7 @@ func pushEcho() *Options {
 // to the last one. Pongs may be fewer than pings: with many queued, they
 // coalesce into one for the latest ping (RFC 6455 section 5.5.3 allows it,
 // and it bounds what a ping flood can queue).
-func TestFastPathStreams(t *testing.T) { withInline(t, testFastPathStreams) }
-
-func testFastPathStreams(t *testing.T) {
+func TestFastPathStreams(t *testing.T) {
 	addr, _ := echoServer(t, pushEcho())
 	rng := rand.New(rand.NewPCG(1, 2))
 	for round := range 20 {
@@ -165,9 +147,7 @@ func testFastPathStreams(t *testing.T) {
 }
 
 // Bad input met in the fast path fails the connection with its code.
-func TestFastPathBadInput(t *testing.T) { withInline(t, testFastPathBadInput) }
-
-func testFastPathBadInput(t *testing.T) {
+func TestFastPathBadInput(t *testing.T) {
 	cases := []struct {
 		name  string
 		bytes []byte
@@ -199,9 +179,7 @@ func testFastPathBadInput(t *testing.T) {
 
 // A connection waiting in the fast path closes when asked, from outside
 // or from its own handler, and its goroutines end.
-func TestFastPathClose(t *testing.T) { withInline(t, testFastPathClose) }
-
-func testFastPathClose(t *testing.T) {
+func TestFastPathClose(t *testing.T) {
 	t.Run("idle", func(t *testing.T) {
 		addr, conns := echoServer(t, pushEcho())
 		nc, br := rawClient(t, addr)

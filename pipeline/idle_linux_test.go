@@ -116,9 +116,7 @@ func echoOnce(c *Conn, msg []byte) error {
 // goroutine; each wakes when its peer sends, and a close from the server
 // side, on idle connections, runs the closing handshake and reports the
 // end as usual.
-func TestIdlePollerHoldsNoReader(t *testing.T) { withInline(t, testIdlePollerHoldsNoReader) }
-
-func testIdlePollerHoldsNoReader(t *testing.T) {
+func TestIdlePollerHoldsNoReader(t *testing.T) {
 	setIdleRespawn(t, 20*time.Millisecond)
 	var closes atomic.Int32
 	opts := pushEcho()
@@ -160,9 +158,7 @@ func testIdlePollerHoldsNoReader(t *testing.T) {
 
 // A parked connection torn down from our side (CloseNow) ends: OnClose
 // runs once, Wait returns, and the peer sees the connection go.
-func TestIdlePollerTeardownParked(t *testing.T) { withInline(t, testIdlePollerTeardownParked) }
-
-func testIdlePollerTeardownParked(t *testing.T) {
+func TestIdlePollerTeardownParked(t *testing.T) {
 	setIdleRespawn(t, 20*time.Millisecond)
 	var closes atomic.Int32
 	opts := pushEcho()
@@ -253,9 +249,7 @@ func TestIdlePollerBoundedReaders(t *testing.T) {
 
 // Pings from the heartbeat reach parked connections, and their pongs wake
 // them: a connection idle for many ping intervals stays open.
-func TestIdlePollerHeartbeat(t *testing.T) { withInline(t, testIdlePollerHeartbeat) }
-
-func testIdlePollerHeartbeat(t *testing.T) {
+func TestIdlePollerHeartbeat(t *testing.T) {
 	setIdleRespawn(t, 10*time.Millisecond)
 	opts := pushEcho()
 	opts.PingInterval = 20 * time.Millisecond
@@ -311,10 +305,6 @@ func TestIdlePollerStalledMessagesHoldNoPlace(t *testing.T) {
 // writers and socket readers and writers pass between connections with
 // nothing of one reaching another.
 func TestIdlePollerChurnKeepsConnectionsApart(t *testing.T) {
-	withInline(t, testIdlePollerChurnKeepsConnectionsApart)
-}
-
-func testIdlePollerChurnKeepsConnectionsApart(t *testing.T) {
 	clients, _ := parkedPush(t, 24, 4)
 	h0 := handovers.Load()
 	errs := concurrently(clients, func(i int, c *Conn) error {

@@ -102,19 +102,6 @@ type Options struct {
 	// c.Context(), cancelled when the connection ends. While the handler
 	// runs, nothing else reads the socket, so the heartbeat waits for it.
 	OnMessage func(c *Conn, typ MessageType, r io.Reader) error
-	// Inline, with OnMessage, says OnMessage does not block (it does not
-	// wait for other goroutines, locks held long, or the network, but for
-	// its own replies): on Linux, for a TCP or Unix socket, the
-	// connection's messages are then served by an event loop of the
-	// package's (an epoll set per GOMAXPROCS, see SetInlineLoops), which
-	// reads every ready socket and calls OnMessage there, with no
-	// goroutine woken per message. A message not all in the read buffer,
-	// and the connection's end, still go to a reader goroutine. If a call
-	// blocks after all (a reply to a peer that does not read, say), the
-	// loop is handed to a fresh goroutine within about 5 ms and the
-	// connection is served by goroutines from then on. Elsewhere Inline
-	// changes nothing.
-	Inline bool
 	// Compression, if set, offers (Dial) or accepts (Accept) the
 	// permessage-deflate extension.
 	Compression *Compression
@@ -206,7 +193,6 @@ func (v *Options) equal(o *Options) bool {
 		v.ReadBufferSize == o.ReadBufferSize &&
 		sameFunc(v.Layers, o.Layers) &&
 		sameFunc(v.OnMessage, o.OnMessage) &&
-		v.Inline == o.Inline &&
 		v.Compression == o.Compression &&
 		sameFunc(v.OnClose, o.OnClose)
 }

@@ -33,8 +33,6 @@ func TestResolveOptionsShares(t *testing.T) {
 		switch f.Kind() {
 		case reflect.Int, reflect.Int64:
 			f.SetInt(f.Int() + 12345)
-		case reflect.Bool:
-			f.SetBool(!f.Bool())
 		case reflect.Ptr:
 			f.Set(reflect.New(f.Type().Elem()))
 		case reflect.Func:

@@ -72,15 +72,14 @@ func (c *Conn) readEnded(err error) error {
 // that teardown, which takes the socket back (unpark), cannot miss it.
 func (c *Conn) park() bool {
 	max := maxIdleReaders()
-	inline := c.cr.Inline()
-	if max < 0 && !inline || !c.cr.ParkOK() {
+	if max < 0 || !c.cr.ParkOK() {
 		return false
 	}
 	// The reader's state goes first: once parked, the socket may wake
 	// and another reader take one at once. A reader that goes on instead
 	// takes one back at its start.
 	c.detachRead()
-	if inline && !c.cr.Engage() || !inline && !c.cr.Park(max) {
+	if !c.cr.Park(max) {
 		return false
 	}
 	// Teardown unparks after it marks the connection dead: if it did so

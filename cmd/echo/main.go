@@ -54,11 +54,6 @@
 //	    goroutine; n bounds the reader goroutines it runs at once (0, the
 //	    default, means 4096), and -1 turns it off, for a reader goroutine
 //	    per connection
-//	-inline
-//	    Linux: serve messages that arrive whole on event loops of the
-//	    pipeline package's (an epoll set per CPU: every ready socket read
-//	    and answered in turn, no goroutine woken per message); default
-//	    true, -inline=false for a reader goroutine woken per message
 //	-v
 //	    log at debug level
 //
@@ -120,7 +115,6 @@ type config struct {
 	ping            time.Duration // heartbeat interval; 0 turns it off
 	compress        bool          // accept permessage-deflate
 	idleReaders     int           // pipeline.SetIdleReaders; -1: no idle poller
-	inline          bool          // pipeline.Options.Inline: serve ready sockets in event loops
 	tlsDev          bool          // a self-signed development certificate
 	http2           bool          // with TLS, HTTP/2 too
 	h2c             bool          // without TLS, h2c too
@@ -163,7 +157,6 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&c.ping, "ping", 30*time.Second, "heartbeat: ping each connection this often and drop it if no pong comes within the same time; 0 turns it off")
 	fs.BoolVar(&c.compress, "compress", true, "accept permessage-deflate (RFC 7692) from clients that offer it")
 	fs.IntVar(&c.idleReaders, "idle-readers", 0, "Linux: how many reader goroutines the idle poller, which holds idle connections with no goroutine, runs at once; 0 means the default (4096), -1 turns the poller off (a reader goroutine per connection)")
-	fs.BoolVar(&c.inline, "inline", true, "Linux: serve messages that arrive whole in event loops (an epoll set per CPU), with no goroutine woken per message; -inline=false wakes a reader goroutine per connection instead")
 	fs.StringVar(&c.tlsCert, "tls-cert", "", "PEM certificate `file`; with -tls-key, serve wss:// (TLS)")
 	fs.StringVar(&c.tlsKey, "tls-key", "", "PEM private key `file` for -tls-cert")
 	fs.BoolVar(&c.tlsDev, "tls-dev", false, "serve wss:// with a self-signed development certificate made at start (for local testing)")
@@ -335,7 +328,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			// page requests too: leave room for large cookies.
 			MaxRequestBytes: 32 << 10,
 		},
-		Options: pipeline.Options{MaxMessageSize: messageLimit(cfg.maxMessage), PingInterval: cfg.ping, Inline: cfg.inline},
+		Options: pipeline.Options{MaxMessageSize: messageLimit(cfg.maxMessage), PingInterval: cfg.ping},
 		Reply:   cfg.reply,
 		Page:    pageHandler(),
 		Logger:  logger,

@@ -30,7 +30,6 @@ func TestDefaults(t *testing.T) {
 		shutdownTimeout: 5 * time.Second,
 		ping:            30 * time.Second,
 		compress:        true,
-		inline:          true, // Linux only
 		http2:           true, // with TLS
 	}
 	if !reflect.DeepEqual(c, want) {

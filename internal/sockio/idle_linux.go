@@ -113,16 +113,11 @@ func (s *Socket) Park(maxReaders int) bool {
 const epollOneShot = 1 << 30
 
 // Unpark takes s back from the idle poller if it is parked there (or
-// pending), or from the inline engine if it is engaged there and not
-// being served, and reports whether it was: the caller then owns reading
-// it, and Wake will not be called for this parking. (An engaged socket
-// being served goes to Wake when its serve ends.)
+// pending) and reports whether it was: the caller then owns reading it,
+// and Wake will not be called for this parking.
 func (s *Socket) Unpark() bool {
 	if s.fd() < 0 {
 		return false
-	}
-	if s.Inline() {
-		return s.unengage()
 	}
 	p := &poller
 	p.mu.Lock()

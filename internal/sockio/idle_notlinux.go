@@ -22,24 +22,3 @@ func ReadersWaiting() bool { return false }
 
 // IdleStats reports no sockets: there is no idle poller here.
 func IdleStats() (parked, running, pending int) { return 0, 0, 0 }
-
-// SetInline does nothing: the inline engine is Linux's (engine_linux.go).
-func (s *Socket) SetInline() {}
-
-// Inline reports false: there is no inline engine here.
-func (s *Socket) Inline() bool { return false }
-
-// Engage reports false: the caller goes on reading s.
-func (s *Socket) Engage() bool { return false }
-
-// ServeReady reports false: nothing is ever engaged.
-func (s *Socket) ServeReady() bool { return false }
-
-// SetInlineLoops does nothing: there is no inline engine here.
-func SetInlineLoops(n int) {}
-
-// InlineStats reports nothing engaged: there is no inline engine here.
-func InlineStats() (engaged int, handedOver int64) { return 0, 0 }
-
-// Engaged reports false: nothing is ever engaged.
-func (s *Socket) Engaged() bool { return false }

@@ -45,16 +45,10 @@ type Socket struct {
 	// holds a place among its running readers (see Park); written under
 	// the poller's lock.
 	woken bool
-	// serving is set while the inline engine serves the socket on its
-	// loop's goroutine (see Engage): the read callback then never waits.
-	// Only that goroutine touches it.
-	serving bool
 	// state packs, to keep Socket (and so the connection) in its size
 	// class, a raw socket's descriptor plus one in its low 28 bits (0
-	// until a reader notes it), in the next 2 where the socket is on its
-	// way to parking (the yield states, see parkNow), whether its
-	// connection is served inline (SetInline), and whether a serve of it
-	// stalled the inline engine (slow). Atomic: the
+	// until a reader notes it) and, in its top 4, where the socket is on
+	// its way to parking (the yield states, see parkNow). Atomic: the
 	// poller, teardown and the idle kick read it from other goroutines.
 	state atomic.Uint32
 }
@@ -72,15 +66,9 @@ type Host interface {
 	// kick, and the host's reads of InPump.
 	sync.Locker
 	// Wake starts a reader for the socket, which the idle poller took
-	// back from Park because it became readable (see [Socket.Park]), or
-	// which the inline engine hands back (see [Socket.Engage]). It must
-	// only start a goroutine: it may run under the poller's lock.
+	// back from Park because it became readable (see [Socket.Park]). It
+	// must only start a goroutine: it runs under the poller's lock.
 	Wake()
-	// Serve runs on the inline engine's goroutine when the engaged
-	// socket is readable: it serves what the socket holds, with
-	// [Socket.ServeReady], and reports whether the socket stays engaged;
-	// false hands it back, and Wake is called next.
-	Serve() bool
 	// IdleAfter is how long Pump, having served bytes, waits idle before
 	// its kick ends the wait with ErrIdle (see rawSock.armIdle); zero or
 	// less, never. It is asked once per idle period.
@@ -101,12 +89,7 @@ func (s *Socket) Init(conn net.Conn, pool *sync.Pool, host Host) {
 	s.lowat = s.raw != nil && tcp && lowatOK
 }
 
-const (
-	fdMask    = 1<<28 - 1
-	yieldMask = 3 << 28
-	inlineBit = 1 << 30
-	slowBit   = 1 << 31
-)
+const fdMask = 1<<28 - 1
 
 // fd returns the socket's descriptor, or -1 while no reader has noted it.
 func (s *Socket) fd() int { return int(s.state.Load()&fdMask) - 1 }
@@ -125,13 +108,13 @@ func (s *Socket) noteFd(fd uintptr) {
 }
 
 // yield returns the yield state.
-func (s *Socket) yield() uint32 { return s.state.Load() & yieldMask >> 28 }
+func (s *Socket) yield() uint32 { return s.state.Load() >> 28 }
 
 // setYield sets the yield state to y.
 func (s *Socket) setYield(y uint32) {
 	for {
 		old := s.state.Load()
-		if s.state.CompareAndSwap(old, old&^yieldMask|y<<28) {
+		if s.state.CompareAndSwap(old, old&fdMask|y<<28) {
 			return
 		}
 	}
@@ -142,10 +125,10 @@ func (s *Socket) setYield(y uint32) {
 func (s *Socket) swapYield(from, y uint32) bool {
 	for {
 		old := s.state.Load()
-		if old&yieldMask>>28 != from {
+		if old>>28 != from {
 			return false
 		}
-		if s.state.CompareAndSwap(old, old&^yieldMask|y<<28) {
+		if s.state.CompareAndSwap(old, old&fdMask|y<<28) {
 			return true
 		}
 	}

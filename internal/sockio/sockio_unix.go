@@ -35,8 +35,6 @@ type rawSock struct {
 const (
 	kickArmed = 1 << iota // the idle wheel holds the socket
 	kickDone              // kicked in Pump; guarded by the host's lock
-	// bits from fillShift up: the inline engine's count of buffer fills
-	// in the current turn (see inlineFills)
 )
 
 // armIdle runs when Pump goes idle after serving bytes. The host's work,
@@ -217,8 +215,8 @@ func newTry(s *Socket) func(fd uintptr) bool {
 			if n == 0 {
 				s.ReleaseIfEmpty()
 				if wait {
-					if s.Buf == nil && s.parkNow(fd, false) || s.serving {
-						return true // the inline engine never waits here
+					if s.Buf == nil && s.parkNow(fd, false) {
+						return true
 					}
 					w.lowerLowat(fd)
 					return false
@@ -247,27 +245,9 @@ func newTry(s *Socket) func(fd uintptr) bool {
 				w.armIdle(s)
 				return false
 			}
-			if s.serving && w.kick.Add(1<<fillShift)>>fillShift == inlineFills {
-				// The inline engine's turn for this socket is over: its
-				// other sockets wait. Level-triggered, it comes back.
-				if s.R == s.W {
-					s.Release()
-					s.parkNow(fd, true)
-				}
-				return true
-			}
 		}
 	}
 }
-
-// inlineFills is how many times the inline engine fills a socket's
-// buffer in one turn before it serves the others (see Engage). The turn's
-// count is kept in rawSock.kick's bits from fillShift up (no room in the
-// read callback's frame: the stack budget).
-const (
-	inlineFills = 8
-	fillShift   = 8
-)
 
 // parkNow reports whether Pump, about to wait with nothing buffered,
 // returns ErrIdle instead for the host to park the socket: when sockets
@@ -297,13 +277,6 @@ func (s *Socket) parkNow(fd uintptr, served bool) bool {
 		if served && s.swapYield(yieldYoung, yieldNone) {
 			newWaiting.Add(-1) // a used one now: the idle kick's
 		}
-	}
-	if (served || s.serving) && s.Inline() && s.ParkOK() {
-		// Served inline: the socket goes to (or stays with) the engine
-		// as soon as it is drained.
-		s.raw.lowerLowat(fd)
-		s.setYield(yieldDone)
-		return true
 	}
 	if ReadersWaiting() && s.ParkOK() {
 		s.setYield(yieldDone)

@@ -67,7 +67,7 @@ func CmdEcho(logw io.Writer) Server {
 	logger := slog.New(slog.NewTextHandler(logw, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	return &echo.Handler{
 		Handshake: handshake.Server{DangerouslyAllowAnyOrigin: true},
-		Options:   pipeline.Options{MaxMessageSize: -1, Inline: true}, // -max-message 0, -inline
+		Options:   pipeline.Options{MaxMessageSize: -1}, // -max-message 0
 		Logger:    logger,
 	}
 }
