@@ -91,7 +91,8 @@ func versions(ctx context.Context) map[string]string {
 		"gws":     "github.com/lxzan/gws",
 		"nbio":    "github.com/lesismal/nbio",
 	}
-	v := map[string]string{"wspipe": "working tree (replace => ../)", "tcp": "standard library"}
+	v := map[string]string{"wspipe": "working tree (replace => ../)", "tcp": "standard library",
+		servers.GoEpoll: "internal/servers/goepoll_linux.go, standard library syscall"}
 	if gcc := servers.GCCVersion(ctx); gcc != "" {
 		for _, l := range servers.CLibs {
 			v[l] = servers.CSourceDir + "/" + strings.TrimPrefix(l, "c-") + ".c, " + gcc + " -O2"

@@ -88,7 +88,8 @@ func parseFlags() (config, error) {
 	full := flag.Bool("full", false, "full mode: repetitions (see -reps), longer windows, medians")
 	flag.IntVar(&c.reps, "reps", 0, "repetitions (default 1 with -quick, 5 with -full)")
 	libs := flag.String("libs", strings.Join(servers.AllLibs, ","), "comma-separated libraries; also "+strings.Join(servers.CLibs, ", ")+
-		" (C raw TCP echoes, the ceiling baselines, built with gcc; not in the default list)")
+		" (C raw TCP echoes, the ceiling baselines, built with gcc) and "+servers.GoEpoll+
+		" (the same single-threaded epoll loop in Go, sockets out of Go's netpoller); not in the default list")
 	scen := flag.String("scenarios", "", "comma-separated scenario names (default all: "+strings.Join(scenarioNames(), ",")+")")
 	flag.StringVar(&c.jsonOut, "json", "", "write the results as JSON to this file (default results/<mode>.json)")
 	flag.StringVar(&c.mdOut, "md", "", "also write the tables as Markdown to this file")
@@ -130,8 +131,8 @@ func parseFlags() (config, error) {
 		return c, errors.New("-reps, -server-gomaxprocs, -client-gomaxprocs and -idle-conns must be positive")
 	}
 	for _, l := range strings.Split(*libs, ",") {
-		if !slices.Contains(servers.AllLibs, l) && !servers.IsC(l) {
-			return c, fmt.Errorf("-libs: unknown library %q (want some of %v, %v)", l, servers.AllLibs, servers.CLibs)
+		if !slices.Contains(servers.AllLibs, l) && !servers.IsC(l) && l != servers.GoEpoll {
+			return c, fmt.Errorf("-libs: unknown library %q (want some of %v, %v, %s)", l, servers.AllLibs, servers.CLibs, servers.GoEpoll)
 		}
 		c.libs = append(c.libs, l)
 	}

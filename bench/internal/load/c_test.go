@@ -6,6 +6,9 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"io"
+	"net"
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -58,37 +61,60 @@ func startC(t *testing.T, lib string) Target {
 }
 
 // TestCServersExact drives the C ceiling servers as compare does, small:
-// request/response and pipelined echoes of sizes from 32 bytes to past
-// their buffers (every reply checked byte for byte), idle connections and
-// connection lifecycles.
+// see exerciseRawEcho.
 func TestCServersExact(t *testing.T) {
 	for _, lib := range servers.CLibs {
-		t.Run(lib, func(t *testing.T) {
-			target := startC(t, lib)
-			for _, sc := range []Scenario{
-				{Conns: 4, Size: 32, InFlight: 1},
-				{Conns: 4, Size: 1024, InFlight: 16},
-				{Conns: 2, Size: 200 << 10, InFlight: 2},
-			} {
-				sc.Warmup, sc.Duration = 20*time.Millisecond, 300*time.Millisecond
-				res, err := Throughput(context.Background(), target, sc)
-				if err != nil {
-					t.Fatalf("%d bytes × %d in flight: %v", sc.Size, sc.InFlight, err)
-				}
-				if res.Verified < res.Messages || res.Verified == 0 {
-					t.Fatalf("%d bytes: %d messages measured, %d verified", sc.Size, res.Messages, res.Verified)
-				}
-			}
-			if _, err := Idle(context.Background(), target, 100, 8, ""); err != nil {
-				t.Fatal(err)
-			}
-			res, err := Handshakes(context.Background(), target, 50, 5, 4)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if res.Handshakes != 50 {
-				t.Fatalf("%d handshakes", res.Handshakes)
-			}
-		})
+		t.Run(lib, func(t *testing.T) { exerciseRawEcho(t, startC(t, lib)) })
+	}
+}
+
+// TestGoEpollExact drives the Go epoll ceiling (servers.GoEpoll), served
+// in this process, as the C servers are, and stops it.
+func TestGoEpollExact(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := servers.Start(servers.GoEpoll, ln, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exerciseRawEcho(t, Target{Addr: ln.Addr().String(), TCP: true, PID: os.Getpid()})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// exerciseRawEcho drives a raw TCP echo as compare does, small:
+// request/response and pipelined echoes of sizes from 32 bytes to past
+// its buffers (every reply checked byte for byte, short writes included),
+// idle connections and connection lifecycles.
+func exerciseRawEcho(t *testing.T, target Target) {
+	t.Helper()
+	for _, sc := range []Scenario{
+		{Conns: 4, Size: 32, InFlight: 1},
+		{Conns: 4, Size: 1024, InFlight: 16},
+		{Conns: 2, Size: 200 << 10, InFlight: 2},
+	} {
+		sc.Warmup, sc.Duration = 20*time.Millisecond, 300*time.Millisecond
+		res, err := Throughput(context.Background(), target, sc)
+		if err != nil {
+			t.Fatalf("%d bytes × %d in flight: %v", sc.Size, sc.InFlight, err)
+		}
+		if res.Verified < res.Messages || res.Verified == 0 {
+			t.Fatalf("%d bytes: %d messages measured, %d verified", sc.Size, res.Messages, res.Verified)
+		}
+	}
+	if _, err := Idle(context.Background(), target, 100, 8, ""); err != nil {
+		t.Fatal(err)
+	}
+	res, err := Handshakes(context.Background(), target, 50, 5, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Handshakes != 50 {
+		t.Fatalf("%d handshakes", res.Handshakes)
 	}
 }

@@ -118,21 +118,24 @@ const (
 // Colors are the libraries' colours in the charts (cmd/chart,
 // cmd/idlemem).
 var Colors = map[string]string{
-	"wspipe":  "#d62728",
-	"gorilla": "#1f77b4",
-	"coder":   "#ff7f0e",
-	"gobwas":  "#2ca02c",
-	"gws":     "#9467bd",
-	"nbio":    "#8c564b",
-	"tcp":     "#b0b0b0",
-	"c-epoll": "#7f7f7f",
-	"c-uring": "#404040",
+	"wspipe":   "#d62728",
+	"gorilla":  "#1f77b4",
+	"coder":    "#ff7f0e",
+	"gobwas":   "#2ca02c",
+	"gws":      "#9467bd",
+	"nbio":     "#8c564b",
+	"tcp":      "#b0b0b0",
+	"go-epoll": "#909090",
+	"c-epoll":  "#7f7f7f",
+	"c-uring":  "#404040",
 }
 
 // IsCeiling reports whether lib is a raw TCP echo baseline rather than a
-// WebSocket library: the Go TCP echo, or one of the C servers (c-epoll,
-// c-uring).
-func IsCeiling(lib string) bool { return lib == Ceiling || strings.HasPrefix(lib, "c-") }
+// WebSocket library: the Go TCP echo, the Go epoll loop (go-epoll), or
+// one of the C servers (c-epoll, c-uring).
+func IsCeiling(lib string) bool {
+	return lib == Ceiling || lib == "go-epoll" || strings.HasPrefix(lib, "c-")
+}
 
 // IsRef reports whether lib is the subject at another revision
 // ("wspipe@<hash>", compare's -wspipe-ref).

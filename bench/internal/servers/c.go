@@ -31,8 +31,8 @@ const ExitSkip = 77
 func IsC(lib string) bool { return slices.Contains(CLibs, lib) }
 
 // IsRawTCP reports whether lib echoes raw TCP (no WebSocket handshake or
-// framing): "tcp" and the C servers.
-func IsRawTCP(lib string) bool { return lib == "tcp" || IsC(lib) }
+// framing): "tcp", GoEpoll and the C servers.
+func IsRawTCP(lib string) bool { return lib == "tcp" || lib == GoEpoll || IsC(lib) }
 
 // ErrNoCompiler means gcc is not installed.
 var ErrNoCompiler = errors.New("gcc not found (apt-get install gcc)")

@@ -28,6 +28,12 @@ import (
 // ceiling: no WebSocket framing at all).
 var AllLibs = []string{"wspipe", "gorilla", "coder", "gobwas", "gws", "nbio", "tcp"}
 
+// GoEpoll is the Go event-loop ceiling (serveGoEpoll): a raw TCP echo on
+// one goroutine's own epoll_wait, with its sockets out of Go's netpoller.
+// Start accepts it, but it is not in AllLibs: like the C servers, a run
+// asks for it.
+const GoEpoll = "go-epoll"
+
 // Running is a server started by Start.
 type Running interface {
 	// Stop closes the listener and the connections still open, waiting
@@ -54,8 +60,10 @@ func Start(lib string, ln net.Listener, logw io.Writer) (Running, error) {
 		return serveConns(ln, serveTCP), nil
 	case "nbio":
 		return serveNbio(ln, logw)
+	case GoEpoll:
+		return serveGoEpoll(ln)
 	}
-	return nil, fmt.Errorf("unknown library %q (want one of %v)", lib, AllLibs)
+	return nil, fmt.Errorf("unknown library %q (want one of %v or %s)", lib, AllLibs, GoEpoll)
 }
 
 // CmdEcho is echo.Handler configured exactly as wspipe's cmd/echo
