@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -69,4 +70,67 @@ func ExampleConfigureHTTP2() {
 	// Output:
 	// client: HTTP/2.0 200
 	// server: HTTP/2, 6 bytes
+}
+
+// Server.Header reaches the 200 that accepts an extended CONNECT as it
+// reaches a 101, scrubbed alike, less the headers HTTP/2 forbids and
+// those the handshake sets itself.
+func TestServerHeaderH2(t *testing.T) {
+	hs := &handshake.Server{Header: http.Header{
+		"X-Foo":                  {"a", "b"},
+		"x-lower":                {"c"},
+		"Upgrade":                {"evil"},
+		"connection":             {"keep-alive"},
+		"Keep-Alive":             {"timeout=5"},
+		"Transfer-Encoding":      {"chunked"},
+		"Content-Length":         {"12"},
+		"Proxy-Connection":       {"close"},
+		"Sec-Websocket-Protocol": {"forged"},
+		"Bad Name":               {"x"},
+		"X-Inject":               {"a\r\nEvil: 1"},
+		"Set-Cookie":             {"s=1"},
+	}}
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		res, err := hs.Upgrade(w, r)
+		if err != nil {
+			return
+		}
+		res.Conn.Close()
+	}))
+	if err := handshake.ConfigureHTTP2(srv.Config, true); err != nil {
+		t.Skip(err) // extended CONNECT is off in this process
+	}
+	srv.Start()
+	defer srv.Close()
+	c := &handshake.Client{HTTP2: handshake.HTTP2Require}
+	defer c.CloseIdleConnections()
+	res, resp, err := c.Dial(context.Background(), "ws"+strings.TrimPrefix(srv.URL, "http"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Conn.Close()
+	if resp.ProtoMajor != 2 || resp.StatusCode != http.StatusOK {
+		t.Fatalf("answer %s %d", resp.Proto, resp.StatusCode)
+	}
+	for name, want := range map[string][]string{
+		"X-Foo":                  {"a", "b"},
+		"X-Lower":                {"c"},
+		"X-Inject":               {"a  Evil: 1"},
+		"Set-Cookie":             {"s=1"},
+		"Evil":                   nil,
+		"Upgrade":                nil,
+		"Connection":             nil,
+		"Keep-Alive":             nil,
+		"Transfer-Encoding":      nil,
+		"Proxy-Connection":       nil,
+		"Sec-Websocket-Protocol": nil,
+		"Bad Name":               nil,
+	} {
+		if got := resp.Header.Values(name); !slices.Equal(got, want) {
+			t.Errorf("%s = %q, want %q", name, got, want)
+		}
+	}
+	if resp.ContentLength > 0 {
+		t.Errorf("Content-Length %d in a 200 to CONNECT", resp.ContentLength)
+	}
 }

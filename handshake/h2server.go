@@ -191,20 +191,13 @@ func (s *Server) upgradeH2(w http.ResponseWriter, r *http.Request) (*Result, err
 		return nil, rerr
 	}
 	h := w.Header()
-	if len(s.Header) > 0 {
-		for k, vs := range s.Header {
-			ck := http.CanonicalHeaderKey(k)
-			if !isToken(k) || strings.HasPrefix(k, ":") || h2Forbidden(ck) {
-				continue
-			}
-			for _, v := range vs {
-				h.Add(ck, strings.Map(func(r rune) rune {
-					if r < 0x20 && r != '\t' || r == 0x7f {
-						return ' '
-					}
-					return r
-				}, v))
-			}
+	for k, vs := range s.Header {
+		if !extraHeader(k, true) {
+			continue
+		}
+		ck := http.CanonicalHeaderKey(k)
+		for _, v := range vs {
+			h.Add(ck, string(appendValue(nil, v)))
 		}
 	}
 	if n.subprotocol != "" {
@@ -226,16 +219,4 @@ func (s *Server) upgradeH2(w http.ResponseWriter, r *http.Request) (*Result, err
 		Extensions:  n.extensions,
 		Request:     r,
 	}, nil
-}
-
-// h2Forbidden reports whether a Server.Header entry stays out of a 200
-// answer to an extended CONNECT: the handshake's own headers and
-// HTTP/2's forbidden connection-level ones.
-func h2Forbidden(ck string) bool {
-	switch ck {
-	case "Upgrade", "Connection", "Keep-Alive", "Proxy-Connection", "Transfer-Encoding",
-		"Content-Length", "Sec-Websocket-Accept", "Sec-Websocket-Protocol", "Sec-Websocket-Extensions":
-		return true
-	}
-	return false
 }

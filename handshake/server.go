@@ -247,6 +247,37 @@ var reservedHeaders = []string{
 	"Sec-Websocket-Protocol", "Sec-Websocket-Extensions",
 }
 
+// h2ReservedHeaders stay out of the 200 that accepts an extended CONNECT
+// too: HTTP/1.1's connection-level headers, which HTTP/2 forbids (RFC
+// 9113 section 8.2.2), and Content-Length, which no 2xx answer to a
+// CONNECT carries (RFC 9110 section 9.3.6).
+var h2ReservedHeaders = []string{"Keep-Alive", "Proxy-Connection", "Transfer-Encoding", "Content-Length"}
+
+// extraHeader reports whether Server.Header's entry named k goes into the
+// answer that accepts a handshake (over HTTP/2 with h2): a valid name the
+// handshake does not set itself.
+func extraHeader(k string, h2 bool) bool {
+	if !isToken(k) {
+		return false
+	}
+	ck := http.CanonicalHeaderKey(k)
+	return !slices.Contains(reservedHeaders, ck) && !(h2 && slices.Contains(h2ReservedHeaders, ck))
+}
+
+// appendValue appends a Server.Header value with its control characters
+// but tab made spaces, so that it can neither end its line early nor
+// smuggle another in.
+func appendValue(b []byte, v string) []byte {
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; isCTL(c) && c != '\t' {
+			b = append(b, ' ')
+		} else {
+			b = append(b, c)
+		}
+	}
+	return b
+}
+
 // response builds the complete 101 response in one buffer.
 func (s *Server) response(n *negotiation) []byte {
 	b := appendAcceptKey(make([]byte, 0, 256), n.key)
@@ -283,7 +314,7 @@ func (s *Server) appendResponse(b, accept []byte, subprotocol string, extensions
 func (s *Server) appendHeader(b []byte) []byte {
 	names := make([]string, 0, len(s.Header))
 	for k := range s.Header {
-		if isToken(k) && !slices.Contains(reservedHeaders, http.CanonicalHeaderKey(k)) {
+		if extraHeader(k, false) {
 			names = append(names, k)
 		}
 	}
@@ -292,13 +323,7 @@ func (s *Server) appendHeader(b []byte) []byte {
 		for _, v := range s.Header[k] {
 			b = append(b, k...)
 			b = append(b, ": "...)
-			for i := 0; i < len(v); i++ {
-				if c := v[i]; isCTL(c) && c != '\t' {
-					b = append(b, ' ')
-				} else {
-					b = append(b, c)
-				}
-			}
+			b = appendValue(b, v)
 			b = append(b, "\r\n"...)
 		}
 	}
