@@ -51,6 +51,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/wspipe/wspipe/bench/internal/load"
 	"github.com/wspipe/wspipe/bench/internal/servers"
 )
 
@@ -125,7 +126,9 @@ func main() {
 			fatalf("-lib: unknown library %q (want some of %v)", lib, idleLibs())
 		}
 	}
-	if err := raiseNoFile(uint64(slices.Max(ns)) + 64); err != nil {
+	// Each process holds one side of every connection, so the same need
+	// applies to the child, which inherits the limit.
+	if err := load.RaiseNoFile(uint64(slices.Max(ns))+64, prefixed{os.Stderr}); err != nil {
 		fatalf("%v", err)
 	}
 
@@ -228,32 +231,19 @@ func hardNoFile() (uint64, error) {
 	return lim.Max, nil
 }
 
+// prefixed writes lines as idlemem's own, for what a helper says.
+type prefixed struct{ w io.Writer }
+
+func (p prefixed) Write(b []byte) (int, error) {
+	if _, err := fmt.Fprintf(p.w, "idlemem: %s", b); err != nil {
+		return 0, err
+	}
+	return len(b), nil
+}
+
 func fatalf(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "idlemem: "+format+"\n", args...)
 	os.Exit(1)
-}
-
-// raiseNoFile raises the soft RLIMIT_NOFILE towards the hard limit and
-// fails if that stays below need (each process holds one side of every
-// connection, so the same need applies to the child, which inherits it).
-func raiseNoFile(need uint64) error {
-	var lim syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
-		return fmt.Errorf("getrlimit: %w", err)
-	}
-	if lim.Cur < need {
-		old := lim.Cur
-		lim.Cur = min(need, lim.Max)
-		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
-			return fmt.Errorf("setrlimit(RLIMIT_NOFILE, %d): %w", lim.Cur, err)
-		}
-		fmt.Fprintf(os.Stderr, "idlemem: raised RLIMIT_NOFILE from %d to %d\n", old, lim.Cur)
-	}
-	if lim.Cur < need {
-		return fmt.Errorf("RLIMIT_NOFILE hard limit is %d, need %d open files: "+
-			"lower -n or raise the hard limit (ulimit -Hn, as root)", lim.Max, need)
-	}
-	return nil
 }
 
 // stats is the child's report.
@@ -399,7 +389,7 @@ func settled(ctx context.Context, getStats func() (stats, error)) (stats, error)
 		if err != nil {
 			return s, err
 		}
-		if s.Goroutines == prev.Goroutines && absDiff(s.RSS, prev.RSS) <= prev.RSS/100 {
+		if s.Goroutines == prev.Goroutines && max(s.RSS, prev.RSS)-min(s.RSS, prev.RSS) <= prev.RSS/100 {
 			return s, nil
 		}
 		if i >= 100 {
@@ -412,13 +402,6 @@ func settled(ctx context.Context, getStats func() (stats, error)) (stats, error)
 		case <-time.After(300 * time.Millisecond):
 		}
 	}
-}
-
-func absDiff(a, b uint64) uint64 {
-	if a > b {
-		return a - b
-	}
-	return b - a
 }
 
 // echoAll echoes one binary message of size bytes on every connection,
