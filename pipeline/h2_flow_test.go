@@ -65,6 +65,37 @@ func (p *patternReader) Read(b []byte) (int, error) {
 	return len(b), nil
 }
 
+// checkPattern fails t unless b is the big message's bytes from offset
+// off on.
+func checkPattern(t *testing.T, b []byte, off int64) {
+	t.Helper()
+	for i := range b {
+		if b[i] != pattern(off+int64(i)) {
+			t.Fatalf("byte %d of the big echo is wrong", off+int64(i))
+		}
+	}
+}
+
+// h2Streams starts a streaming echo over HTTP/2 and returns a hang guard
+// (3 minutes) and a dialler of WebSockets that share one HTTP/2
+// connection to it, each closed when t ends.
+func h2Streams(t *testing.T) (context.Context, func(*Options) *Conn) {
+	s := newH2Server(t, streamEchoHandler(nil))
+	hc := h2Client(s, handshake.HTTP2Require)
+	t.Cleanup(hc.CloseIdleConnections)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	t.Cleanup(cancel)
+	return ctx, func(opts *Options) *Conn {
+		t.Helper()
+		c, _, err := Dial(ctx, s.wss("/"), hc, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.CloseNow() })
+		return c
+	}
+}
+
 // A 64 MiB message on one stream while four other streams of the same
 // HTTP/2 connection keep echoing small messages. The big echo is read in
 // 64 KiB steps and each step waits for one round trip on every small
@@ -73,23 +104,11 @@ func (p *patternReader) Read(b []byte) (int, error) {
 // wall-clock time); the heap stays far below the message's size.
 func TestHTTP2BigMessageAndSmallStreams(t *testing.T) {
 	const size = 64 << 20
-	s := newH2Server(t, streamEchoHandler(nil))
-	hc := h2Client(s, handshake.HTTP2Require)
-	defer hc.CloseIdleConnections()
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute) // a hang guard
-	defer cancel()
-	opts := &Options{MaxMessageSize: -1}
-	big, _, err := Dial(ctx, s.wss("/"), hc, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer big.CloseNow()
+	ctx, dial := h2Streams(t)
+	big := dial(&Options{MaxMessageSize: -1})
 	small := make([]*Conn, 4)
 	for i := range small {
-		if small[i], _, err = Dial(ctx, s.wss("/"), hc, nil); err != nil {
-			t.Fatal(err)
-		}
-		defer small[i].CloseNow()
+		small[i] = dial(nil)
 		if small[i].LocalAddr().String() != big.LocalAddr().String() {
 			t.Fatal("not one shared connection")
 		}
@@ -99,15 +118,13 @@ func TestHTTP2BigMessageAndSmallStreams(t *testing.T) {
 	runtime.ReadMemStats(&base)
 
 	writeErr := make(chan error, 1)
-	var written atomic.Int64
 	go func() {
 		w, err := big.NextWriter(ctx, Binary)
 		if err != nil {
 			writeErr <- err
 			return
 		}
-		n, err := io.Copy(w, &patternReader{n: size})
-		written.Store(n)
+		_, err = io.Copy(w, &patternReader{n: size})
 		if err == nil {
 			err = w.Close()
 		}
@@ -123,11 +140,7 @@ func TestHTTP2BigMessageAndSmallStreams(t *testing.T) {
 	var peak uint64
 	for got < size {
 		n, err := io.ReadFull(r, buf[:min(int64(len(buf)), size-got)])
-		for i := range n {
-			if buf[i] != pattern(got+int64(i)) {
-				t.Fatalf("byte %d of the big echo is wrong", got+int64(i))
-			}
-		}
+		checkPattern(t, buf[:n], got)
 		got += int64(n)
 		if err != nil {
 			t.Fatalf("big echo after %d bytes: %v", got, err)
@@ -172,21 +185,9 @@ func TestHTTP2BigMessageAndSmallStreams(t *testing.T) {
 // reads again its echo completes intact.
 func TestHTTP2StalledStream(t *testing.T) {
 	const size = 64 << 20
-	s := newH2Server(t, streamEchoHandler(nil))
-	hc := h2Client(s, handshake.HTTP2Require)
-	defer hc.CloseIdleConnections()
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute) // a hang guard
-	defer cancel()
-	stalled, _, err := Dial(ctx, s.wss("/"), hc, &Options{MaxMessageSize: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stalled.CloseNow()
-	other, _, err := Dial(ctx, s.wss("/"), hc, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.CloseNow()
+	ctx, dial := h2Streams(t)
+	stalled := dial(&Options{MaxMessageSize: -1})
+	other := dial(nil)
 
 	var written atomic.Int64
 	done := make(chan error, 1)
@@ -238,11 +239,7 @@ func TestHTTP2StalledStream(t *testing.T) {
 	buf := make([]byte, 256<<10)
 	for {
 		n, err := r.Read(buf)
-		for i := range n {
-			if buf[i] != pattern(got+int64(i)) {
-				t.Fatalf("byte %d wrong", got+int64(i))
-			}
-		}
+		checkPattern(t, buf[:n], got)
 		got += int64(n)
 		if err == io.EOF {
 			break

@@ -27,8 +27,9 @@ type rawH2 struct {
 	cancel context.CancelFunc
 }
 
-// dialRawH2 opens an h2c connection to s and an extended CONNECT on it.
-func dialRawH2(t *testing.T, s *h2Server) *rawH2 {
+// h2cConn opens an h2c connection to s's plain listener, its preface and
+// settings exchanged, and returns it with the host it dialled.
+func h2cConn(t *testing.T, s *h2Server) (*http2.ClientConn, string) {
 	t.Helper()
 	u, _ := url.Parse(s.plain.URL)
 	nc, err := net.Dial("tcp", u.Host)
@@ -39,15 +40,22 @@ func dialRawH2(t *testing.T, s *h2Server) *rawH2 {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	if err := cc.Ping(ctx); err != nil {
+	if err := cc.Ping(context.Background()); err != nil {
 		t.Fatal(err)
 	}
+	return cc, u.Host
+}
+
+// dialRawH2 opens an h2c connection to s and an extended CONNECT on it.
+func dialRawH2(t *testing.T, s *h2Server) *rawH2 {
+	t.Helper()
+	cc, host := h2cConn(t, s)
+	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
 	req := (&http.Request{
 		Method: http.MethodConnect,
-		URL:    &url.URL{Scheme: "http", Host: u.Host, Path: "/"},
-		Host:   u.Host,
+		URL:    &url.URL{Scheme: "http", Host: host, Path: "/"},
+		Host:   host,
 		Header: http.Header{":protocol": {"websocket"}, "Sec-WebSocket-Version": {"13"}},
 		Body:   pr, ContentLength: -1,
 	}).WithContext(ctx)
@@ -56,6 +64,18 @@ func dialRawH2(t *testing.T, s *h2Server) *rawH2 {
 		t.Fatalf("extended CONNECT: %v %v", resp, err)
 	}
 	return &rawH2{cc: cc, pw: pw, resp: resp, cancel: cancel}
+}
+
+// closeAll ends r's stream and connection and s's listeners, and waits for
+// the goroutine count to come back to before.
+func (r *rawH2) closeAll(t *testing.T, s *h2Server, before int) {
+	t.Helper()
+	r.pw.Close()
+	r.cancel()
+	r.cc.Close()
+	s.tls.Close()
+	s.plain.Close()
+	checkGoroutines(t, before)
 }
 
 // frameHead is a masked client frame header with a zero mask key.
@@ -75,12 +95,6 @@ func frameHead(fin bool, op byte, n uint64) []byte {
 		b = binary.BigEndian.AppendUint64(b, n)
 	}
 	return append(b, 0, 0, 0, 0)
-}
-
-// settle waits for the goroutine count to come back to before.
-func settle(t *testing.T, before int) {
-	t.Helper()
-	checkGoroutines(t, before)
 }
 
 // A stream reset in the middle of a frame ends the server's Conn as an
@@ -110,10 +124,7 @@ func TestHTTP2StreamResetMidFrame(t *testing.T) {
 		buf = buf[:runtime.Stack(buf, true)]
 		t.Fatalf("the server's Conn did not end after the stream was reset\n%s", buf)
 	}
-	r.cc.Close()
-	s.tls.Close()
-	s.plain.Close()
-	settle(t, before)
+	r.closeAll(t, s, before)
 }
 
 // A lost HTTP/2 connection (the TCP connection closed under it) is an
@@ -176,12 +187,7 @@ func TestHTTP2HugeDeclaredLength(t *testing.T) {
 		if ms1.TotalAlloc-ms0.TotalAlloc > 16<<20 {
 			t.Errorf("%d MiB allocated for a frame that declared %d bytes", (ms1.TotalAlloc-ms0.TotalAlloc)>>20, tc.n)
 		}
-		r.pw.Close()
-		r.cancel()
-		r.cc.Close()
-		s.tls.Close()
-		s.plain.Close()
-		settle(t, before)
+		r.closeAll(t, s, before)
 	}
 }
 
@@ -212,12 +218,7 @@ func TestHTTP2ClientNeverReads(t *testing.T) {
 	case <-time.After(60 * time.Second):
 		t.Fatal("the server never gave up on a client that does not read")
 	}
-	r.pw.Close()
-	r.cancel()
-	r.cc.Close()
-	s.tls.Close()
-	s.plain.Close()
-	settle(t, before)
+	r.closeAll(t, s, before)
 }
 
 // Refusals over HTTP/2 have the same statuses and reasons as over
@@ -228,17 +229,8 @@ func TestHTTP2Refusals(t *testing.T) {
 		_, err := Accept(w, r, &handshake.Server{}, nil)
 		errs <- err
 	}))
-	u, _ := url.Parse(s.plain.URL)
-	nc, err := net.Dial("tcp", u.Host)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cc, err := (&http2.Transport{}).NewClientConn(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cc, host := h2cConn(t, s)
 	defer cc.Close()
-	cc.Ping(context.Background())
 	for _, tc := range []struct {
 		name   string
 		header http.Header
@@ -253,8 +245,8 @@ func TestHTTP2Refusals(t *testing.T) {
 		tc.header.Set(":protocol", "websocket")
 		resp, err := cc.RoundTrip(&http.Request{
 			Method: http.MethodConnect,
-			URL:    &url.URL{Scheme: "http", Host: u.Host, Path: "/"},
-			Host:   u.Host,
+			URL:    &url.URL{Scheme: "http", Host: host, Path: "/"},
+			Host:   host,
 			Header: tc.header,
 			Body:   http.NoBody,
 		})
