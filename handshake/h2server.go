@@ -164,7 +164,7 @@ func (s *Server) negotiateH2(r *http.Request) (*negotiation, *RequestError) {
 	if v := h.Values("Sec-WebSocket-Version"); len(v) != 1 || trimOWS(v[0]) != "13" {
 		return nil, refuse(http.StatusUpgradeRequired, ErrBadVersion, "Sec-WebSocket-Version must be 13", nil)
 	}
-	return s.agree(h, r.Host, "")
+	return s.agree(h, r.Host)
 }
 
 // writeH2Error answers a refused extended CONNECT: as writeHTTPError,

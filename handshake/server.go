@@ -189,13 +189,18 @@ func (s *Server) negotiate(r *http.Request) (*negotiation, *RequestError) {
 		return nil, refuse(http.StatusBadRequest, ErrBadKey, "invalid Sec-WebSocket-Key",
 			fmt.Errorf("key %q is not base64 of 16 bytes", key))
 	}
-	return s.agree(h, r.Host, key)
+	n, e := s.agree(h, r.Host)
+	if e != nil {
+		return nil, e
+	}
+	n.key = key
+	return n, nil
 }
 
 // agree finishes a negotiation once the request is a valid WebSocket
 // request (over HTTP/1.1 or HTTP/2): the Origin policy, then the
 // subprotocol and extensions the server selects.
-func (s *Server) agree(h http.Header, host, key string) (*negotiation, *RequestError) {
+func (s *Server) agree(h http.Header, host string) (*negotiation, *RequestError) {
 	if e := s.checkOrigin(h.Values("Origin"), host); e != nil {
 		return nil, e
 	}
@@ -203,7 +208,7 @@ func (s *Server) agree(h http.Header, host, key string) (*negotiation, *RequestE
 	if err != nil {
 		return nil, refuse(http.StatusBadRequest, ErrBadExtensions, "malformed Sec-WebSocket-Extensions", err)
 	}
-	n := &negotiation{key: key, subprotocol: s.selectSubprotocol(h.Values("Sec-WebSocket-Protocol"))}
+	n := &negotiation{subprotocol: s.selectSubprotocol(h.Values("Sec-WebSocket-Protocol"))}
 	if s.Extensions != nil && len(offers) > 0 {
 		n.extensions = s.Extensions(offers)
 		if err := validAccepted(n.extensions, offers); err != nil {
