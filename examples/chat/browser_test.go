@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net"
 	"os"
@@ -183,11 +182,7 @@ func TestBrowserCluster(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short")
 	}
-	urls, _ := startNATSCluster(t, 3)
-	var nodes []*proc
-	for i := range 3 {
-		nodes = append(nodes, startNode(t, fmt.Sprint("chat node ", i), "", "-nats", strings.Join(urls, ","), "-replicas", "3"))
-	}
+	nodes, _ := startChatCluster(t)
 	lb1 := startProxy(t, nodes[0].addr, nodes[2].addr)
 	lb2 := startProxy(t, nodes[1].addr)
 

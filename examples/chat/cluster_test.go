@@ -194,6 +194,17 @@ cluster {
 	return urls, procs
 }
 
+// startChatCluster runs three chat nodes over a three-server NATS
+// cluster, room streams replicated three times, and returns the nodes and
+// the NATS servers.
+func startChatCluster(t *testing.T) (nodes, natsProcs []*proc) {
+	urls, natsProcs := startNATSCluster(t, 3)
+	for i := range 3 {
+		nodes = append(nodes, startNode(t, fmt.Sprint("chat node ", i), "", "-nats", strings.Join(urls, ","), "-replicas", "3"))
+	}
+	return nodes, natsProcs
+}
+
 // TestCluster: three chat nodes over a three-server NATS cluster (room
 // streams replicated three times), Go clients spread across the nodes in
 // two rooms, all of them talking. Midway a chat node is killed (SIGKILL),
@@ -205,11 +216,7 @@ func TestCluster(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short")
 	}
-	urls, natsProcs := startNATSCluster(t, 3)
-	var nodes []*proc
-	for i := range 3 {
-		nodes = append(nodes, startNode(t, fmt.Sprint("chat node ", i), "", "-nats", strings.Join(urls, ","), "-replicas", "3"))
-	}
+	nodes, natsProcs := startChatCluster(t)
 	runScenario(t, nodes, func(stage int) {
 		switch stage {
 		case 1:
