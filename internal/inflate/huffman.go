@@ -102,7 +102,11 @@ func init() {
 		litSyms[s] = entry(base)<<valueShift | entry(extra)<<extraShift
 	}
 	litSyms[285] = 258 << valueShift
-	litSyms[286], litSyms[287] = badEntry, badEntry // in the fixed code only
+	// 286, 287 and distances 30, 31 have codes in the fixed codes only,
+	// and are invalid there: whole codes, so flagBad with the code's own
+	// length (the table adds it), not badEntry's longest, which would
+	// take them, as the stream's last bits, for a stream cut short.
+	litSyms[286], litSyms[287] = flagBad, flagBad
 	// Distances: 0-3 are 1-4; then pairs with one more extra bit each.
 	for s := range 4 {
 		distSyms[s] = entry(s+1) << valueShift
@@ -112,7 +116,7 @@ func init() {
 		base := 1 + (2+s%2)<<extra
 		distSyms[s] = entry(base)<<valueShift | entry(extra)<<extraShift
 	}
-	distSyms[30], distSyms[31] = badEntry, badEntry
+	distSyms[30], distSyms[31] = flagBad, flagBad
 	for s := range numCLCodes {
 		clSyms[s] = entry(s) << valueShift
 	}

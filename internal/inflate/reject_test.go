@@ -184,6 +184,11 @@ func TestRejectSymbols(t *testing.T) {
 		body(w.FixedBlock(true))
 		return w.Bits(0, 64).Bytes()
 	}
+	fixedEnd := func(body func(b it.Block)) []byte {
+		var w it.BitWriter
+		body(w.FixedBlock(true))
+		return w.Bytes()
+	}
 	cases := []rejectCase{
 		{"literal/length 286", fixed(func(b it.Block) { b.Literal('a').W.Sym(b.Lit, 286) }), nil, errLitCode},
 		{"literal/length 287", fixed(func(b it.Block) { b.Literal('a').W.Sym(b.Lit, 287) }), nil, errLitCode},
@@ -193,6 +198,12 @@ func TestRejectSymbols(t *testing.T) {
 		{"distance past the output", fixed(func(b it.Block) { b.Literal('a').Literal('b').Match(3, 3) }), nil, errDistance},
 		{"distance past the dictionary", fixed(func(b it.Block) { b.Literal('a').Match(3, 5) }), []byte("abc"), errDistance},
 		{"distance 32768 after 32767 bytes", fixed(func(b it.Block) { b.Literal('a').Match(3, 32768) }), make([]byte, 32766), errDistance},
+		// The same codes as the stream's last bits: they are whole codes,
+		// so they are rejected as such, not taken for a stream cut short.
+		{"literal/length 286 at the end", fixedEnd(func(b it.Block) { b.Literal('a').W.Sym(b.Lit, 286) }), nil, errLitCode},
+		{"literal/length 287 at the end", fixedEnd(func(b it.Block) { b.Literal('a').W.Sym(b.Lit, 287) }), nil, errLitCode},
+		{"distance code 30 at the end", fixedEnd(func(b it.Block) { b.Literal('a').W.Sym(b.Lit, 257).Sym(b.Dist, 30) }), nil, errDistCode},
+		{"distance code 31 at the end", fixedEnd(func(b it.Block) { b.Literal('a').W.Sym(b.Lit, 257).Sym(b.Dist, 31) }), nil, errDistCode},
 	}
 	checkRejects(t, &d, cases)
 }
