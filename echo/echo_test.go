@@ -18,13 +18,19 @@ import (
 	"github.com/wspipe/wspipe/pipeline"
 )
 
+// serveWS serves h on a loopback port for the life of t and returns its
+// WebSocket URL.
+func serveWS(t *testing.T, h *Handler) string {
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return "ws" + strings.TrimPrefix(srv.URL, "http") + "/"
+}
+
 func TestShutdownClosesConnectionsWithGoingAway(t *testing.T) {
 	h := &Handler{}
-	srv := httptest.NewServer(h)
-	defer srv.Close()
+	url := serveWS(t, h)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	url := "ws" + strings.TrimPrefix(srv.URL, "http") + "/"
 	clients := dialEchoed(t, ctx, url, 3)
 	shutdownGoingAway(t, ctx, h, clients)
 	// New connections are refused after Shutdown.
@@ -207,12 +213,10 @@ func TestClientRequestWithoutUpgradeIsRefusedNotPaged(t *testing.T) {
 func TestReplyStreamsLongMessage(t *testing.T) {
 	// With no message limit, -reply must not hold a message whole: the
 	// reply to a long one starts before the message has ended.
-	h := &Handler{Reply: true, Options: pipeline.Options{MaxMessageSize: -1}}
-	srv := httptest.NewServer(h)
-	defer srv.Close()
+	url := serveWS(t, &Handler{Reply: true, Options: pipeline.Options{MaxMessageSize: -1}})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c, _, err := pipeline.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http")+"/", nil, &pipeline.Options{MaxMessageSize: -1})
+	c, _, err := pipeline.Dial(ctx, url, nil, &pipeline.Options{MaxMessageSize: -1})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,8 +2,6 @@ package echo
 
 import (
 	"context"
-	"net/http/httptest"
-	"strings"
 	"testing"
 	"time"
 
@@ -14,11 +12,9 @@ import (
 // no goroutine of theirs: each gets 1001 and the closing handshake.
 func TestShutdownReachesParkedConnections(t *testing.T) {
 	h := &Handler{}
-	srv := httptest.NewServer(h)
-	defer srv.Close()
+	url := serveWS(t, h)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	url := "ws" + strings.TrimPrefix(srv.URL, "http") + "/"
 	parked0, _, _ := sockio.IdleStats()
 	clients := dialEchoed(t, ctx, url, 3)
 	// A used connection parks once it has been idle for a second.
