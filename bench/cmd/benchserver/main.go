@@ -5,9 +5,9 @@
 //
 //	benchserver -lib gorilla [-addr 127.0.0.1:0] [-stats 127.0.0.1:0]
 //
-// -lib is one of wspipe, gorilla, coder, gobwas, gws, nbio, tcp (see
-// internal/servers: each written the way its library's documentation
-// shows; tcp is a plain TCP echo). For wspipe it serves echo.Handler
+// -lib is one of wspipe, gorilla, coder, gobwas, gws, nbio, tcp, go-epoll
+// (see internal/servers: each written the way its library's documentation
+// shows; tcp is a plain TCP echo, go-epoll the C epoll loop in Go). For wspipe it serves echo.Handler
 // configured as wspipe's cmd/echo configures it; cmd/compare runs the real
 // cmd/echo binary for every measurement except the idle one, which needs
 // the runtime statistics that only this in-process copy can report.
@@ -33,6 +33,7 @@ import (
 	"os/signal"
 	"runtime"
 	"runtime/debug"
+	"strings"
 	"syscall"
 	"time"
 
@@ -41,7 +42,7 @@ import (
 )
 
 func main() {
-	lib := flag.String("lib", "", "library: one of wspipe, gorilla, coder, gobwas, gws, nbio, tcp")
+	lib := flag.String("lib", "", "library: one of "+strings.Join(servers.AllLibs, ", ")+", "+servers.GoEpoll)
 	addr := flag.String("addr", "127.0.0.1:0", "`host:port` of the echo server")
 	stats := flag.String("stats", "", "`host:port` for /stats and /debug/pprof (empty: none)")
 	stdin := flag.Bool("stdin", false, "also stop when standard input ends")

@@ -7,8 +7,8 @@
 // The server runs in a child process (this program re-executed), so the
 // client side never counts. The parent opens -n connections over 127.0.0.1
 // with raw sockets and a hand-written handshake, identical for every
-// library, and leaves them idle. The child reports its numbers, after a
-// GC and returning free memory to the OS, before and after.
+// library, and leaves them idle. The child reports its numbers, after two
+// GCs and returning free memory to the OS, before and after.
 //
 //	go run ./cmd/idlemem -n 10000 -lib wspipe,gorilla
 //	go run ./cmd/idlemem -sweep    # the idle-memory sweep of docs/benchmarks.md
@@ -19,7 +19,7 @@
 // library (least squares), prints the slope in KiB per connection and the
 // projection to a million connections, and with -svg draws memory against
 // connections. -then-echo N measures again after one N-byte message was
-// echoed on every connection, a wait (-then-wait) and a GC: whether a
+// echoed on every connection, a wait (-then-wait) and the GCs: whether a
 // connection that was used goes back to its idle cost.
 package main
 
