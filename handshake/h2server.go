@@ -192,12 +192,12 @@ func (s *Server) upgradeH2(w http.ResponseWriter, r *http.Request) (*Result, err
 	}
 	h := w.Header()
 	for k, vs := range s.Header {
-		if !extraHeader(k, true) {
+		ck, ok := extraHeader(k, true)
+		if !ok {
 			continue
 		}
-		ck := http.CanonicalHeaderKey(k)
 		for _, v := range vs {
-			h.Add(ck, string(appendValue(nil, v)))
+			h.Add(ck, scrubValue(v))
 		}
 	}
 	if n.subprotocol != "" {

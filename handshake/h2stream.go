@@ -248,10 +248,10 @@ func recoverGone(err *error) {
 	}
 }
 
-// safely runs f, as recoverGone allows.
+// safely runs f, ignoring the panic of a stream whose handler has
+// returned, as recoverGone does.
 func safely(f func()) {
-	var err error
-	defer recoverGone(&err)
+	defer func() { recover() }()
 	f()
 }
 

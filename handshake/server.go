@@ -259,14 +259,25 @@ var reservedHeaders = []string{
 var h2ReservedHeaders = []string{"Keep-Alive", "Proxy-Connection", "Transfer-Encoding", "Content-Length"}
 
 // extraHeader reports whether Server.Header's entry named k goes into the
-// answer that accepts a handshake (over HTTP/2 with h2): a valid name the
-// handshake does not set itself.
-func extraHeader(k string, h2 bool) bool {
+// answer that accepts a handshake (over HTTP/2 with h2), a valid name the
+// handshake does not set itself, and returns the name in canonical form.
+func extraHeader(k string, h2 bool) (string, bool) {
 	if !isToken(k) {
-		return false
+		return "", false
 	}
 	ck := http.CanonicalHeaderKey(k)
-	return !slices.Contains(reservedHeaders, ck) && !(h2 && slices.Contains(h2ReservedHeaders, ck))
+	return ck, !slices.Contains(reservedHeaders, ck) && !(h2 && slices.Contains(h2ReservedHeaders, ck))
+}
+
+// scrubValue returns a Server.Header value with its control characters but
+// tab made spaces (see appendValue); v itself when it has none.
+func scrubValue(v string) string {
+	for i := 0; i < len(v); i++ {
+		if isCTL(v[i]) && v[i] != '\t' {
+			return string(appendValue(nil, v))
+		}
+	}
+	return v
 }
 
 // appendValue appends a Server.Header value with its control characters
@@ -319,7 +330,7 @@ func (s *Server) appendResponse(b, accept []byte, subprotocol string, extensions
 func (s *Server) appendHeader(b []byte) []byte {
 	names := make([]string, 0, len(s.Header))
 	for k := range s.Header {
-		if extraHeader(k, false) {
+		if _, ok := extraHeader(k, false); ok {
 			names = append(names, k)
 		}
 	}

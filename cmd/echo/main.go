@@ -87,6 +87,7 @@ import (
 	"os"
 	"os/signal"
 	"path"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -156,7 +157,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.BoolVar(&c.verbose, "v", false, "log at debug level")
 	fs.DurationVar(&c.ping, "ping", 30*time.Second, "heartbeat: ping each connection this often and drop it if no pong comes within the same time; 0 turns it off")
 	fs.BoolVar(&c.compress, "compress", true, "accept permessage-deflate (RFC 7692) from clients that offer it")
-	fs.IntVar(&c.idleReaders, "idle-readers", 0, "Linux: how many reader goroutines the idle poller, which holds idle connections with no goroutine, runs at once; 0 means the default (1024), -1 turns the poller off (a reader goroutine per connection)")
+	fs.IntVar(&c.idleReaders, "idle-readers", 0, "Linux: how many reader goroutines the idle poller, which holds idle connections with no goroutine, runs at once; 0 means the default ("+strconv.Itoa(pipeline.DefaultIdleReaders)+"), -1 turns the poller off (a reader goroutine per connection)")
 	fs.StringVar(&c.tlsCert, "tls-cert", "", "PEM certificate `file`; with -tls-key, serve wss:// (TLS)")
 	fs.StringVar(&c.tlsKey, "tls-key", "", "PEM private key `file` for -tls-cert")
 	fs.BoolVar(&c.tlsDev, "tls-dev", false, "serve wss:// with a self-signed development certificate made at start (for local testing)")
