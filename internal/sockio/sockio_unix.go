@@ -16,14 +16,14 @@ import (
 // rawSock waits for the socket to be readable with syscall.RawConn and
 // reads into the pooled buffer only then, so a connection blocked waiting
 // for its peer holds no read buffer. Every connection on a socket holds
-// one, idle or not: TestRawSockSize keeps it in the 48-byte size class.
+// one, idle or not: TestRawSockSize keeps it in the 48-byte size class. A
+// reader into callers' slices and a writer are taken from pools for each
+// call (sockReader, rawWriter), so a connection keeps neither once used.
 type rawSock struct {
 	rc   syscall.RawConn
 	try  func(fd uintptr) bool // the read callback, made once (newTry): no allocation per fill
 	host Host
-	// The idle kick's state: kickArmed and kickDone. A reader into
-	// callers' slices and a writer are taken from pools for each call,
-	// so a connection keeps neither once it was used.
+	// The idle kick's state: kickArmed and kickDone.
 	kick atomic.Uint32
 	// The socket's SO_RCVLOWAT as last set, 1 (the kernel's default)
 	// until a whole read raises it (0 stands for 1). Only the goroutine
@@ -68,10 +68,9 @@ func (w *rawSock) armIdle(s *Socket) {
 // is kept in order of due time by appending.
 type idleWheel struct {
 	mu    sync.Mutex
-	q     []idleEntry // pending kicks, due in order from q[head]
+	q     []idleEntry // pending kicks, due in order from q[head]; t will fire while any are
 	head  int
 	t     *time.Timer
-	armed bool        // t will fire
 	spare []idleEntry // room for a tick's batch, reused
 }
 
@@ -88,9 +87,9 @@ const kickSlack = 10 * time.Millisecond
 func (k *idleWheel) add(s *Socket, d time.Duration) {
 	due := time.Now().Add(d)
 	k.mu.Lock()
+	idle := k.head == len(k.q)
 	k.q = append(k.q, idleEntry{s, due})
-	if !k.armed {
-		k.armed = true
+	if idle {
 		if k.t == nil {
 			k.t = time.AfterFunc(d, k.tick)
 		} else {
@@ -113,19 +112,29 @@ func (k *idleWheel) tick() {
 		k.q[k.head] = idleEntry{} // hold no connection longer than due
 		k.head++
 	}
-	if k.head == len(k.q) {
+	switch {
+	case k.head == len(k.q):
 		k.q, k.head = k.q[:0], 0
 		if cap(k.q) > 4096 {
 			k.q = nil // a burst is over: let its room go
 		}
-		k.armed = false
-	} else {
+	default:
+		if k.head >= len(k.q)/2 {
+			// Sockets armed all the time keep the queue from emptying:
+			// drop the kicked front, or appends would carry it on.
+			n := copy(k.q, k.q[k.head:])
+			clear(k.q[n:])
+			k.q, k.head = k.q[:n], 0
+		}
 		k.t.Reset(k.q[k.head].due.Sub(now) + kickSlack)
 	}
 	k.mu.Unlock()
 	for i := range batch {
 		s := batch[i].s
 		batch[i] = idleEntry{}
+		// Out of the queue: armIdle may queue it again. (Only here: the
+		// idle poller's kicks leave the socket queued.)
+		s.raw.kick.And(^uint32(kickArmed))
 		s.kickIdle()
 	}
 	k.mu.Lock()
@@ -140,7 +149,6 @@ func (k *idleWheel) tick() {
 // lock, so it cannot land after the reader has left Pump.
 func (s *Socket) kickIdle() {
 	w := s.raw
-	w.kick.And(^uint32(kickArmed))
 	w.host.Lock()
 	defer w.host.Unlock()
 	if s.inPump && w.kick.Load()&kickDone == 0 {

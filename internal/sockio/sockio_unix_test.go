@@ -83,3 +83,57 @@ func TestRawSockSize(t *testing.T) {
 		t.Fatalf("rawSock is %d bytes, past the 48-byte size class", n)
 	}
 }
+
+// lockHost is a Host that only locks, for the idle kick's tests.
+type lockHost struct {
+	sync.Mutex
+	after time.Duration
+}
+
+func (*lockHost) Consume() bool              { return false }
+func (*lockHost) Wake()                      {}
+func (h *lockHost) IdleAfter() time.Duration { return h.after }
+
+// queued counts the wheel's pending kicks for s.
+func (k *idleWheel) queued(s *Socket) int {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	n := 0
+	for _, e := range k.q[k.head:] {
+		if e.s == s {
+			n++
+		}
+	}
+	return n
+}
+
+// A socket the idle poller kicks (it wants the reader's place) stays in
+// the wheel once: arming it again does not queue it twice.
+func TestIdleKickQueuedOnce(t *testing.T) {
+	s := &Socket{raw: &rawSock{host: &lockHost{after: time.Hour}}}
+	s.raw.armIdle(s)
+	s.kickIdle() // as the idle poller's kick
+	s.raw.armIdle(s)
+	if n := kicks.queued(s); n != 1 {
+		t.Fatalf("queued %d times, want once", n)
+	}
+}
+
+// Sockets armed all the time keep the wheel's queue from ever emptying;
+// the kicked ones still leave it, so it does not grow with every arm.
+func TestIdleWheelSteadyArming(t *testing.T) {
+	var k idleWheel
+	h := &lockHost{}
+	const arms = 400
+	for range arms {
+		k.add(&Socket{raw: &rawSock{host: h}}, 10*time.Millisecond)
+		time.Sleep(500 * time.Microsecond)
+	}
+	k.mu.Lock()
+	n, live := len(k.q), len(k.q)-k.head
+	k.mu.Unlock()
+	t.Logf("queue %d long, %d pending, after %d arms", n, live, arms)
+	if n > arms/2 {
+		t.Fatalf("queue %d long with %d pending after %d arms: kicked entries kept", n, live, arms)
+	}
+}
