@@ -24,7 +24,7 @@ type msgSource struct {
 	src    io.Reader
 	n      int64  // payload bytes read from src
 	srcEOF bool   // src is exhausted
-	tail   []byte // the tail still to give, once srcEOF
+	tail   []byte // the tail to give once srcEOF
 	given  int    // tail bytes given
 	err    error  // src's error, other than io.EOF
 	one    [1]byte
@@ -51,11 +51,10 @@ func (m *msgSource) Read(p []byte) (int, error) {
 			return n, nil
 		}
 	}
-	if len(m.tail) == 0 {
+	if m.given == len(m.tail) {
 		return 0, io.EOF
 	}
-	n := copy(p, m.tail)
-	m.tail = m.tail[n:]
+	n := copy(p, m.tail[m.given:])
 	m.given += n
 	return n, nil
 }

@@ -28,7 +28,7 @@ type Conn struct {
 	g errgroup.Group
 
 	// Read side: owned by the reader goroutine, and by the user between
-	// receiving a message from next and handing it back.
+	// receiving a message from pull.next and handing it back.
 	cr       connReader
 	rs       *readState // while a reader goroutine runs (see readState)
 	in       msgReader

@@ -23,7 +23,7 @@ func (l *latch) C() <-chan struct{} {
 	if p := l.p.Load(); p != nil {
 		return *p
 	}
-	return *lazyChan(&l.p, 0)
+	return *lazyChan(&l.p)
 }
 
 // fired reports whether the latch has fired, without making a channel.
@@ -46,13 +46,13 @@ func (l *latch) fire() bool {
 	}
 }
 
-// lazyChan returns the channel *p points at, making it (with buffer n) if
-// there is none yet; of racing callers, every one gets the same channel.
-func lazyChan(p *atomic.Pointer[chan struct{}], n int) *chan struct{} {
+// lazyChan returns the channel *p points at, making it if there is none
+// yet; of racing callers, every one gets the same channel.
+func lazyChan(p *atomic.Pointer[chan struct{}]) *chan struct{} {
 	if q := p.Load(); q != nil {
 		return q
 	}
-	c := make(chan struct{}, n)
+	c := make(chan struct{})
 	if p.CompareAndSwap(nil, &c) {
 		return &c
 	}

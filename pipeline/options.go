@@ -114,8 +114,7 @@ type Options struct {
 }
 
 // setDefaults sets v to o (or the zero Options) with defaults filled in,
-// in place: newConn uses it on its Conn's copy, with no Options-sized
-// temporary on the stack.
+// in place: resolveOptions uses it on the shared copy it makes.
 func (v *Options) setDefaults(o *Options) {
 	if o != nil {
 		*v = *o

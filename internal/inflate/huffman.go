@@ -55,12 +55,15 @@ const (
 	distBits = 8
 	clBits   = 7 // code-length codes are at most 7 bits: no subtables
 
-	// Table sizes: the primary table plus room for the most subtable
-	// slots any valid code needs. A subtable whose longest code is d bits
-	// past the primary index has 1<<d slots and, the code being complete
-	// below it, at least d+1 codes; d is at most 15 - primary bits. So
-	// 286 literal/length codes fill at most 47 subtables of 32 slots and
-	// one of 8, and 30 distance codes 3 of 128 and one of 32.
+	// Table sizes: the primary table plus room for the subtable slots
+	// any valid code needs. A subtable whose longest code is d bits past
+	// the primary index has 1<<d slots and, the code being complete below
+	// it, at least d+1 codes; d is at most 15 - primary bits. That bounds
+	// 286 literal/length codes by 47 subtables of 32 slots and one of 8,
+	// and 30 distance codes by 3 of 128 and one of 32; the bound is loose
+	// (the codes that fill the rest of the primary table count too), and
+	// TestBuildDeepest builds the most valid codes need: 46 of 32 and one
+	// of 8, and 2 of 128 and one of 64.
 	litTableSize  = 1<<litBits + 47*32 + 8
 	distTableSize = 1<<distBits + 3*128 + 32
 	clTableSize   = 1 << clBits

@@ -15,19 +15,9 @@ import (
 
 // decode reads a whole stream through d (reused) in reads of n bytes.
 func decode(d *Decoder, src io.Reader, dict []byte, n int) ([]byte, error) {
-	d.Reset(src, dict)
-	var out []byte
-	buf := make([]byte, n)
-	for {
-		k, err := d.Read(buf)
-		out = append(out, buf[:k]...)
-		if err == io.EOF {
-			return out, nil
-		}
-		if err != nil {
-			return out, err
-		}
-	}
+	var out bytes.Buffer
+	err := decodeInto(d, &out, src, dict, make([]byte, n))
+	return out.Bytes(), err
 }
 
 // stdDecode decodes with compress/flate.

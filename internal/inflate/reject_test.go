@@ -179,32 +179,40 @@ func TestRejectCodes(t *testing.T) {
 
 func TestRejectSymbols(t *testing.T) {
 	var d Decoder
-	fixed := func(body func(b it.Block)) []byte {
+	// fixed writes a final fixed-code block, with body inside and, if pad,
+	// 64 bits after it.
+	fixed := func(body func(b it.Block), pad bool) []byte {
 		var w it.BitWriter
 		body(w.FixedBlock(true))
-		return w.Bits(0, 64).Bytes()
-	}
-	fixedEnd := func(body func(b it.Block)) []byte {
-		var w it.BitWriter
-		body(w.FixedBlock(true))
+		if pad {
+			w.Bits(0, 64)
+		}
 		return w.Bytes()
 	}
-	cases := []rejectCase{
-		{"literal/length 286", fixed(func(b it.Block) { b.Literal('a').W.Sym(b.Lit, 286) }), nil, errLitCode},
-		{"literal/length 287", fixed(func(b it.Block) { b.Literal('a').W.Sym(b.Lit, 287) }), nil, errLitCode},
-		{"distance code 30", fixed(func(b it.Block) { b.Literal('a').W.Sym(b.Lit, 257).Sym(b.Dist, 30) }), nil, errDistCode},
-		{"distance code 31", fixed(func(b it.Block) { b.Literal('a').W.Sym(b.Lit, 257).Sym(b.Dist, 31) }), nil, errDistCode},
-		{"distance before any output", fixed(func(b it.Block) { b.Match(3, 1) }), nil, errDistance},
-		{"distance past the output", fixed(func(b it.Block) { b.Literal('a').Literal('b').Match(3, 3) }), nil, errDistance},
-		{"distance past the dictionary", fixed(func(b it.Block) { b.Literal('a').Match(3, 5) }), []byte("abc"), errDistance},
-		{"distance 32768 after 32767 bytes", fixed(func(b it.Block) { b.Literal('a').Match(3, 32768) }), make([]byte, 32766), errDistance},
-		// The same codes as the stream's last bits: they are whole codes,
-		// so they are rejected as such, not taken for a stream cut short.
-		{"literal/length 286 at the end", fixedEnd(func(b it.Block) { b.Literal('a').W.Sym(b.Lit, 286) }), nil, errLitCode},
-		{"literal/length 287 at the end", fixedEnd(func(b it.Block) { b.Literal('a').W.Sym(b.Lit, 287) }), nil, errLitCode},
-		{"distance code 30 at the end", fixedEnd(func(b it.Block) { b.Literal('a').W.Sym(b.Lit, 257).Sym(b.Dist, 30) }), nil, errDistCode},
-		{"distance code 31 at the end", fixedEnd(func(b it.Block) { b.Literal('a').W.Sym(b.Lit, 257).Sym(b.Dist, 31) }), nil, errDistCode},
+	var cases []rejectCase
+	// Codes that only the fixed codes have, followed by more bits or as the
+	// stream's last ones: whole codes either way, so rejected as such, not
+	// taken for a stream cut short.
+	for _, c := range []struct {
+		name string
+		body func(b it.Block)
+		want error
+	}{
+		{"literal/length 286", func(b it.Block) { b.Literal('a').W.Sym(b.Lit, 286) }, errLitCode},
+		{"literal/length 287", func(b it.Block) { b.Literal('a').W.Sym(b.Lit, 287) }, errLitCode},
+		{"distance code 30", func(b it.Block) { b.Literal('a').W.Sym(b.Lit, 257).Sym(b.Dist, 30) }, errDistCode},
+		{"distance code 31", func(b it.Block) { b.Literal('a').W.Sym(b.Lit, 257).Sym(b.Dist, 31) }, errDistCode},
+	} {
+		cases = append(cases,
+			rejectCase{c.name, fixed(c.body, true), nil, c.want},
+			rejectCase{c.name + " at the end", fixed(c.body, false), nil, c.want})
 	}
+	cases = append(cases, []rejectCase{
+		{"distance before any output", fixed(func(b it.Block) { b.Match(3, 1) }, true), nil, errDistance},
+		{"distance past the output", fixed(func(b it.Block) { b.Literal('a').Literal('b').Match(3, 3) }, true), nil, errDistance},
+		{"distance past the dictionary", fixed(func(b it.Block) { b.Literal('a').Match(3, 5) }, true), []byte("abc"), errDistance},
+		{"distance 32768 after 32767 bytes", fixed(func(b it.Block) { b.Literal('a').Match(3, 32768) }, true), make([]byte, 32766), errDistance},
+	}...)
 	checkRejects(t, &d, cases)
 }
 

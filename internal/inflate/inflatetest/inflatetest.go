@@ -91,9 +91,9 @@ func (w *BitWriter) Sym(h Code, s int) *BitWriter {
 	return w.Code(h.Codes[s], h.Lens[s])
 }
 
-// FixedLitLens returns the fixed literal/length code's lengths (RFC 1951
+// fixedLitLens returns the fixed literal/length code's lengths (RFC 1951
 // section 3.2.6), symbols 286 and 287 included.
-func FixedLitLens() []uint8 {
+func fixedLitLens() []uint8 {
 	l := make([]uint8, 288)
 	for s := range l {
 		switch {
@@ -110,9 +110,9 @@ func FixedLitLens() []uint8 {
 	return l
 }
 
-// FixedDistLens returns the fixed distance code's lengths, codes 30 and 31
+// fixedDistLens returns the fixed distance code's lengths, codes 30 and 31
 // included.
-func FixedDistLens() []uint8 {
+func fixedDistLens() []uint8 {
 	l := make([]uint8, 32)
 	for s := range l {
 		l[s] = 5
@@ -258,8 +258,12 @@ func (b Block) End() Block {
 // FixedBlock starts a fixed-code block.
 func (w *BitWriter) FixedBlock(final bool) Block {
 	w.Bits(b2u(final), 1).Bits(1, 2)
-	return Block{W: w, Lit: Canonical(FixedLitLens()), Dist: Canonical(FixedDistLens())}
+	return Block{W: w, Lit: fixedLit, Dist: fixedDist}
 }
+
+// The fixed codes, made once: FixedBlock hands them out, and nothing
+// writes to a Code.
+var fixedLit, fixedDist = Canonical(fixedLitLens()), Canonical(fixedDistLens())
 
 // DynBlock starts a dynamic block with the given code lengths.
 func (w *BitWriter) DynBlock(final bool, lit, dist []uint8) Block {
