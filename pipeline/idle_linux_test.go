@@ -280,8 +280,7 @@ func TestIdlePollerStalledMessagesHoldNoPlace(t *testing.T) {
 	clients, servers := parkedPush(t, 8, 2)
 	// A masked binary frame that declares 1 MiB (mask key zero), and 100
 	// bytes of it.
-	frame := []byte{0x82, 0x80 | 127, 0, 0, 0, 0, 0, 0x10, 0, 0, 0, 0, 0, 0}
-	frame = append(frame, make([]byte, 100)...)
+	frame := append(frameHead(true, 2, 1<<20), make([]byte, 100)...)
 	for i, c := range clients[:2] {
 		if _, err := c.UnderlyingConn().Write(frame); err != nil {
 			t.Fatalf("client %d: %v", i, err)

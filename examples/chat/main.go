@@ -26,6 +26,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -85,13 +86,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 
 	patterns := splitList(*origins)
+	natsList := strings.Join(splitList(*natsURLs), ",") // nats.Connect's form
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		log.Error("cannot listen", "err", err)
 		return 1
 	}
 	broker, err := newNATSBroker(natsConfig{
-		URLs:         splitURLs(*natsURLs),
+		URLs:         natsList,
 		Dir:          *natsDir,
 		Replicas:     *replicas,
 		History:      *history,
@@ -122,8 +124,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
 	nats := "embedded"
-	if *natsURLs != "" {
-		nats = splitURLs(*natsURLs)
+	if natsList != "" {
+		nats = natsList
 	}
 	log.Info("listening", "addr", ln.Addr().String(), "origins", patterns, "nats", nats, "replicas", broker.Replicas())
 	fmt.Fprintf(stdout, "http://%s/\n", ln.Addr())
@@ -147,4 +149,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// splitList splits a flag's comma-separated list, trimming spaces and
+// dropping empty items.
+func splitList(s string) []string {
+	var out []string
+	for u := range strings.SplitSeq(s, ",") {
+		if u = strings.TrimSpace(u); u != "" {
+			out = append(out, u)
+		}
+	}
+	return out
 }

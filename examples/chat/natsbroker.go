@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"os"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -405,20 +404,4 @@ func (b *natsBroker) Last(ctx context.Context, room string) (uint64, error) {
 		return 0, err
 	}
 	return s.CachedInfo().State.LastSeq, nil
-}
-
-// splitURLs turns the -nats flag's comma-separated list into the form
-// nats.Connect takes, trimming spaces.
-func splitURLs(s string) string { return strings.Join(splitList(s), ",") }
-
-// splitList splits a flag's comma-separated list, trimming spaces and
-// dropping empty items.
-func splitList(s string) []string {
-	var out []string
-	for u := range strings.SplitSeq(s, ",") {
-		if u = strings.TrimSpace(u); u != "" {
-			out = append(out, u)
-		}
-	}
-	return out
 }

@@ -128,7 +128,7 @@ func main() {
 	}
 	// Each process holds one side of every connection, so the same need
 	// applies to the child, which inherits the limit.
-	if err := load.RaiseNoFile(uint64(slices.Max(ns))+64, prefixed{os.Stderr}); err != nil {
+	if err := load.RaiseNoFile(uint64(slices.Max(ns))+64, os.Stderr); err != nil {
 		fatalf("%v", err)
 	}
 
@@ -229,16 +229,6 @@ func hardNoFile() (uint64, error) {
 		return 0, fmt.Errorf("getrlimit: %w", err)
 	}
 	return lim.Max, nil
-}
-
-// prefixed writes lines as idlemem's own, for what a helper says.
-type prefixed struct{ w io.Writer }
-
-func (p prefixed) Write(b []byte) (int, error) {
-	if _, err := fmt.Fprintf(p.w, "idlemem: %s", b); err != nil {
-		return 0, err
-	}
-	return len(b), nil
 }
 
 func fatalf(format string, args ...any) {
