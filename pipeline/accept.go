@@ -75,7 +75,7 @@ func newServerConn(conn net.Conn, res *handshake.RawResult, opts *Options) *Conn
 	if opts != nil && opts.Compression != nil {
 		pmd = acceptedDeflate(res.Extensions, opts.Compression)
 	}
-	// The subprotocol is set before the reader starts: a handler may ask.
+	// newConn's steps, without its frame: the stack budget has no room.
 	c := prepareConn(conn, res.Buffered, layers.RoleServer, opts, pmd)
 	c.setSubprotocol(res.Subprotocol)
 	c.start()

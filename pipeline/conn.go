@@ -91,13 +91,15 @@ const (
 // NewServerConn or NewRawServerConn, which take the negotiated
 // subprotocol and extensions.
 func NewConn(raw net.Conn, buffered []byte, role layers.Role, opts *Options) *Conn {
-	return newConn(raw, buffered, role, opts, nil)
+	return newConn(raw, buffered, role, opts, nil, "")
 }
 
-// newConn is NewConn with permessage-deflate state, set before the reader
-// goroutine starts.
-func newConn(raw net.Conn, buffered []byte, role layers.Role, opts *Options, pmd *deflateState) *Conn {
+// newConn is NewConn with what a handshake negotiated: permessage-deflate
+// state and the subprotocol, both set before the reader goroutine starts
+// (a handler may ask for the subprotocol).
+func newConn(raw net.Conn, buffered []byte, role layers.Role, opts *Options, pmd *deflateState, subprotocol string) *Conn {
 	c := prepareConn(raw, buffered, role, opts, pmd)
+	c.setSubprotocol(subprotocol)
 	c.start()
 	return c
 }

@@ -54,8 +54,5 @@ func Dial(ctx context.Context, url string, hc *handshake.Client, opts *Options) 
 			pmd = newDeflateState(layers.RoleClient, p, cfg)
 		}
 	}
-	c := prepareConn(res.Conn, res.Buffered, layers.RoleClient, opts, pmd)
-	c.setSubprotocol(res.Subprotocol)
-	c.start()
-	return c, resp, nil
+	return newConn(res.Conn, res.Buffered, layers.RoleClient, opts, pmd, res.Subprotocol), resp, nil
 }

@@ -6,12 +6,12 @@ import (
 	"fmt"
 	"runtime"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/wspipe/wspipe/internal/sockio"
+	"golang.org/x/sync/errgroup"
 )
 
 // readers counts the goroutines running the reader of one of conns.
@@ -73,26 +73,13 @@ func parkedPush(t *testing.T, n, bound int) (clients, servers []*Conn) {
 }
 
 // concurrently runs f for every client, each on a goroutine of its own,
-// and returns the errors they met.
-func concurrently(clients []*Conn, f func(i int, c *Conn) error) []error {
-	var wg sync.WaitGroup
-	errs := make(chan error, len(clients))
+// and returns the first error they met.
+func concurrently(clients []*Conn, f func(i int, c *Conn) error) error {
+	var g errgroup.Group
 	for i, c := range clients {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := f(i, c); err != nil {
-				errs <- err
-			}
-		}()
+		g.Go(func() error { return f(i, c) })
 	}
-	wg.Wait()
-	close(errs)
-	var all []error
-	for err := range errs {
-		all = append(all, err)
-	}
-	return all
+	return g.Wait()
 }
 
 // echoOnce sends msg on c and checks the echo.
@@ -226,7 +213,7 @@ func TestIdlePollerBoundedReaders(t *testing.T) {
 			runtime.Gosched()
 		}
 	}()
-	errs := concurrently(clients, func(i int, c *Conn) error {
+	err := concurrently(clients, func(i int, c *Conn) error {
 		for k := range 30 {
 			msg := bytes.Repeat([]byte{byte(k)}, 10+(i*131+k*17)%3000)
 			if err := echoOnce(c, msg); err != nil {
@@ -236,7 +223,7 @@ func TestIdlePollerBoundedReaders(t *testing.T) {
 		return nil
 	})
 	close(done)
-	for _, err := range errs {
+	if err != nil {
 		t.Fatal(err)
 	}
 	if r := maxRunning.Load(); r > 2 {
@@ -306,7 +293,7 @@ func TestIdlePollerStalledMessagesHoldNoPlace(t *testing.T) {
 func TestIdlePollerChurnKeepsConnectionsApart(t *testing.T) {
 	clients, _ := parkedPush(t, 24, 4)
 	h0 := handovers.Load()
-	errs := concurrently(clients, func(i int, c *Conn) error {
+	err := concurrently(clients, func(i int, c *Conn) error {
 		for k := range 12 {
 			// Each message says whose it is, and is sized to take the
 			// fast path or the ordinary one (ReadBufferSize 1024).
@@ -326,7 +313,7 @@ func TestIdlePollerChurnKeepsConnectionsApart(t *testing.T) {
 		}
 		return nil
 	})
-	for _, err := range errs {
+	if err != nil {
 		t.Error(err)
 	}
 	t.Logf("%d readers parked or handed over meanwhile", handovers.Load()-h0)

@@ -337,7 +337,7 @@ func (w *rawSock) fillRead(s *Socket, fd uintptr) bool {
 	}
 	s.Release()
 	if wait {
-		s.Leave() // mid-message: the reader's place goes to another
+		s.Leave() // a wait outside Pump: the reader's place goes to another
 		w.lowerLowat(fd)
 		return false
 	}
@@ -491,7 +491,7 @@ func (s *sockReader) tryRead(fd uintptr) bool {
 	n, wait, err := readSocket(fd, s.p)
 	s.n, s.err = n, err
 	if wait {
-		s.sock.Leave() // mid-message: the reader's place goes to another
+		s.sock.Leave() // a wait outside Pump: the reader's place goes to another
 	}
 	if wait && s.want != s.lowat {
 		// Set only now, when there is a wait to save: a read that finds
