@@ -60,10 +60,19 @@ func (h *history) copyMatch(dist, length int) int {
 	if src < 0 {
 		src += histSize
 	}
-	if src+length <= histSize && (dist >= length || src > h.w) {
+	switch {
+	case src+length <= histSize && (dist >= length || src > h.w):
 		// One piece, and no byte copied is a byte written here.
 		copy(h.buf[h.w:h.w+length], h.buf[src:src+length])
-	} else {
+	case src < h.w:
+		// The match repeats its last dist bytes: copy them, then the
+		// doubled run, and so on, a whole number of periods each time.
+		end := h.w + length
+		for w := h.w; w < end; {
+			w += copy(h.buf[w:end], h.buf[src:w])
+		}
+	default:
+		// The source wraps around the ring (rare: only across a lap).
 		for i := range length {
 			h.buf[h.w+i] = h.buf[(src+i)&(histSize-1)]
 		}
