@@ -49,11 +49,22 @@
 //	    without TLS, serve HTTP/2 with prior knowledge (h2c) too
 //	-shutdown-timeout d
 //	    how long a graceful shutdown may take (default 5s)
+//	-ping d
+//	    heartbeat: ping each connection this often and drop one whose pong
+//	    does not come within the same time (default 30s; 0 turns it off)
+//	-compress
+//	    accept permessage-deflate (RFC 7692) from clients that offer it
+//	    (default true; -compress=false turns it off)
 //	-idle-readers n
 //	    Linux: an idle connection waits in the idle poller with no
 //	    goroutine; n bounds the reader goroutines it runs at once (0, the
 //	    default, means 1024), and -1 turns it off, for a reader goroutine
 //	    per connection
+//	-tidy d
+//	    how often to look whether a burst of traffic has ended and left
+//	    free pages and garbage worth returning to the system, a sixteenth of
+//	    the heap or more, which echo then collects and returns (default 1s;
+//	    0 turns it off): see tidy.go
 //	-v
 //	    log at debug level
 //
@@ -116,6 +127,7 @@ type config struct {
 	ping            time.Duration // heartbeat interval; 0 turns it off
 	compress        bool          // accept permessage-deflate
 	idleReaders     int           // pipeline.SetIdleReaders; -1: no idle poller
+	tidy            time.Duration // how often to look whether to return memory; 0: never
 	tlsDev          bool          // a self-signed development certificate
 	http2           bool          // with TLS, HTTP/2 too
 	h2c             bool          // without TLS, h2c too
@@ -158,6 +170,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&c.ping, "ping", 30*time.Second, "heartbeat: ping each connection this often and drop it if no pong comes within the same time; 0 turns it off")
 	fs.BoolVar(&c.compress, "compress", true, "accept permessage-deflate (RFC 7692) from clients that offer it")
 	fs.IntVar(&c.idleReaders, "idle-readers", 0, "Linux: how many reader goroutines the idle poller, which holds idle connections with no goroutine, runs at once; 0 means the default ("+strconv.Itoa(pipeline.DefaultIdleReaders)+"), -1 turns the poller off (a reader goroutine per connection)")
+	fs.DurationVar(&c.tidy, "tidy", time.Second, "how often to look whether a burst of traffic has ended and left free memory worth returning to the system (a sixteenth of what the runtime holds, and 2 MiB, or more); 0 turns it off")
 	fs.StringVar(&c.tlsCert, "tls-cert", "", "PEM certificate `file`; with -tls-key, serve wss:// (TLS)")
 	fs.StringVar(&c.tlsKey, "tls-key", "", "PEM private key `file` for -tls-cert")
 	fs.BoolVar(&c.tlsDev, "tls-dev", false, "serve wss:// with a self-signed development certificate made at start (for local testing)")
@@ -184,6 +197,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	}
 	if c.ping < 0 {
 		return c, fmt.Errorf("-ping must not be negative, not %v", c.ping)
+	}
+	if c.tidy < 0 {
+		return c, fmt.Errorf("-tidy must not be negative, not %v", c.tidy)
 	}
 	if c.shutdownTimeout <= 0 {
 		return c, fmt.Errorf("-shutdown-timeout must be positive, not %v", c.shutdownTimeout)
@@ -400,6 +416,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		"reply", cfg.reply, "max_message", maxMessage, "origins", origins, "compress", cfg.compress,
 		"http2", h2, "h2c", cfg.h2c, "extended_connect", h2 && handshake.ExtendedConnectEnabled())
 	fmt.Fprintln(stdout, publicURL(scheme, cfg.addr, ln.Addr(), cfg.path))
+
+	startTidy(ctx, cfg.tidy)
 
 	hl := newHandOffListener(ln.Addr())
 	serveErr := make(chan error, 2)

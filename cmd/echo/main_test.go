@@ -30,6 +30,7 @@ func TestDefaults(t *testing.T) {
 		shutdownTimeout: 5 * time.Second,
 		ping:            30 * time.Second,
 		compress:        true,
+		tidy:            time.Second,
 		http2:           true, // with TLS
 	}
 	if !reflect.DeepEqual(c, want) {
@@ -52,6 +53,8 @@ func TestParseFlags(t *testing.T) {
 		{[]string{"-max-message", "-1"}, func(c config) bool { return c.maxMessage == -1 }},
 		{[]string{"-max-message", "1024"}, func(c config) bool { return c.maxMessage == 1024 }},
 		{[]string{"-shutdown-timeout", "250ms"}, func(c config) bool { return c.shutdownTimeout == 250*time.Millisecond }},
+		{[]string{"-tidy", "0"}, func(c config) bool { return c.tidy == 0 }},
+		{[]string{"-tidy", "5s"}, func(c config) bool { return c.tidy == 5*time.Second }},
 		{[]string{"-origin", ""}, func(c config) bool { return c.origins == nil }},
 		{[]string{"-origin", "example.com, *.example.net ,localhost:*"}, func(c config) bool {
 			return reflect.DeepEqual(c.origins, []string{"example.com", "*.example.net", "localhost:*"})
@@ -78,6 +81,7 @@ func TestParseFlags(t *testing.T) {
 		{"-path", ""},
 		{"-path", "/a//b"},
 		{"-path", "/a/../b"},
+		{"-tidy", "-1s"},
 		{"-path", "/{x}"},
 		{"-path", "/a b"},
 		{"-origin", "[bad"},
