@@ -37,7 +37,7 @@ import (
 	"io"
 	"net"
 	"os"
-	"os/exec"
+	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
@@ -82,6 +82,7 @@ func main() {
 	sweep := flag.Bool("sweep", false, "the idle-memory sweep: defaults to -lib "+sweepLibs+" -n "+sweepCounts+" -then-echo 32 -json results/idle-sweep.json -svg ../docs/idle-memory.svg (flags given override)")
 	jsonOut := flag.String("json", "", "write the measurements and fits as JSON to this file")
 	svgOut := flag.String("svg", "", "draw memory against connections (RSS, one line per library) to this SVG file (needs two counts or more)")
+	cmdLine := flag.String("cmd", "", "measure this server `program` instead of -lib, as a user runs it: its command line (split at spaces), to which idlemem adds -addr 127.0.0.1:0 and whose first line of standard output is its URL, as cmd/echo's is; its RSS is read from /proc with no collection forced, and it has no heap or goroutine figures")
 	classes := flag.Bool("classes", false, "have each server child print the runtime's memory classes (runtime/metrics /memory/classes/...) and its RSS at every reading, as CLASS lines on stderr: where RSS goes beyond the Go heap")
 	flag.Parse()
 	if *classes {
@@ -125,6 +126,10 @@ func main() {
 		if !slices.Contains(idleLibs(), lib) {
 			fatalf("-lib: unknown library %q (want some of %v)", lib, idleLibs())
 		}
+	}
+	if *cmdLine != "" {
+		cmdArgs = strings.Fields(*cmdLine)
+		libList = []string{"cmd:" + filepath.Base(cmdArgs[0])}
 	}
 	// Each process holds one side of every connection, so the same need
 	// applies to the child, which inherits the limit.
@@ -257,63 +262,25 @@ type result struct {
 	afterEcho stats
 }
 
-// measure starts lib's server child, reads its baseline, opens n idle
-// connections, waits for the server to settle and reads its stats again.
-// If profile is not empty, the child writes its heap profile there.
+// measure starts lib's server child (or, for a lib named "cmd:...", the
+// -cmd program), reads its baseline, opens n idle connections, waits for
+// the server to settle and reads its stats again. If profile is not empty,
+// the child writes its heap profile there.
 func measure(ctx context.Context, lib string, n, dialers int, profile string) (result, error) {
 	res := result{lib: lib, conns: n}
-	self, err := os.Executable()
+	var srv *server
+	var err error
+	if strings.HasPrefix(lib, "cmd:") {
+		srv, err = startCommand(ctx, cmdArgs)
+	} else {
+		srv, err = startChild(ctx, lib)
+	}
 	if err != nil {
 		return res, err
 	}
-	cmd := exec.CommandContext(ctx, self)
-	cmd.Env = append(os.Environ(), childEnv+"="+lib)
-	cmd.Stderr = os.Stderr
-	// The child dies with us, whatever happens.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	toChild, err := cmd.StdinPipe()
-	if err != nil {
-		return res, err
-	}
-	fromChild, err := cmd.StdoutPipe()
-	if err != nil {
-		return res, err
-	}
-	if err := cmd.Start(); err != nil {
-		return res, err
-	}
-	defer func() {
-		toChild.Close() // the child exits when its stdin ends
-		if err := cmd.Wait(); err != nil && ctx.Err() == nil {
-			fmt.Fprintf(os.Stderr, "idlemem: %s server: %v\n", lib, err)
-		}
-	}()
-	lines := bufio.NewScanner(fromChild)
-	ask := func(cmd string) (string, error) {
-		if _, err := io.WriteString(toChild, cmd+"\n"); err != nil {
-			return "", err
-		}
-		if !lines.Scan() {
-			if ctx.Err() != nil {
-				return "", ctx.Err()
-			}
-			return "", fmt.Errorf("server child ended: %v", lines.Err())
-		}
-		return lines.Text(), nil
-	}
-	getStats := func() (stats, error) {
-		var s stats
-		line, err := ask("stats")
-		if err != nil {
-			return s, err
-		}
-		return s, json.Unmarshal([]byte(line), &s)
-	}
-
-	addr, err := ask("addr")
-	if err != nil {
-		return res, err
-	}
+	defer srv.stop()
+	getStats := srv.stats
+	addr := srv.addr
 	if res.before, err = getStats(); err != nil {
 		return res, err
 	}
@@ -343,7 +310,7 @@ func measure(ctx context.Context, lib string, n, dialers int, profile string) (r
 		return res, err
 	}
 	if profile != "" {
-		if _, err := ask("heapprofile " + profile); err != nil {
+		if err := srv.heapProfile(profile); err != nil {
 			return res, err
 		}
 	}
@@ -361,7 +328,7 @@ func measure(ctx context.Context, lib string, n, dialers int, profile string) (r
 		}
 		res.echoed = true
 		if profile != "" {
-			if _, err := ask("heapprofile " + strings.TrimSuffix(profile, ".pprof") + "-after-echo.pprof"); err != nil {
+			if err := srv.heapProfile(strings.TrimSuffix(profile, ".pprof") + "-after-echo.pprof"); err != nil {
 				return res, err
 			}
 		}
@@ -649,26 +616,11 @@ func readStats() (stats, error) {
 		HeapAlloc:  ms.HeapAlloc,
 		Goroutines: runtime.NumGoroutine(),
 	}
-	status, err := os.ReadFile("/proc/self/status")
+	rss, err := readRSS(os.Getpid())
 	if err != nil {
 		return s, err
 	}
-	for line := range strings.Lines(string(status)) {
-		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			f := strings.Fields(rest) // "123456 kB"
-			if len(f) != 2 || f[1] != "kB" {
-				return s, fmt.Errorf("unexpected VmRSS line %q", line)
-			}
-			kb, err := strconv.ParseUint(f[0], 10, 64)
-			if err != nil {
-				return s, err
-			}
-			s.RSS = kb << 10
-		}
-	}
-	if s.RSS == 0 {
-		return s, errors.New("no VmRSS in /proc/self/status")
-	}
+	s.RSS = rss
 	if os.Getenv(classesEnv) != "" {
 		descs := metrics.All()
 		var samples []metrics.Sample
