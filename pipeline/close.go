@@ -223,9 +223,9 @@ func (c *Conn) gotPong(payload []byte) {
 	now := time.Now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.hbTimer != nil && c.hbWaiting {
+	if c.hbWaiting {
 		c.hbWaiting = false
-		c.hbTimer.Reset(c.opts.PingInterval)
+		beats.set(c, c.opts.PingInterval)
 	}
 	if len(payload) != 8 {
 		return
@@ -242,20 +242,22 @@ func (c *Conn) gotPong(payload []byte) {
 	}
 }
 
-// heartbeat runs on the heartbeat timer: it pings, and fails the
-// connection (1008, "ping timeout") if the peer did not answer the
-// previous ping in time. While the application holds a message, or does
-// not take the next one, nothing reads the socket, so a pong may be
+// heartbeat runs when the heartbeat is due (beats' tick): it pings, and
+// fails the connection (1008, "ping timeout") if the peer did not answer
+// the previous ping in time. While the application holds a message, or
+// does not take the next one, nothing reads the socket, so a pong may be
 // waiting unread: the peer is given PongTimeout again instead.
 func (c *Conn) heartbeat() {
 	c.mu.Lock()
-	if c.writeErr != nil || c.closeFrame != nil {
+	if c.writeErr != nil || c.closeFrame != nil || c.hbIndex.Load() != 0 {
+		// Ended, closing, stopped (-1), or a pong set a new time since
+		// the tick took the heartbeat out of the queue (> 0).
 		c.mu.Unlock()
 		return
 	}
 	if c.hbWaiting {
 		if c.held.Load() != heldNone {
-			c.hbTimer.Reset(c.opts.PongTimeout)
+			beats.set(c, c.opts.PongTimeout)
 			c.mu.Unlock()
 			return
 		}
@@ -264,7 +266,7 @@ func (c *Conn) heartbeat() {
 		return
 	}
 	c.hbWaiting = true
-	c.hbTimer.Reset(c.opts.PongTimeout)
+	beats.set(c, c.opts.PongTimeout)
 	c.mu.Unlock()
 	c.queueControl(layers.OpPing, nil)
 }

@@ -49,12 +49,11 @@ type Conn struct {
 	writeErr    error         // the write side failed or closed
 	pings       *pingWaiters  // Ping calls waiting for their pong, once there was one
 	queued      int           // bytes of the data frames in dataQ
-	hbTimer     *time.Timer
-	closeTimer  *time.Timer // ends the connection if closing stalls
-	role        layers.Role // set once, with the bools to pack the struct
-	writing     bool        // a goroutine is writing to the socket
-	closeUrgent bool        // the close goes ahead of queued data
-	closeSent   bool        // the close frame is on the wire
+	closeTimer  *time.Timer   // ends the connection if closing stalls
+	role        layers.Role   // set once, with the bools to pack the struct
+	writing     bool          // a goroutine is writing to the socket
+	closeUrgent bool          // the close goes ahead of queued data
+	closeSent   bool          // the close frame is on the wire
 	hbWaiting   bool
 	cutWrite    bool // a direct write was cut short by its context
 	corked      bool // data frames wait in the queue (see cork)
@@ -64,6 +63,10 @@ type Conn struct {
 	// included, is up to the application then (see heartbeat). Here, it
 	// fits beside the bools.
 	held atomic.Uint32 // heldNone, heldPull or heldHandler
+	// hbIndex is the heartbeat's place in beats' heap, plus one: 0 when
+	// it is not queued, -1 once stopped. Written under beats.mu; beside
+	// held, in what would be padding.
+	hbIndex atomic.Int32
 
 	batch *writeBatch // the writer's scratch for writev, made on first use
 
@@ -141,8 +144,8 @@ func (c *Conn) start() {
 	}
 	c.g.Go(c.readLoop)
 	if c.opts.PingInterval > 0 {
-		c.mu.Lock() // the timer may fire before the assignment is seen
-		c.hbTimer = time.AfterFunc(c.opts.PingInterval, c.heartbeat)
+		c.mu.Lock()
+		beats.set(c, c.opts.PingInterval)
 		c.mu.Unlock()
 	}
 }
@@ -242,8 +245,8 @@ func (c *Conn) teardownWith(cause error) {
 		if !c.writing {
 			c.dropQueuedLocked()
 		}
-		if c.hbTimer != nil {
-			c.hbTimer.Stop()
+		if c.opts.PingInterval > 0 {
+			beats.stop(c)
 		}
 		if c.closeTimer != nil {
 			c.closeTimer.Stop()
