@@ -40,6 +40,7 @@ func (c *Conn) readLoop() error {
 					// Idle: the socket waits in the idle poller with no
 					// goroutine, or a fresh reader goroutine goes on.
 					handovers.Add(1)
+					c.shedWriteRoom()
 					if !c.park() {
 						c.respawn()
 					}
@@ -88,6 +89,23 @@ func (c *Conn) park() bool {
 		return false // this reader goes on, and meets the end
 	}
 	return true
+}
+
+// shedWriteRoom lets the write side's scratch go when the connection has
+// idled (the reader's idle kick): the control queue's room, which its
+// first ping or pong made, the data queue's and the writer's batch, if no
+// write is under way or queued. An idle connection then keeps what one
+// that only shook hands keeps, whatever it did before; a busy one keeps
+// its room, so its pings and pongs, a flood included, allocate nothing.
+// Out of line for the reader's stack budget.
+//
+//go:noinline
+func (c *Conn) shedWriteRoom() {
+	c.mu.Lock()
+	if !c.writing && len(c.ctrlQ) == 0 && c.dataHead == len(c.dataQ) {
+		c.ctrlQ, c.dataQ, c.dataHead, c.batch = nil, nil, 0, nil
+	}
+	c.mu.Unlock()
 }
 
 // respawn starts a fresh reader goroutine to take over from this one.
