@@ -193,6 +193,30 @@ func TestIdlePollerBurstOfNew(t *testing.T) {
 	}
 }
 
+// A burst of new connections whose clients each send a message at once,
+// then idle, holds no more reader goroutines than the two bounds: a new
+// connection counts among the new ones (128) until its idle kick, served
+// or not (here the kick never comes in the test's time), so those beyond
+// park at their first wait, and the poller's readers that their messages
+// wake stay within its bound (16 here).
+func TestIdlePollerBurstOfNewThatSend(t *testing.T) {
+	setIdleRespawn(t, time.Hour)
+	SetIdleReaders(16)
+	t.Cleanup(func() { SetIdleReaders(0) })
+	const n = 300
+	addr, conns := echoServer(t, pushEcho())
+	var servers []*Conn
+	for i := range n {
+		c := dialRaw(t, addr, nil)
+		t.Cleanup(func() { c.CloseNow() })
+		if err := echoOnce(c, []byte("subscribe")); err != nil {
+			t.Fatalf("client %d: %v", i, err)
+		}
+		servers = append(servers, <-conns)
+	}
+	waitFor(t, "served new connections beyond the bounds to park", func() bool { return readers(servers) <= 128+16 })
+}
+
 // With the poller's readers bounded to two, many connections sending at
 // once are all served, every echo whole and in order: busy readers give
 // way once drained.

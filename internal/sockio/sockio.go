@@ -47,8 +47,9 @@ type Socket struct {
 	woken bool
 	// state packs, to keep Socket (and so the connection) in its size
 	// class, a raw socket's descriptor plus one in its low 28 bits (0
-	// until a reader notes it) and, in its top 4, where the socket is on
-	// its way to parking (the yield states, see parkNow). Atomic: the
+	// until a reader notes it), in the next 3 where the socket is on its
+	// way to parking (the yield states, see parkNow), and in the top one
+	// whether it is counted in newWaiting (youngBit). Atomic: the
 	// poller, teardown and the idle kick read it from other goroutines.
 	state atomic.Uint32
 }
@@ -107,14 +108,17 @@ func (s *Socket) noteFd(fd uintptr) {
 	}
 }
 
+// youngBit marks a socket counted in newWaiting.
+const youngBit = 1 << 31
+
 // yield returns the yield state.
-func (s *Socket) yield() uint32 { return s.state.Load() >> 28 }
+func (s *Socket) yield() uint32 { return s.state.Load() >> 28 & 7 }
 
 // setYield sets the yield state to y.
 func (s *Socket) setYield(y uint32) {
 	for {
 		old := s.state.Load()
-		if s.state.CompareAndSwap(old, old&fdMask|y<<28) {
+		if s.state.CompareAndSwap(old, old&(fdMask|youngBit)|y<<28) {
 			return
 		}
 	}
@@ -125,10 +129,10 @@ func (s *Socket) setYield(y uint32) {
 func (s *Socket) swapYield(from, y uint32) bool {
 	for {
 		old := s.state.Load()
-		if old>>28 != from {
+		if old>>28&7 != from {
 			return false
 		}
-		if s.state.CompareAndSwap(old, old&fdMask|y<<28) {
+		if s.state.CompareAndSwap(old, old&(fdMask|youngBit)|y<<28) {
 			return true
 		}
 	}

@@ -64,8 +64,9 @@ func (w *rawSock) armIdle(s *Socket) {
 // a connection that was used once and then idles would keep.
 //
 // Sockets come in the order they are armed, and every host in a program
-// uses the same delay (tests change it between connections), so the queue
-// is kept in order of due time by appending.
+// uses the same delay, so the queue is kept in order of due time by
+// appending; a socket due before the last ones (a delay changed, as tests
+// do) goes in before them.
 type idleWheel struct {
 	mu    sync.Mutex
 	q     []idleEntry // pending kicks, due in order from q[head]; t will fire while any are
@@ -87,9 +88,15 @@ const kickSlack = 10 * time.Millisecond
 func (k *idleWheel) add(s *Socket, d time.Duration) {
 	due := time.Now().Add(d)
 	k.mu.Lock()
-	idle := k.head == len(k.q)
-	k.q = append(k.q, idleEntry{s, due})
-	if idle {
+	i := len(k.q)
+	for i > k.head && k.q[i-1].due.After(due) {
+		i-- // only when the delay changed: else none is due later
+	}
+	k.q = append(k.q, idleEntry{})
+	copy(k.q[i+1:], k.q[i:])
+	k.q[i] = idleEntry{s, due}
+	if i == k.head {
+		// First in line: the timer was idle, or set for one due later.
 		if k.t == nil {
 			k.t = time.AfterFunc(d, k.tick)
 		} else {
@@ -223,7 +230,7 @@ func newTry(s *Socket) func(fd uintptr) bool {
 			if n == 0 {
 				s.ReleaseIfEmpty()
 				if wait {
-					if s.Buf == nil && s.parkNow(fd, false) {
+					if s.Buf == nil && s.parkNow(fd) {
 						return true
 					}
 					w.lowerLowat(fd)
@@ -247,7 +254,7 @@ func newTry(s *Socket) func(fd uintptr) bool {
 					return true
 				}
 				s.Release()
-				if s.parkNow(fd, true) {
+				if s.parkNow(fd) {
 					return true
 				}
 				w.armIdle(s)
@@ -261,30 +268,20 @@ func newTry(s *Socket) func(fd uintptr) bool {
 // returns ErrIdle instead for the host to park the socket: when sockets
 // wait for a reader place in the idle poller, and for a new connection
 // (see IdleFromStart) at its first wait when many new ones wait already.
-// served says bytes were served since the socket's first wait.
 //
 // It also notes the socket's descriptor, for Park, which only a reader
 // that stopped here calls. Out of line for the stack budget (it would
 // swell the read callback's frame).
 //
 //go:noinline
-func (s *Socket) parkNow(fd uintptr, served bool) bool {
+func (s *Socket) parkNow(fd uintptr) bool {
 	s.noteFd(fd)
-	switch s.yield() {
-	case yieldNew:
-		if served {
-			s.setYield(yieldNone) // a used one: the idle kick's
-		} else if newWaiting.Load() >= newMax && s.ParkOK() {
+	if s.swapYield(yieldNew, yieldNone) {
+		if newWaiting.Load() >= newMax && s.ParkOK() {
 			s.setYield(yieldDone)
 			return true
-		} else {
-			s.setYield(yieldYoung)
-			newWaiting.Add(1)
 		}
-	case yieldYoung:
-		if served && s.swapYield(yieldYoung, yieldNone) {
-			newWaiting.Add(-1) // a used one now: the idle kick's
-		}
+		s.setYoung()
 	}
 	if ReadersWaiting() && s.ParkOK() {
 		s.setYield(yieldDone)
@@ -293,39 +290,65 @@ func (s *Socket) parkNow(fd uintptr, served bool) bool {
 	return false
 }
 
-// The yield states (Socket.state's top bits).
+// The yield states (Socket.state's bits 28 to 30).
 const (
-	yieldNone  = iota
-	yieldNew   // IdleFromStart: not waited yet
-	yieldYoung // new, waiting with its goroutine, counted in newWaiting
-	yieldDone  // the read callback stopped at a wait: Pump returns ErrIdle
+	yieldNone = iota
+	yieldNew  // IdleFromStart: not waited yet
+	yieldDone // the read callback stopped at a wait: Pump returns ErrIdle
 )
 
-// newWaiting counts the new connections whose readers wait with nothing
-// served yet; newMax is how many may: beyond it, new connections park at
-// their first wait. A burst of connections thus holds at most newMax
-// goroutines (the runtime keeps every goroutine record it ever made, for
-// reuse: a goroutine per connection at once would stay as memory), while
-// a connection that closes right away, the usual case when few are new,
-// costs no wake-up.
+// newWaiting counts the new connections whose readers are still in their
+// first Pump, waiting or serving (youngBit): from their first wait until
+// the idle kick or the end; newMax is how many may be. Beyond it, a new
+// connection parks at its first wait, whether its peer has sent something
+// already or not. A burst of connections thus holds at most newMax
+// goroutines, also when every client sends a message at once and then
+// idles (the runtime keeps every goroutine record it ever made, for
+// reuse: a goroutine per connection at once would stay as memory, 0.44
+// KiB each), while a connection that closes right away, the usual case
+// when few are new, costs no wake-up.
 var newWaiting atomic.Int64
 
 const newMax = 128
 
+// setYoung counts s in newWaiting, once.
+func (s *Socket) setYoung() {
+	for {
+		old := s.state.Load()
+		if old&youngBit != 0 {
+			return
+		}
+		if s.state.CompareAndSwap(old, old|youngBit) {
+			newWaiting.Add(1)
+			return
+		}
+	}
+}
+
+// endYoung stops counting s in newWaiting, if it is.
+func (s *Socket) endYoung() {
+	for {
+		old := s.state.Load()
+		if old&youngBit == 0 {
+			return
+		}
+		if s.state.CompareAndSwap(old, old&^youngBit) {
+			newWaiting.Add(-1)
+			return
+		}
+	}
+}
+
 // IdleFromStart marks a new connection: its reader parks at its first
-// wait if many new connections wait already (see parkNow), and once its
-// peer has sent something it is kicked when idle like any used one. A
-// connection that never sends and came while few were new keeps its
-// reader goroutine.
+// wait if many new connections are in their first Pump already (see
+// parkNow and newWaiting); else it counts among them until its idle kick
+// (if its peer has sent something) or its end. A connection that never
+// sends and came while few were new keeps its reader goroutine.
 func (s *Socket) IdleFromStart() { s.setYield(yieldNew) }
 
 // Forget is for a connection that ends: it stops counting it among the
 // new ones waiting.
-func (s *Socket) Forget() {
-	if s.swapYield(yieldYoung, yieldNone) {
-		newWaiting.Add(-1)
-	}
-}
+func (s *Socket) Forget() { s.endYoung() }
 
 // fillRead is the read callback outside Pump.
 func (w *rawSock) fillRead(s *Socket, fd uintptr) bool {
@@ -399,6 +422,7 @@ func (s *Socket) Pump() error {
 		w.kick.And(^uint32(kickDone))
 	}
 	w.host.Unlock()
+	s.endYoung() // out of its first Pump: no longer new
 	if kicked {
 		return s.afterKick(err)
 	}

@@ -137,3 +137,27 @@ func TestIdleWheelSteadyArming(t *testing.T) {
 		t.Fatalf("queue %d long with %d pending after %d arms: kicked entries kept", n, live, arms)
 	}
 }
+
+// A socket armed with a shorter delay than those queued before it (tests
+// change the delay) is kicked on its own time, not behind them.
+func TestIdleWheelShorterDelayFirst(t *testing.T) {
+	var k idleWheel
+	h := &lockHost{}
+	long, short := &Socket{raw: &rawSock{host: h}}, &Socket{raw: &rawSock{host: h}}
+	k.add(long, time.Hour)
+	k.add(short, time.Millisecond)
+	defer func() {
+		k.mu.Lock()
+		k.t.Stop()
+		k.mu.Unlock()
+	}()
+	for deadline := time.Now().Add(10 * time.Second); k.queued(short) != 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("the short delay waits behind the long one")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if k.queued(long) != 1 {
+		t.Fatal("the long delay left the queue early")
+	}
+}
