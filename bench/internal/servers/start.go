@@ -67,16 +67,23 @@ func Start(lib string, ln net.Listener, logw io.Writer) (Running, error) {
 }
 
 // CmdEcho is echo.Handler configured exactly as wspipe's cmd/echo
-// configures it with its default flags: any Origin, no message limit,
-// an slog text logger at info level on logw. Start serves it under the
-// pattern "/{$}" (cmd/echo's -path /), so it is cmd/echo in-process, for
-// the measurements that need the server's runtime statistics.
+// configures it with its default flags: any Origin, request heads up to
+// 32 KiB, no message limit, the heartbeat every 30 s, permessage-deflate
+// accepted, an slog text logger at info level on logw (only its console
+// page is left out). Start serves it under the pattern "/{$}" (cmd/echo's
+// -path /), so it is cmd/echo in-process, for the measurements that need
+// the server's runtime statistics. (cmd/echo's -tidy, which returns memory
+// after a burst, is not: idlemem collects before every reading anyway.)
 func CmdEcho(logw io.Writer) Server {
 	logger := slog.New(slog.NewTextHandler(logw, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	return &echo.Handler{
-		Handshake: handshake.Server{DangerouslyAllowAnyOrigin: true},
-		Options:   pipeline.Options{MaxMessageSize: -1}, // -max-message 0
-		Logger:    logger,
+		Handshake: handshake.Server{DangerouslyAllowAnyOrigin: true, MaxRequestBytes: 32 << 10},
+		Options: pipeline.Options{
+			MaxMessageSize: -1, // -max-message 0
+			PingInterval:   30 * time.Second,
+			Compression:    &pipeline.Compression{},
+		},
+		Logger: logger,
 	}
 }
 
