@@ -56,7 +56,7 @@ func (c *Conn) armCloseTimer() {
 // for a writer goroutine would be; a failed write tears the connection
 // down itself.
 func (c *Conn) writeClose() {
-	c.raw.SetWriteDeadline(time.Now().Add(c.opts.CloseTimeout))
+	c.netConn().SetWriteDeadline(time.Now().Add(c.opts.CloseTimeout))
 	c.writeLoop()
 }
 
@@ -77,7 +77,7 @@ func (c *Conn) fail(code CloseCode, reason string, cause error) {
 	c.failing = true
 	// A writer blocked on a peer that does not read gives up; so does the
 	// close frame's own write.
-	c.raw.SetWriteDeadline(time.Now().Add(failGrace))
+	c.netConn().SetWriteDeadline(time.Now().Add(failGrace))
 	if c.closeSent || c.writeErr != nil {
 		c.mu.Unlock()
 		go c.teardown()

@@ -64,6 +64,9 @@ type deflateState struct {
 	inf                 layers.Inflater
 	lim                 layers.LimitReader
 	def                 layers.Deflater
+	// pending holds an outgoing message's first bytes while it may still
+	// go uncompressed (the message writer's modePending).
+	pending []byte
 }
 
 // newDeflateState sets up compression for role with the negotiated params.

@@ -16,7 +16,6 @@ import (
 // many goroutines; reads (NextReader, ReadMessage) must come from one
 // goroutine at a time.
 type Conn struct {
-	raw  net.Conn
 	opts *Options // with defaults, shared: never changed (see resolveOptions)
 	// maxMsg is the message size limit: Options.MaxMessageSize, then
 	// SetReadLimit's.
@@ -111,7 +110,6 @@ func newConn(raw net.Conn, buffered []byte, role layers.Role, opts *Options, pmd
 func prepareConn(raw net.Conn, buffered []byte, role layers.Role, opts *Options, pmd *deflateState) *Conn {
 	c := &Conn{
 		pmd:  pmd,
-		raw:  raw,
 		role: role,
 	}
 	c.opts = resolveOptions(opts)
@@ -150,11 +148,15 @@ func (c *Conn) start() {
 	}
 }
 
+// netConn is the raw stream, which the reader's socket holds (one copy of
+// the interface value, not two).
+func (c *Conn) netConn() net.Conn { return c.cr.Conn() }
+
 // UnderlyingConn returns the raw stream under the WebSocket (the TCP or
 // TLS connection, as gorilla/websocket names it). Reading or writing it
 // directly corrupts the WebSocket stream; it is for addresses, TLS state
 // and socket options. For a net.Conn that carries messages, see NetConn.
-func (c *Conn) UnderlyingConn() net.Conn { return c.raw }
+func (c *Conn) UnderlyingConn() net.Conn { return c.netConn() }
 
 // Wait blocks until the connection has ended and its goroutines with it,
 // and returns how it ended: the *CloseError that Err returns, which
@@ -168,10 +170,10 @@ func (c *Conn) Wait() error {
 }
 
 // RemoteAddr returns the peer's network address.
-func (c *Conn) RemoteAddr() net.Addr { return c.raw.RemoteAddr() }
+func (c *Conn) RemoteAddr() net.Addr { return c.netConn().RemoteAddr() }
 
 // LocalAddr returns the local network address.
-func (c *Conn) LocalAddr() net.Addr { return c.raw.LocalAddr() }
+func (c *Conn) LocalAddr() net.Addr { return c.netConn().LocalAddr() }
 
 // Context returns a context that is cancelled when the connection is torn
 // down, for work done on its behalf: an OnMessage handler's database
@@ -258,7 +260,7 @@ func (c *Conn) teardownWith(cause error) {
 			// No goroutine reads the socket: the idle poller held it. A
 			// reader started now meets the closed socket and ends, so
 			// OnClose and Wait see the end as with any other.
-			c.raw.Close()
+			c.netConn().Close()
 			c.g.Go(c.readLoop)
 			return
 		}
@@ -266,10 +268,10 @@ func (c *Conn) teardownWith(cause error) {
 			// The reader goroutine holds the socket inside its read
 			// callback, where Close would wait for it (or, called from
 			// it, forever); Close wakes it, and finishes once it leaves.
-			go c.raw.Close()
+			go c.netConn().Close()
 			return
 		}
-		c.raw.Close()
+		c.netConn().Close()
 	})
 }
 

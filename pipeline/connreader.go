@@ -17,8 +17,8 @@ import (
 type connReader struct {
 	sockio.Socket
 	prefix []byte // bytes read past the handshake, served first
-	size   int
-	fence  int // in the fast path, reads stop here; -1 outside it
+	fence  int    // in the fast path, reads stop here; -1 outside it
+	size   int32  // the buffer's (an int32 beside whole keeps Conn in its size class)
 	// whole: the reader above wants every byte it asks for, not what is
 	// there (msgReader.readFull). Reads past the buffer then may wait for
 	// all of p, which is never more than the rest of a frame.
@@ -28,7 +28,7 @@ type connReader struct {
 // init sets cr up on conn; host is the connection's side of the fast path
 // (see fast.go).
 func (cr *connReader) init(conn net.Conn, prefix []byte, size int, host sockio.Host) {
-	cr.prefix, cr.size, cr.fence = prefix, size, -1
+	cr.prefix, cr.size, cr.fence = prefix, int32(size), -1
 	cr.Socket.Init(conn, bufpool.For(size), host)
 }
 
@@ -64,7 +64,7 @@ func (cr *connReader) Read(p []byte) (int, error) {
 			}
 			return n, nil
 		}
-		if len(p) >= cr.size {
+		if len(p) >= int(cr.size) {
 			return cr.ReadDirect(p, cr.whole)
 		}
 		if err := cr.Fill(); err != nil {

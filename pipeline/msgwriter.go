@@ -18,7 +18,6 @@ type messageWriter struct {
 	c       *Conn
 	ctx     context.Context
 	buf     *[]byte
-	off     int // where the payload starts in buf (see takeBuf)
 	n       int // payload bytes in buf
 	size    int // payload size of this message's frames; grows for long messages
 	op      layers.Opcode
@@ -27,7 +26,7 @@ type messageWriter struct {
 	whole   bool // WriteMessage: the one Write holds the whole message
 	sent    bool // the final frame has gone out with the payload
 	mode    writeMode
-	pending []byte // a message's first bytes while it may still go uncompressed
+	off     uint8 // where the payload starts in buf (see takeBuf): under headerRoom+cacheLine
 	err     error
 	keys    *layers.MaskKeys // a client's; allocated on first use
 }
@@ -147,8 +146,8 @@ func (w *messageWriter) Write(p []byte) (int, error) {
 		return 0, w.err
 	}
 	if w.mode == modePending {
-		if len(w.pending)+len(p) < w.c.pmd.threshold {
-			w.pending = append(w.pending, p...)
+		if d := w.c.pmd; len(d.pending)+len(p) < d.threshold {
+			d.pending = append(d.pending, p...)
 			return len(p), nil
 		}
 		w.startDeflate()
@@ -169,11 +168,11 @@ func (w *messageWriter) startDeflate() {
 	d := w.c.pmd
 	w.mode = modeDeflate
 	d.def.Reset((*rawWriter)(w), d.writeWin, d.writeBits, d.level)
-	if len(w.pending) > 0 {
-		if _, err := d.def.Write(w.pending); err != nil && w.err == nil {
+	if len(d.pending) > 0 {
+		if _, err := d.def.Write(d.pending); err != nil && w.err == nil {
 			w.err = err
 		}
-		w.pending = w.pending[:0]
+		d.pending = d.pending[:0]
 	}
 }
 
@@ -232,7 +231,8 @@ func (w *messageWriter) space() []byte {
 	if w.buf == nil {
 		w.takeBuf()
 	}
-	return (*w.buf)[w.off+w.n : w.off+w.size]
+	off := int(w.off)
+	return (*w.buf)[off+w.n : off+w.size]
 }
 
 // takeBuf takes a frame buffer for w.size payload bytes, placing the
@@ -240,7 +240,7 @@ func (w *messageWriter) space() []byte {
 func (w *messageWriter) takeBuf() {
 	w.buf = bufpool.For(frameBufLen(w.size)).Get().(*[]byte)
 	full := layers.Header{Length: int64(w.size), Masked: w.c.role == layers.RoleClient}
-	w.off = alignedOffset(*w.buf, layers.HeaderSize(full))
+	w.off = uint8(alignedOffset(*w.buf, layers.HeaderSize(full)))
 }
 
 // onlyWriter is a messageWriter without ReadFrom, for io.CopyBuffer; as a
@@ -309,7 +309,7 @@ func (w *messageWriter) flush(fin bool) error {
 	}
 	hs := layers.HeaderSize(h)
 	b := *w.buf
-	off := w.off
+	off := int(w.off)
 	if w.n >= alignMin {
 		// A final frame shorter than the buffer has a shorter header:
 		// move the payload to keep the frame on a cache line.
@@ -339,9 +339,9 @@ func (w *messageWriter) Close() error {
 	switch w.mode {
 	case modePending: // short: not worth compressing
 		w.mode = modeRaw
-		if len(w.pending) > 0 {
-			w.writeRaw(w.pending)
-			w.pending = w.pending[:0]
+		if d := w.c.pmd; len(d.pending) > 0 {
+			w.writeRaw(d.pending)
+			d.pending = d.pending[:0]
 		}
 	case modeDeflate:
 		if err := w.c.pmd.def.Close(); err != nil && w.err == nil {

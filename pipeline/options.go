@@ -86,7 +86,7 @@ type Options struct {
 	// small writes; zero means DefaultWriteBufferSize.
 	WriteBufferSize int
 	// ReadBufferSize is the size of the read buffer; zero means
-	// DefaultReadBufferSize.
+	// DefaultReadBufferSize, and sizes above 1 GiB are taken as 1 GiB.
 	ReadBufferSize int
 	// Layers, if set, is called once per connection for the custom layers
 	// its messages pass through, innermost first.
@@ -140,6 +140,7 @@ func (v *Options) setDefaults(o *Options) {
 	if v.ReadBufferSize < 64 {
 		v.ReadBufferSize = DefaultReadBufferSize
 	}
+	v.ReadBufferSize = min(v.ReadBufferSize, 1<<30) // connReader keeps it in an int32
 }
 
 // resolved is the last Options a connection was made with and its copy

@@ -190,7 +190,7 @@ func (c *Conn) writeBatchLocked() error {
 		_, err = bw.WriteBuffers(b.vec)
 	} else {
 		b.bufs = b.vec
-		_, err = b.bufs.WriteTo(c.raw)
+		_, err = b.bufs.WriteTo(c.netConn())
 	}
 	for i := range b.frames {
 		c.release(&b.frames[i])
@@ -270,7 +270,7 @@ func (c *Conn) sink() io.Writer {
 	if w := c.cr.Writer(); w != nil {
 		return w
 	}
-	return c.raw
+	return c.netConn()
 }
 
 // writeData writes a data frame and completes it.

@@ -273,7 +273,7 @@ func (c *Conn) waitCloseWritten() {
 // ends only with its handler), is not drained: ending it loses nothing
 // already sent, and the peer waits for its end.
 func (c *Conn) halfCloseAndDrain() {
-	if cw, ok := c.raw.(interface{ CloseWrite() error }); ok {
+	if cw, ok := c.netConn().(interface{ CloseWrite() error }); ok {
 		if err := cw.CloseWrite(); errors.Is(err, errors.ErrUnsupported) {
 			return
 		}
@@ -283,7 +283,7 @@ func (c *Conn) halfCloseAndDrain() {
 
 // drain reads until EOF, an error or CloseTimeout.
 func (c *Conn) drain() {
-	c.raw.SetReadDeadline(time.Now().Add(c.opts.CloseTimeout))
+	c.netConn().SetReadDeadline(time.Now().Add(c.opts.CloseTimeout))
 	var buf [512]byte
 	for {
 		if _, err := c.cr.Read(buf[:]); err != nil {

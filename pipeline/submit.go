@@ -116,7 +116,7 @@ func (c *Conn) writeDirect(ctx context.Context, f *outFrame) error {
 		stop = context.AfterFunc(ctx, func() {
 			c.mu.Lock()
 			if c.writing {
-				c.raw.SetWriteDeadline(time.Unix(1, 0))
+				c.netConn().SetWriteDeadline(time.Unix(1, 0))
 				c.cutWrite = true
 			}
 			c.mu.Unlock()
@@ -130,7 +130,7 @@ func (c *Conn) writeDirect(ctx context.Context, f *outFrame) error {
 	if c.cutWrite {
 		c.cutWrite = false
 		if err == nil {
-			c.raw.SetWriteDeadline(time.Time{})
+			c.netConn().SetWriteDeadline(time.Time{})
 		} else {
 			err = ctx.Err()
 		}

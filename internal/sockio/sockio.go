@@ -90,6 +90,9 @@ func (s *Socket) Init(conn net.Conn, pool *sync.Pool, host Host) {
 	s.lowat = s.raw != nil && tcp && lowatOK
 }
 
+// Conn returns the connection s reads.
+func (s *Socket) Conn() net.Conn { return s.conn }
+
 const fdMask = 1<<28 - 1
 
 // fd returns the socket's descriptor, or -1 while no reader has noted it.
