@@ -89,3 +89,22 @@ func TestResolveOptionsConcurrent(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// ReadBufferSize's defaults and bounds: small sizes take the default, and
+// a size past 1 GiB is taken as 1 GiB (the reader keeps it in an int32).
+func TestReadBufferSizeBounds(t *testing.T) {
+	for _, tc := range []struct{ in, want int }{
+		{0, DefaultReadBufferSize},
+		{63, DefaultReadBufferSize},
+		{64, 64},
+		{1 << 30, 1 << 30},
+		{1<<30 + 1, 1 << 30},
+		{1 << 40, 1 << 30},
+	} {
+		var v Options
+		v.setDefaults(&Options{ReadBufferSize: tc.in})
+		if v.ReadBufferSize != tc.want {
+			t.Errorf("ReadBufferSize %d: resolved to %d, want %d", tc.in, v.ReadBufferSize, tc.want)
+		}
+	}
+}
