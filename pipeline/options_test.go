@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"io"
+	"math"
 	"reflect"
 	"sync"
 	"testing"
@@ -99,7 +100,7 @@ func TestReadBufferSizeBounds(t *testing.T) {
 		{64, 64},
 		{1 << 30, 1 << 30},
 		{1<<30 + 1, 1 << 30},
-		{1 << 40, 1 << 30},
+		{math.MaxInt, 1 << 30},
 	} {
 		var v Options
 		v.setDefaults(&Options{ReadBufferSize: tc.in})
