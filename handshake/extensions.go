@@ -138,7 +138,7 @@ func unquote(s string) (string, int, error) {
 			}
 			return b.String(), i + 1, nil
 		case c == '\\':
-			if i+1 == len(s) || isCTL(s[i+1]) && s[i+1] != '\t' {
+			if i+1 == len(s) || isValueCTL(s[i+1]) {
 				return "", 0, fmt.Errorf("bad quoted-pair")
 			}
 			if !escaped {
@@ -147,7 +147,7 @@ func unquote(s string) (string, int, error) {
 			}
 			i++
 			b.WriteByte(s[i])
-		case isCTL(c) && c != '\t':
+		case isValueCTL(c):
 			return "", 0, fmt.Errorf("control character in quoted-string")
 		default:
 			if escaped {
@@ -160,6 +160,10 @@ func unquote(s string) (string, int, error) {
 
 // isCTL reports whether c is an ASCII control character.
 func isCTL(c byte) bool { return c < 0x20 || c == 0x7f }
+
+// isValueCTL reports whether c is a control character a header value may
+// not hold: any but tab.
+func isValueCTL(c byte) bool { return isCTL(c) && c != '\t' }
 
 // FormatExtensions renders extensions as a Sec-WebSocket-Extensions header
 // value, e.g. "permessage-deflate; client_max_window_bits=10, x-foo".

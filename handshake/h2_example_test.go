@@ -104,7 +104,7 @@ func TestServerHeaderH2(t *testing.T) {
 	defer srv.Close()
 	c := &handshake.Client{HTTP2: handshake.HTTP2Require}
 	defer c.CloseIdleConnections()
-	res, resp, err := c.Dial(context.Background(), "ws"+strings.TrimPrefix(srv.URL, "http"))
+	res, resp, err := c.Dial(context.Background(), wsURL(srv, ""))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -197,7 +197,7 @@ func (s *Server) upgradeH2(w http.ResponseWriter, r *http.Request) (*Result, err
 			continue
 		}
 		for _, v := range vs {
-			h.Add(ck, scrubValue(v))
+			h[ck] = append(h[ck], scrubValue(v)) // ck is canonical already
 		}
 	}
 	if n.subprotocol != "" {

@@ -248,10 +248,11 @@ func recoverGone(err *error) {
 	}
 }
 
-// safely runs f, ignoring the panic of a stream whose handler has
-// returned, as recoverGone does.
+// safely runs f, dropping the error recoverGone makes of the panic of a
+// stream whose handler has returned.
 func safely(f func()) {
-	defer func() { recover() }()
+	var err error
+	defer recoverGone(&err)
 	f()
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"slices"
 	"testing"
 	"time"
 )
@@ -111,8 +112,8 @@ func FuzzUpgradeRaw(f *testing.F) {
 		}
 		// Each may read a different amount past the request head; what
 		// follows the head, buffered then unread, must be the same.
-		rawRest := append(bytes.Clone(raw.Buffered), rawConn.req[rawConn.off:]...)
-		connRest := append(bytes.Clone(res.Buffered), conn.req[conn.off:]...)
+		rest := func(b []byte, c *memConn) []byte { return slices.Concat(b, c.req[c.off:]) }
+		rawRest, connRest := rest(raw.Buffered, rawConn), rest(res.Buffered, conn)
 		if !bytes.Equal(rawRest, connRest) {
 			t.Fatalf("after the head: raw %q, conn %q", rawRest, connRest)
 		}

@@ -51,11 +51,14 @@ type Server struct {
 	// If nil, no extension is accepted.
 	Extensions func(offers []Extension) []Extension
 
-	// Header holds extra headers for the 101 response. Headers with invalid
-	// names, and the headers the handshake sets itself (Upgrade,
-	// Connection, Sec-WebSocket-Accept, Sec-WebSocket-Protocol,
-	// Sec-WebSocket-Extensions), are skipped; control characters in values
-	// are replaced by spaces.
+	// Header holds extra headers for the response that accepts the
+	// handshake: the 101, or the 200 to an HTTP/2 extended CONNECT.
+	// Headers with invalid names, and the headers the handshake sets
+	// itself (Upgrade, Connection, Sec-WebSocket-Accept,
+	// Sec-WebSocket-Protocol, Sec-WebSocket-Extensions), are skipped, and
+	// over HTTP/2 also the connection-level headers HTTP/2 forbids and
+	// Content-Length; control characters in values but tab are replaced
+	// by spaces.
 	Header http.Header
 
 	// HandshakeTimeout bounds the whole handshake in the raw upgrades
@@ -273,8 +276,8 @@ func extraHeader(k string, h2 bool) (string, bool) {
 // tab made spaces (see appendValue); v itself when it has none.
 func scrubValue(v string) string {
 	for i := 0; i < len(v); i++ {
-		if isCTL(v[i]) && v[i] != '\t' {
-			return string(appendValue(nil, v))
+		if isValueCTL(v[i]) {
+			return string(appendValue(make([]byte, 0, len(v)), v))
 		}
 	}
 	return v
@@ -285,7 +288,7 @@ func scrubValue(v string) string {
 // smuggle another in.
 func appendValue(b []byte, v string) []byte {
 	for i := 0; i < len(v); i++ {
-		if c := v[i]; isCTL(c) && c != '\t' {
+		if c := v[i]; isValueCTL(c) {
 			b = append(b, ' ')
 		} else {
 			b = append(b, c)
