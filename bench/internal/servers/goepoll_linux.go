@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net"
-	"os"
 	"sync"
 	"syscall"
 )
@@ -38,7 +37,7 @@ func serveGoEpoll(ln net.Listener) (Running, error) {
 		syscall.Close(wake[1])
 		return nil, err
 	}
-	r := &goEpollRunning{ln: ln, ep: ep, wake: wake, files: make(map[int]*os.File), pend: make(map[int][]byte)}
+	r := &goEpollRunning{ln: ln, ep: ep, wake: wake, fds: make(map[int]bool)}
 	r.wg.Go(r.accept)
 	r.wg.Go(r.loop)
 	return r, nil
@@ -50,11 +49,10 @@ type goEpollRunning struct {
 	wake [2]int
 	wg   sync.WaitGroup
 	mu   sync.Mutex
-	// The duplicated descriptors, by number (an *os.File closes its
-	// descriptor when collected, so each is kept), and the unsent rest of
-	// a short write (the loop's alone).
-	files map[int]*os.File
-	pend  map[int][]byte
+	fds  map[int]bool // the duplicated descriptors, for Stop (under mu)
+	// pend is the unsent rest of a short write, by descriptor, as
+	// c-epoll's array: the loop's alone.
+	pend [][]byte
 }
 
 // accept takes each connection out of Go's netpoller into the set.
@@ -68,28 +66,32 @@ func (r *goEpollRunning) accept() {
 			}
 			return
 		}
-		f, err := c.(*net.TCPConn).File() // a duplicate: c's own descriptor leaves the netpoller with Close
-		c.Close()
-		if err != nil {
-			continue
-		}
+		// A bare duplicate of the descriptor, which no os.File holds (one
+		// made by TCPConn.File would be put in the netpoller again); c's
+		// own leaves the netpoller with Close.
 		fd := -1
-		if rc, err := f.SyscallConn(); err == nil {
-			rc.Control(func(d uintptr) { fd = int(d) })
+		if rc, err := c.(*net.TCPConn).SyscallConn(); err == nil {
+			rc.Control(func(d uintptr) {
+				if nfd, err := syscall.Dup(int(d)); err == nil {
+					fd = nfd
+				}
+			})
 		}
-		if fd < 0 || syscall.SetNonblock(fd, true) != nil {
-			f.Close()
+		c.Close()
+		if fd < 0 {
 			continue
 		}
+		syscall.CloseOnExec(fd)
+		// Noted before it is in the set, where the loop may drop it at once.
 		r.mu.Lock()
-		r.files[fd] = f
+		r.fds[fd] = true
 		r.mu.Unlock()
 		ev := syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: int32(fd)}
-		if syscall.EpollCtl(r.ep, syscall.EPOLL_CTL_ADD, fd, &ev) != nil {
+		if syscall.SetNonblock(fd, true) != nil || syscall.EpollCtl(r.ep, syscall.EPOLL_CTL_ADD, fd, &ev) != nil {
 			r.mu.Lock()
-			delete(r.files, fd)
+			delete(r.fds, fd)
 			r.mu.Unlock()
-			f.Close()
+			syscall.Close(fd)
 		}
 	}
 }
@@ -108,7 +110,7 @@ func (r *goEpollRunning) loop() {
 			switch {
 			case fd == r.wake[0]:
 				return
-			case r.pend[fd] != nil:
+			case fd < len(r.pend) && r.pend[fd] != nil:
 				r.flush(fd)
 			default:
 				r.echo(fd, buf)
@@ -134,6 +136,9 @@ func (r *goEpollRunning) echo(fd int, buf []byte) {
 	if w = max(w, 0); w < n {
 		// Hold the rest and wait until it can go, reading nothing more
 		// meanwhile: the back-pressure a blocking echo has.
+		if fd >= len(r.pend) {
+			r.pend = append(r.pend, make([][]byte, fd+1-len(r.pend))...)
+		}
 		r.pend[fd] = append([]byte(nil), buf[w:n]...)
 		ev := syscall.EpollEvent{Events: syscall.EPOLLOUT, Fd: int32(fd)}
 		syscall.EpollCtl(r.ep, syscall.EPOLL_CTL_MOD, fd, &ev)
@@ -152,7 +157,7 @@ func (r *goEpollRunning) flush(fd int) {
 		r.pend[fd] = p
 		return
 	}
-	delete(r.pend, fd)
+	r.pend[fd] = nil
 	ev := syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: int32(fd)}
 	syscall.EpollCtl(r.ep, syscall.EPOLL_CTL_MOD, fd, &ev)
 }
@@ -160,14 +165,13 @@ func (r *goEpollRunning) flush(fd int) {
 // drop closes a connection; only the loop calls it.
 func (r *goEpollRunning) drop(fd int) {
 	syscall.EpollCtl(r.ep, syscall.EPOLL_CTL_DEL, fd, nil)
-	delete(r.pend, fd)
-	r.mu.Lock()
-	f := r.files[fd]
-	delete(r.files, fd)
-	r.mu.Unlock()
-	if f != nil {
-		f.Close()
+	if fd < len(r.pend) {
+		r.pend[fd] = nil
 	}
+	r.mu.Lock()
+	delete(r.fds, fd)
+	r.mu.Unlock()
+	syscall.Close(fd)
 }
 
 func (r *goEpollRunning) Stop(ctx context.Context) error {
@@ -184,9 +188,9 @@ func (r *goEpollRunning) Stop(ctx context.Context) error {
 		return ctx.Err()
 	}
 	r.mu.Lock()
-	for fd, f := range r.files {
-		f.Close()
-		delete(r.files, fd)
+	for fd := range r.fds {
+		syscall.Close(fd)
+		delete(r.fds, fd)
 	}
 	r.mu.Unlock()
 	syscall.Close(r.ep)
