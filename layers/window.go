@@ -149,7 +149,7 @@ func (w *Window) AppendLast(dst []byte, n int) []byte {
 }
 
 // pieces returns the whole history, oldest first, as two slices of w's
-// own buffer (the second empty until the ring has wrapped). It does not
+// own buffer (the second empty unless head is past 0). It does not
 // change w.
 func (w *Window) pieces() (older, newer []byte) { return w.buf[w.head:], w.buf[:w.head] }
 

@@ -62,9 +62,9 @@
 //	    per connection
 //	-tidy d
 //	    how often to look whether a burst of traffic has ended and left
-//	    free pages and garbage worth returning to the system, a sixteenth of
-//	    the heap or more, which echo then collects and returns (default 1s;
-//	    0 turns it off): see tidy.go
+//	    free pages and garbage worth returning to the system (2 MiB and a
+//	    sixteenth of what the runtime holds, or more), which echo then
+//	    collects and returns (default 1s; 0 turns it off): see tidy.go
 //	-v
 //	    log at debug level
 //

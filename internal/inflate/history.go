@@ -61,16 +61,18 @@ func (h *history) copyMatch(dist, length int) int {
 		src += histSize
 	}
 	switch {
-	case src+length <= histSize && (dist >= length || src > h.w):
-		// One piece, and no byte copied is a byte written here.
-		copy(h.buf[h.w:h.w+length], h.buf[src:src+length])
 	case src < h.w:
-		// The match repeats its last dist bytes: copy them, then the
-		// doubled run, and so on, a whole number of periods each time.
+		// The source ends where the copy starts: copy it, then the
+		// doubled run, and so on, a whole number of periods each time but
+		// the last (one pass when dist >= length).
 		end := h.w + length
 		for w := h.w; w < end; {
 			w += copy(h.buf[w:end], h.buf[src:w])
 		}
+	case src+length <= histSize:
+		// A source ahead, from the last lap: one piece, and no byte
+		// copied is a byte written before it is read.
+		copy(h.buf[h.w:h.w+length], h.buf[src:src+length])
 	default:
 		// The source wraps around the ring (rare: only across a lap).
 		for i := range length {

@@ -299,7 +299,8 @@ const (
 
 // newWaiting counts the new connections whose readers are still in their
 // first Pump, waiting or serving (youngBit): from their first wait until
-// the idle kick or the end; newMax is how many may be. Beyond it, a new
+// they leave it (the idle kick, a message left for the host's ordinary
+// path, the end); newMax is how many may be. Beyond it, a new
 // connection parks at its first wait, whether its peer has sent something
 // already or not. A burst of connections thus holds at most newMax
 // goroutines, also when every client sends a message at once and then
@@ -313,36 +314,23 @@ const newMax = 128
 
 // setYoung counts s in newWaiting, once.
 func (s *Socket) setYoung() {
-	for {
-		old := s.state.Load()
-		if old&youngBit != 0 {
-			return
-		}
-		if s.state.CompareAndSwap(old, old|youngBit) {
-			newWaiting.Add(1)
-			return
-		}
+	if s.state.Or(youngBit)&youngBit == 0 {
+		newWaiting.Add(1)
 	}
 }
 
-// endYoung stops counting s in newWaiting, if it is.
+// endYoung stops counting s in newWaiting, if it is. (The load first:
+// most calls find it not counted, and skip the atomic write.)
 func (s *Socket) endYoung() {
-	for {
-		old := s.state.Load()
-		if old&youngBit == 0 {
-			return
-		}
-		if s.state.CompareAndSwap(old, old&^youngBit) {
-			newWaiting.Add(-1)
-			return
-		}
+	if s.state.Load()&youngBit != 0 && s.state.And(^uint32(youngBit))&youngBit != 0 {
+		newWaiting.Add(-1)
 	}
 }
 
 // IdleFromStart marks a new connection: its reader parks at its first
 // wait if many new connections are in their first Pump already (see
-// parkNow and newWaiting); else it counts among them until its idle kick
-// (if its peer has sent something) or its end. A connection that never
+// parkNow and newWaiting); else it counts among them until it leaves its
+// first Pump. A connection that never
 // sends and came while few were new keeps its reader goroutine.
 func (s *Socket) IdleFromStart() { s.setYield(yieldNew) }
 

@@ -688,7 +688,7 @@ func (e *env) runOnce(ctx context.Context, s report.Scenario, lib string, rep in
 	}
 	defer srv.stop()
 	args := []string{"-url", srv.url, "-pid", strconv.Itoa(srv.cmd.Process.Pid), "-json"}
-	if servers.IsRawTCP(lib) {
+	if report.IsCeiling(lib) {
 		args = append(args, "-tcp")
 	}
 	timeout := 2 * time.Minute

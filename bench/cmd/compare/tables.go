@@ -120,11 +120,11 @@ func printTables(w io.Writer, rep *report.Report, md bool) {
 		}
 	}
 	hasSubject := false
-	var cLibs []string // the C ceilings in this run
+	var rawLibs []string // the raw TCP ceilings in this run besides tcp (go-epoll, the C servers)
 	for _, l := range rep.Libs {
 		hasSubject = hasSubject || l == report.Subject
 		if report.IsCeiling(l) && l != report.Ceiling {
-			cLibs = append(cLibs, l)
+			rawLibs = append(rawLibs, l)
 		}
 	}
 	median := ""
@@ -167,7 +167,7 @@ func printTables(w io.Writer, rep *report.Report, md bool) {
 	if hasSubject && len(peers) > 0 {
 		t := table{
 			title: "wspipe's advantage over each peer (messages per CPU-second ratio; idle: memory ratio, peer/wspipe); the goal is ≥ 1.20 against the best",
-			head:  append(append(append([]string{"scenario"}, peers...), "vs best peer", "vs tcp ceiling"), prefixed("vs ", cLibs)...),
+			head:  append(append(append([]string{"scenario"}, peers...), "vs best peer", "vs tcp ceiling"), prefixed("vs ", rawLibs)...),
 		}
 		for _, s := range rep.Scenarios {
 			row := []string{s.Title}
@@ -191,9 +191,10 @@ func printTables(w io.Writer, rep *report.Report, md bool) {
 			} else {
 				row = append(row, "n/a")
 			}
-			for _, c := range append([]string{report.Ceiling}, cLibs...) {
-				// A C server's idle memory is the kernel's, which RSS
-				// does not show: no ratio.
+			for _, c := range append([]string{report.Ceiling}, rawLibs...) {
+				// No idle-memory ratio against these ceilings: a C
+				// server's is the kernel's, which RSS does not show, and
+				// go-epoll keeps as little (no WebSocket state).
 				if c != report.Ceiling && s.Kind == report.KindIdle {
 					row = append(row, "n/a")
 					continue
@@ -237,7 +238,7 @@ func printTables(w io.Writer, rep *report.Report, md bool) {
 
 	// The raw TCP ceilings (and wspipe, and the best peer) against Go's
 	// goroutine TCP echo, round by round.
-	if len(cLibs) > 0 && len(throughput) > 0 {
+	if len(rawLibs) > 0 && len(throughput) > 0 {
 		var cols []string
 		for _, l := range rep.Libs {
 			if l != report.Ceiling && (report.IsCeiling(l) || l == report.Subject || report.IsRef(l)) {

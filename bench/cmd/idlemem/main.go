@@ -4,8 +4,9 @@
 // server: Go heap and stacks, resident memory and goroutines per
 // connection, for wspipe and the other libraries of internal/servers.
 //
-// The server runs in a child process (this program re-executed), so the
-// client side never counts. The parent opens -n connections over 127.0.0.1
+// The server runs in a child process (this program re-executed, or with
+// -cmd a server program started as a user starts it, measured from
+// outside with no collection forced), so the client side never counts. The parent opens -n connections over 127.0.0.1
 // with raw sockets and a hand-written handshake, identical for every
 // library, and leaves them idle. The child reports its numbers, after two
 // GCs and returning free memory to the OS, before and after.
@@ -279,14 +280,12 @@ func measure(ctx context.Context, lib string, n, dialers int, profile string) (r
 		return res, err
 	}
 	defer srv.stop()
-	getStats := srv.stats
-	addr := srv.addr
-	if res.before, err = getStats(); err != nil {
+	if res.before, err = srv.stats(); err != nil {
 		return res, err
 	}
 
 	start := time.Now()
-	conns, err := openIdle(ctx, addr, n, dialers)
+	conns, err := openIdle(ctx, srv.addr, n, dialers)
 	defer func() {
 		for _, c := range conns {
 			c.Close()
@@ -306,7 +305,7 @@ func measure(ctx context.Context, lib string, n, dialers int, profile string) (r
 	case <-ctx.Done():
 		return res, ctx.Err()
 	}
-	if res.after, err = settled(ctx, getStats); err != nil {
+	if res.after, err = settled(ctx, srv.stats); err != nil {
 		return res, err
 	}
 	if profile != "" {
@@ -323,7 +322,7 @@ func measure(ctx context.Context, lib string, n, dialers int, profile string) (r
 		case <-ctx.Done():
 			return res, ctx.Err()
 		}
-		if res.afterEcho, err = settled(ctx, getStats); err != nil {
+		if res.afterEcho, err = settled(ctx, srv.stats); err != nil {
 			return res, err
 		}
 		res.echoed = true
@@ -616,7 +615,7 @@ func readStats() (stats, error) {
 		HeapAlloc:  ms.HeapAlloc,
 		Goroutines: runtime.NumGoroutine(),
 	}
-	rss, err := readRSS(os.Getpid())
+	rss, err := load.RSSBytes(0)
 	if err != nil {
 		return s, err
 	}

@@ -10,10 +10,11 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/wspipe/wspipe/bench/internal/load"
 )
 
 // server is a server under measurement: its address, how to read its
@@ -103,7 +104,6 @@ func startCommand(ctx context.Context, args []string) (*server, error) {
 	cmd := exec.CommandContext(ctx, args[0], append(args[1:], "-addr", "127.0.0.1:0")...)
 	cmd.Stderr = io.Discard // its logs
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	cmd.Cancel = func() error { return cmd.Process.Kill() }
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, err
@@ -140,29 +140,10 @@ func startCommand(ctx context.Context, args []string) (*server, error) {
 	return &server{
 		addr: u.Host,
 		stats: func() (stats, error) {
-			rss, err := readRSS(pid)
+			rss, err := load.RSSBytes(pid)
 			return stats{RSS: rss}, err
 		},
 		heapProfile: func(string) error { return errors.New("-heapprofile: not for a -cmd program") },
 		stop:        stop,
 	}, nil
-}
-
-// readRSS reads VmRSS of process pid, in bytes.
-func readRSS(pid int) (uint64, error) {
-	status, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
-	if err != nil {
-		return 0, err
-	}
-	for line := range strings.Lines(string(status)) {
-		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			f := strings.Fields(rest) // "123456 kB"
-			if len(f) != 2 || f[1] != "kB" {
-				return 0, fmt.Errorf("unexpected VmRSS line %q", line)
-			}
-			kb, err := strconv.ParseUint(f[0], 10, 64)
-			return kb << 10, err
-		}
-	}
-	return 0, errors.New("no VmRSS in /proc/" + strconv.Itoa(pid) + "/status")
 }

@@ -30,10 +30,6 @@ const ExitSkip = 77
 // IsC reports whether lib is one of CLibs.
 func IsC(lib string) bool { return slices.Contains(CLibs, lib) }
 
-// IsRawTCP reports whether lib echoes raw TCP (no WebSocket handshake or
-// framing): "tcp", GoEpoll and the C servers.
-func IsRawTCP(lib string) bool { return lib == "tcp" || lib == GoEpoll || IsC(lib) }
-
 // ErrNoCompiler means gcc is not installed.
 var ErrNoCompiler = errors.New("gcc not found (apt-get install gcc)")
 
